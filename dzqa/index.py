@@ -1,0 +1,292 @@
+"""Stage 4: the hybrid index on disk: FAISS over passage vectors + BM25 over jieba tokens.
+
+Entry points: :func:`build_index` and :func:`open_index`. An index lives in ``index/<fingerprint>/``; the
+fingerprint hashes the corpus content, the model identity and every setting that shapes the index, so a
+changed corpus, model or chunking finds no matching folder and is rebuilt, never silently used. Every file
+is listed in ``manifest.json`` with its size and SHA-256 and checked on load. A build writes to a
+temporary folder and renames it into place as its last step, so a crash never leaves a half index.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import logging
+import math
+import os
+import shutil
+import tempfile
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+from .corpus import Corpus
+from .model import ModelSpec
+from .passages import Unit, make_passages, split_units
+from .settings import INDEX_FORMAT, Settings
+from .text import Tokenizer, corpus_terms, years
+from .types import Citation, Passage
+
+log = logging.getLogger(__name__)
+#: above this many passages FAISS uses HNSW instead of an exact flat scan
+FLAT_MAX = 20_000
+MANIFEST = "manifest.json"
+
+
+class IndexNotReady(Exception):
+    """The index is missing, stale or damaged and may not be rebuilt here; the message says what to run."""
+
+
+@dataclass(frozen=True)
+class Index:
+    """A loaded index: passages with BM25, and their answer units (sentences, clauses) in FAISS."""
+
+    path: Path
+    manifest: dict[str, Any]
+    passages: tuple[Passage, ...]
+    dense: Any  # faiss.Index
+    bm25: Any  # bm25s.BM25
+    vocab: dict[str, int]  # BM25 token → id
+    idf: dict[str, float]
+    terms: tuple[str, ...]  # extra jieba words from the corpus
+    units: tuple[Unit, ...]  # the rows of ``dense``
+    unit_tokens: tuple[frozenset[str], ...]
+    unit_vectors: np.ndarray  # float32 view of the vectors stored in ``dense`` (no copy)
+    unit_passage: np.ndarray  # unit row → passage row
+    passage_units: tuple[tuple[int, int], ...]  # passage → [first, last) unit rows
+    positions: dict[str, int]  # passage id → row
+    years: frozenset[str]  # years the corpus mentions ("2021")
+
+    @property
+    def fingerprint(self) -> str:
+        return self.manifest["fingerprint"]
+
+    @property
+    def dim(self) -> int:
+        return int(self.manifest["model"]["dim"])
+
+
+def fingerprint(corpus: Corpus, spec: ModelSpec, settings: Settings) -> str:
+    shape = {"corpus": corpus.fingerprint(), "model": spec.identity, **settings.index_shape()}
+    return hashlib.sha256(json.dumps(shape, sort_keys=True).encode()).hexdigest()
+
+
+def index_path(settings: Settings, fp: str) -> Path:
+    return settings.index_dir / fp[:16]
+
+
+def _keyword_text(p: Passage) -> str:
+    """What BM25 indexes: the passage, with its heading context when it has one."""
+    return f"{p.context} {p.text}" if p.context else p.text
+
+
+# ------------------------------------------------------------------------------------------------ build
+
+
+def build_index(corpus: Corpus, spec: ModelSpec, settings: Settings, *, st_model: Any = None,
+                progress: Callable[[str, int, int], None] | None = None) -> Path:
+    """Build the index for this corpus/model/settings and move it into place atomically."""
+    import bm25s
+    import faiss
+
+    from .embed import encode_passages, load_sentence_transformer
+
+    logging.getLogger("bm25s").setLevel(logging.ERROR)  # it logs every build at DEBUG
+    from .text import normalize
+
+    fp = fingerprint(corpus, spec, settings)
+    target = index_path(settings, fp)
+    settings.index_dir.mkdir(parents=True, exist_ok=True)
+    started = time.time()
+    passages = make_passages(corpus, settings.chunk_size, settings.max_passage_chars)
+    units = [u for i, p in enumerate(passages) for u in split_units(i, p.text)]
+    terms = corpus_terms([p.text for p in passages])
+    tokenizer = Tokenizer(terms, settings.cache_dir / "jieba")
+    tokens = [tokenizer(normalize(_keyword_text(p))) for p in passages]
+    unit_tokens = [tokenizer(normalize(u.text)) for u in units]
+
+    model = st_model if st_model is not None else load_sentence_transformer(spec, settings)
+    total = len(units)
+    done = 0
+
+    def step(n: int) -> None:
+        nonlocal done
+        done += n
+        if progress:
+            progress("embedding", done, total)
+
+    # the dense side indexes sentences and clauses: a passage scores by its best unit, so one target in
+    # a long list is found as precisely as a short paragraph (passage-level vectors blur such lists)
+    vectors = encode_passages(model, [u.text for u in units], settings.passage_prefix, progress=step)
+    dim = int(vectors.shape[1])
+
+    tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=settings.index_dir))
+    try:
+        if len(units) <= FLAT_MAX:
+            dense = faiss.IndexFlatIP(dim)
+        else:
+            dense = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
+            dense.hnsw.efConstruction = 80
+        dense.add(vectors)
+        faiss.write_index(dense, str(tmp / "dense.faiss"))
+        retriever = bm25s.BM25()
+        retriever.index(tokens, show_progress=False)
+        retriever.save(str(tmp / "bm25"), show_progress=False)
+        df = Counter(t for doc in tokens for t in set(doc))
+        n = len(tokens)
+        idf = {t: math.log(1 + (n - c + 0.5) / (c + 0.5)) for t, c in df.items()}
+        _write_json(tmp / "passages.json", [_passage_json(p) for p in passages])
+        _write_json(tmp / "units.json", [[u.passage, u.start, u.end, t] for u, t in zip(units, unit_tokens)])
+        _write_json(tmp / "lexicon.json", {"terms": terms, "idf": idf})
+        manifest = {
+            "fingerprint": fp, "format": INDEX_FORMAT,
+            "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "build_seconds": round(time.time() - started, 2),
+            "model": {"name": spec.name, "identity": spec.identity, "dim": dim},
+            "settings": settings.index_shape(),
+            "corpus": {"fingerprint": corpus.fingerprint(),
+                       "documents": [{"id": r.document.id, "title": r.document.title,
+                                      "file": Path(r.document.path).name, "sha256": r.document.sha256,
+                                      "paragraphs": len(r.paragraphs)} for r in corpus.reports]},
+            "passages": len(passages), "units": len(units),
+            "dense": type(dense).__name__,
+            "files": _checksums(tmp),
+        }
+        _write_json(tmp / MANIFEST, manifest)  # written last: no manifest, no index
+        with _replacing(target):
+            os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    _prune(settings.index_dir, keep=target)
+    return target
+
+
+def _passage_json(p: Passage) -> dict[str, Any]:
+    return {"id": p.id, "text": p.text, "context": p.context, "citation": asdict(p.citation)}
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    path.write_text(json.dumps(obj, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
+
+
+def _checksums(folder: Path) -> dict[str, dict[str, Any]]:
+    out = {}
+    for f in sorted(folder.rglob("*")):
+        if f.is_file() and f.name != MANIFEST:
+            out[str(f.relative_to(folder))] = {"size": f.stat().st_size, "sha256": _sha256(f)}
+    return out
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+@contextlib.contextmanager
+def _replacing(target: Path) -> Iterator[None]:
+    """Move a damaged index at ``target`` aside so the new one can take its name."""
+    trash = None
+    if target.exists():
+        trash = target.with_name(f".trash-{target.name}-{os.getpid()}")
+        os.replace(target, trash)
+    try:
+        yield
+    finally:
+        if trash is not None:
+            shutil.rmtree(trash, ignore_errors=True)
+
+
+def _prune(index_dir: Path, keep: Path) -> None:
+    """Remove indexes for other fingerprints and leftovers of interrupted builds."""
+    for child in index_dir.iterdir():
+        if child.is_dir() and child != keep and (child.name.startswith(".") or (child / MANIFEST).exists()
+                                                  or len(child.name) == 16):
+            shutil.rmtree(child, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def build_lock(settings: Settings) -> Iterator[None]:
+    """One build at a time per index folder (several server workers may start together)."""
+    settings.index_dir.mkdir(parents=True, exist_ok=True)
+    with open(settings.index_dir / ".lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+# ------------------------------------------------------------------------------------------------- load
+
+
+def check_index(path: Path, fp: str) -> str | None:
+    """None when the index at ``path`` is complete and intact, else what is wrong with it."""
+    manifest_file = path / MANIFEST
+    if not manifest_file.exists():
+        return "missing" if not path.exists() else "incomplete (no manifest)"
+    try:
+        manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return "damaged (unreadable manifest)"
+    if manifest.get("fingerprint") != fp or manifest.get("format") != INDEX_FORMAT:
+        return "stale (built for another corpus, model or settings)"
+    for name, info in manifest.get("files", {}).items():
+        f = path / name
+        if not f.exists():
+            return f"damaged ({name} is missing)"
+        if f.stat().st_size != info["size"] or _sha256(f) != info["sha256"]:
+            return f"damaged ({name} does not match its checksum)"
+    return None
+
+
+def load_index(path: Path) -> Index:
+    """Load a checked index folder."""
+    import bm25s
+    import faiss
+
+    manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+    raw = json.loads((path / "passages.json").read_text(encoding="utf-8"))
+    passages = tuple(Passage(id=p["id"], text=p["text"], context=p["context"], citation=Citation(**p["citation"]))
+                     for p in raw)
+    dense = faiss.read_index(str(path / "dense.faiss"))
+    if hasattr(dense, "hnsw"):
+        dense.hnsw.efSearch = 64
+    bm25 = bm25s.BM25.load(str(path / "bm25"), show_progress=False)
+    lexicon = json.loads((path / "lexicon.json").read_text(encoding="utf-8"))
+    rows = json.loads((path / "units.json").read_text(encoding="utf-8"))
+    if dense.ntotal != len(rows) or manifest.get("passages") != len(passages) \
+            or any(not 0 <= r[0] < len(passages) for r in rows):
+        raise IndexNotReady(f"the index in {path} is damaged (its parts disagree); run `dzqa build`")
+    units = tuple(Unit(r[0], r[1], r[2], passages[r[0]].text[r[1]:r[2]]) for r in rows)
+    spans = [[len(units), 0] for _ in passages]
+    for i, u in enumerate(units):
+        spans[u.passage][0] = min(spans[u.passage][0], i)
+        spans[u.passage][1] = i + 1
+    return Index(
+        path=path, manifest=manifest, passages=passages, dense=dense, bm25=bm25,
+        vocab=dict(bm25.vocab_dict), idf=lexicon["idf"], terms=tuple(lexicon["terms"]),
+        units=units, unit_tokens=tuple(frozenset(r[3]) for r in rows),
+        unit_vectors=_vectors(dense), unit_passage=np.asarray([u.passage for u in units], np.int64),
+        passage_units=tuple((a, max(a, b)) for a, b in spans),
+        positions={p.id: i for i, p in enumerate(passages)},
+        years=frozenset(y for p in passages for y in years(p.context + p.text)))
+
+
+def _vectors(dense: Any) -> np.ndarray:
+    """The vectors a flat or HNSW FAISS index stores, as a read-only numpy view."""
+    import faiss
+
+    flat = faiss.downcast_index(dense.storage) if hasattr(dense, "storage") else dense
+    n, d = flat.ntotal, flat.d
+    view = faiss.rev_swig_ptr(flat.get_xb(), n * d).reshape(n, d) if n else np.zeros((0, d), np.float32)
+    view.flags.writeable = False
+    return view

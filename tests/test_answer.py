@@ -1,0 +1,61 @@
+"""Stage 6: answers quote the report verbatim with citations, refuse what it does not cover."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from dzqa.answer import REFUSAL
+from dzqa.engine import Engine
+
+MARKER = re.compile(r"\[(\d+)\]")
+
+
+def test_kindergarten_answer_quotes_the_fact_with_its_citation(engine: Engine) -> None:
+    a = engine.ask("今年要新建多少所公办幼儿园？")
+    assert a.found and a.kind == "answer"
+    assert a.text.startswith("开展学前教育攻坚年行动,新建扩建公办幼儿园38所,新增学位9980个。[1]")
+    c = a.citations[0].passage.citation
+    assert c.paragraph_id == "2021/s6/p2" and c.section.startswith("第六部分 聚焦基本公共服务需求")
+    assert c.doc_title == "2021年德州市政府工作报告"
+
+
+def test_off_topic_is_refused_without_citations(engine: Engine) -> None:
+    a = engine.ask("德州明天天气怎么样")
+    assert not a.found and a.kind == "refusal" and a.citations == ()
+    assert a.text == REFUSAL.format(hotline="12345") and "12345" in a.text
+
+
+def test_a_year_the_report_never_mentions_is_refused(engine: Engine) -> None:
+    assert not engine.ask("2019年德州GDP是多少").found
+
+
+@pytest.mark.parametrize("hello", ["你好", "您好！", "谢谢", "thanks", "再见"])
+def test_small_talk_gets_a_short_polite_reply(engine: Engine, hello: str) -> None:
+    a = engine.ask(hello)
+    assert a.kind == "greeting" and not a.citations and "抱歉" not in a.text
+
+
+def test_every_answer_sentence_occurs_in_the_report(engine: Engine, questions: list[dict]) -> None:
+    """Over every question of both question sets: nothing but the report's own words, correctly cited."""
+    answered = 0
+    for item in questions:
+        a = engine.ask(item["q"])
+        if not a.found:
+            continue
+        answered += 1
+        pieces = [p for p in MARKER.split(a.text)]
+        texts, numbers = pieces[0::2], pieces[1::2]
+        assert texts[-1] == "" and len(numbers) == len(a.parts)
+        for text, number, part in zip(texts, numbers, a.parts):
+            assert text == part.text and int(number) == part.citation
+            cited = a.citations[part.citation - 1].passage
+            assert text in cited.text, (item["q"], text)
+            assert text in engine.paragraph(cited.citation.paragraph_id).text
+    assert answered > 100
+
+
+def test_follow_up_in_a_conversation(engine: Engine) -> None:
+    a = engine.ask("那农村呢？", history=["城市里的路今年怎么修？"])
+    assert a.found and any("农村公路" in p.text for p in a.parts)

@@ -1,0 +1,94 @@
+"""Stage 4: the index is fingerprinted, checked on load, rebuilt when stale or damaged, written atomically."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from dzqa.engine import Engine
+from dzqa.index import IndexNotReady, build_index, check_index, fingerprint, index_path
+from dzqa.model import resolve_model
+from dzqa.corpus import load_corpus
+from dzqa.settings import Settings
+
+
+def test_manifest_describes_the_index(engine: Engine) -> None:
+    m = engine.index.manifest
+    assert m["fingerprint"] == engine.index.fingerprint
+    assert engine.index.path.name == m["fingerprint"][:16]
+    assert m["model"]["dim"] == 384 and m["passages"] == len(engine.index.passages)
+    assert {"dense.faiss", "passages.json", "units.json", "lexicon.json"} <= set(m["files"])
+    assert m["corpus"]["documents"][0]["title"] == "2021年德州市政府工作报告"
+
+
+def test_fingerprint_changes_with_what_shapes_the_index(engine: Engine, settings: Settings) -> None:
+    corpus, spec = engine.corpus, engine.spec
+    base = fingerprint(corpus, spec, settings)
+    assert fingerprint(corpus, spec, settings.replace(chunk_size=120)) != base
+    assert fingerprint(corpus, spec, settings.replace(passage_prefix="")) != base
+    assert fingerprint(corpus, spec, settings.replace(top_k=9)) == base  # query-time settings don't
+
+
+def test_damaged_index_is_detected_and_rebuilt(index_copy: Settings) -> None:
+    corpus = load_corpus(index_copy.corpus_dir)
+    spec = resolve_model(index_copy)
+    fp = fingerprint(corpus, spec, index_copy)
+    path = index_path(index_copy, fp)
+    assert check_index(path, fp) is None
+    target = path / "dense.faiss"
+    target.write_bytes(target.read_bytes()[:1000])  # truncated, as by a full disk
+    assert "damaged" in check_index(path, fp)
+    with pytest.raises(IndexNotReady, match="dzqa build"):
+        Engine.open(index_copy.replace(build="never"))
+    engine = Engine.open(index_copy)
+    assert engine.ready.built and "damaged" in engine.ready.reason
+    assert check_index(path, fp) is None
+    assert engine.ask("今年要新建多少所公办幼儿园？").found
+
+
+def test_stale_index_after_corpus_change_is_rebuilt(index_copy: Settings, corpus_copy: Path) -> None:
+    s = index_copy.replace(corpus_dir=corpus_copy)
+    (corpus_copy / "extra.txt").write_text("1 补充说明\n\n今年将新建德州市测试图书馆一座。\n", encoding="utf-8")
+    (corpus_copy / "extra.json").write_text(json.dumps({"id": "extra", "title": "补充说明"}), encoding="utf-8")
+    with pytest.raises(IndexNotReady, match="stale|missing"):
+        Engine.open(s.replace(build="never"))
+    engine = Engine.open(s)
+    assert engine.ready.built
+    hits = engine.search("测试图书馆", k=3).hits
+    assert hits[0].passage.id == "extra/s1/p1"
+    # the old folder is pruned: only the current index is left
+    assert [p.name for p in (s.index_dir).iterdir() if p.is_dir()] == [engine.index.path.name]
+
+
+def test_crash_mid_build_never_leaves_a_usable_half_index(index_copy: Settings, monkeypatch) -> None:
+    import faiss
+
+    corpus = load_corpus(index_copy.corpus_dir)
+    spec = resolve_model(index_copy)
+    s = index_copy.replace(chunk_size=120)  # another fingerprint: a fresh build
+    fp = fingerprint(corpus, spec, s)
+
+    def boom(*a, **k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(faiss, "write_index", boom)
+    with pytest.raises(OSError):
+        build_index(corpus, spec, s)
+    assert check_index(index_path(s, fp), fp) == "missing"
+    assert not [p for p in s.index_dir.iterdir() if p.name.startswith(".build-")]
+    # the index that was there before is untouched
+    old = next(p for p in s.index_dir.iterdir() if p.is_dir())
+    assert (old / "manifest.json").exists()
+
+
+def test_index_from_another_model_is_not_used(index_copy: Settings) -> None:
+    corpus = load_corpus(index_copy.corpus_dir)
+    spec = resolve_model(index_copy)
+    path = index_path(index_copy, fingerprint(corpus, spec, index_copy))
+    manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+    manifest["fingerprint"] = "0" * 64  # as if written for another model
+    (path / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    assert check_index(path, fingerprint(corpus, spec, index_copy)).startswith("stale")
