@@ -184,6 +184,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import main as bench_main
+
+    return int(bench_main(args) or 0)
+
+
+def cmd_loadtest(args: argparse.Namespace) -> int:
+    from .loadtest import main as loadtest_main
+
+    return int(loadtest_main(args) or 0)
+
+
 # ---------------------------------------------------------------------------------------------- parser
 
 
@@ -224,7 +236,28 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--host", default=None, help="address to bind (default DZQA_HOST or 127.0.0.1)")
     v.add_argument("--port", type=int, default=None, help="port (default DZQA_PORT or 7860)")
     v.set_defaults(fn=cmd_serve)
+
+    # the options of these two belong to their modules (dzqa/bench.py, dzqa/loadtest.py)
+    bn = sub.add_parser("bench", help="speed table: encoders, search/ask stages, HTTP, cold start, growth")
+    _add_module_arguments(bn, "bench")
+    bn.set_defaults(fn=cmd_bench)
+
+    lt = sub.add_parser("loadtest", help="bounded load test of a local server (loopback only)")
+    _add_module_arguments(lt, "loadtest")
+    lt.set_defaults(fn=cmd_loadtest)
     return p
+
+
+def _add_module_arguments(parser: argparse.ArgumentParser, module: str) -> None:
+    """Let dzqa/<module>.py declare its own options (``add_arguments(parser)``) without importing anything heavy."""
+    import importlib
+
+    try:
+        mod = importlib.import_module(f".{module}", __package__)
+    except ImportError:
+        return
+    if hasattr(mod, "add_arguments"):
+        mod.add_arguments(parser)
 
 
 def _k(value: str) -> int:

@@ -111,7 +111,7 @@ class Engine:
             with build_lock(settings):
                 again = "rebuild requested" if rebuild else check_index(path, fp)
                 if again or problem.startswith("damaged"):  # another process may have built it meanwhile
-                    log.warning("building the index (%s)", problem)
+                    log.log(logging.INFO if rebuild else logging.WARNING, "building the index (%s)", problem)
                     from .embed import load_sentence_transformer
 
                     st_model = load_sentence_transformer(spec, settings)

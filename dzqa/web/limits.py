@@ -1,0 +1,139 @@
+"""Per-client rate limiting as a plain ASGI middleware (no framework dependency).
+
+A token bucket per client: ``DZQA_RATE_LIMIT`` requests per minute, with a burst of the same size.
+Excess requests get ``429`` with ``Retry-After`` and a JSON body, never an error. The client is the
+peer address; ``X-Forwarded-For`` is honoured only when the peer is one of ``DZQA_TRUSTED_PROXIES``
+(addresses or networks), and then the right-most address that is not itself a trusted proxy is used.
+Only what costs work is counted: POSTs (questions, feedback, Gradio submissions) and GETs under
+``/api/``; pages, static assets, health checks and Gradio's result streams are not.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import json
+import math
+import os
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable, Iterable
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+#: at most this many clients are tracked; the least recently seen are forgotten first
+MAX_CLIENTS = 100_000
+BUSY_MESSAGE = "请求过于频繁，请稍后再试。Too many requests, please try again later."
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_networks(spec: str) -> tuple[Network, ...]:
+    """``"10.0.0.1 192.168.0.0/16"`` → networks; raises ValueError naming a bad entry."""
+    out = []
+    for item in spec.replace(",", " ").split():
+        try:
+            out.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ValueError(f"DZQA_TRUSTED_PROXIES: {item!r} is not an IP address or network") from None
+    return tuple(out)
+
+
+def _trusted(addr: str, proxies: tuple[Network, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(addr.strip())
+    except ValueError:
+        return False
+    return any(ip in net for net in proxies)
+
+
+def client_address(scope: Scope, proxies: tuple[Network, ...]) -> str:
+    """The address a request is attributed to (see module docstring)."""
+    peer = (scope.get("client") or ("unknown", 0))[0]
+    if not proxies or not _trusted(peer, proxies):
+        return peer
+    forwarded: list[str] = []
+    for name, value in scope.get("headers") or ():
+        if name == b"x-forwarded-for":
+            forwarded += [a.strip() for a in value.decode("latin-1").split(",") if a.strip()]
+    for addr in reversed(forwarded):
+        if not _trusted(addr, proxies):
+            return addr
+    return forwarded[0] if forwarded else peer
+
+
+_SALT = os.urandom(16)
+
+
+def anonymise(address: str) -> str:
+    """A per-process pseudonym for a client address: lets logs group requests without storing the IP."""
+    return hashlib.blake2b(address.encode(), key=_SALT, digest_size=6).hexdigest()
+
+
+@dataclass
+class _Bucket:
+    tokens: float
+    stamp: float
+
+
+class RateLimiter:
+    """Token buckets keyed by client; thread-safe; bounded memory."""
+
+    def __init__(self, per_minute: int, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.per_minute = per_minute
+        self.rate = per_minute / 60.0
+        self.clock = clock
+        self._buckets: OrderedDict[str, _Bucket] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def acquire(self, key: str) -> float:
+        """0.0 when the request may proceed, else the seconds to wait before retrying."""
+        now = self.clock()
+        with self._lock:
+            b = self._buckets.pop(key, None) or _Bucket(float(self.per_minute), now)
+            b.tokens = min(float(self.per_minute), b.tokens + (now - b.stamp) * self.rate)
+            b.stamp = now
+            self._buckets[key] = b
+            if len(self._buckets) > MAX_CLIENTS:
+                self._buckets.popitem(last=False)
+            if b.tokens >= 1.0:
+                b.tokens -= 1.0
+                return 0.0
+            return (1.0 - b.tokens) / self.rate
+
+
+def counts(method: str, path: str) -> bool:
+    """Whether a request costs enough work to count against the limit."""
+    if method == "POST":
+        return True
+    return method == "GET" and "/api/" in path
+
+
+class RateLimitMiddleware:
+    """ASGI middleware answering over-limit requests with 429 + Retry-After."""
+
+    def __init__(self, app: ASGIApp, per_minute: int, trusted_proxies: Iterable[Network] = ()) -> None:
+        self.app = app
+        self.limiter = RateLimiter(per_minute) if per_minute > 0 else None
+        self.proxies = tuple(trusted_proxies)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.limiter is None or scope["type"] != "http" or not counts(scope["method"], scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        wait = self.limiter.acquire(client_address(scope, self.proxies))
+        if wait <= 0:
+            await self.app(scope, receive, send)
+            return
+        retry = max(1, math.ceil(wait))
+        body = json.dumps({"error": BUSY_MESSAGE, "retry_after": retry}, ensure_ascii=False).encode()
+        await send({"type": "http.response.start", "status": 429, "headers": [
+            (b"content-type", b"application/json; charset=utf-8"),
+            (b"retry-after", str(retry).encode()),
+            (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
