@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from dataclasses import dataclass, field, fields
 from functools import cached_property
 from pathlib import Path
@@ -81,6 +82,9 @@ class Settings:
     rate_limit: int = 0
     trusted_proxies: str = ""
     hotline: str = "12345"
+    #: Gradio chat queue: answers computed at once per page, and waiting requests before "busy"
+    queue_concurrency: int = 4
+    queue_size: int = 64
 
     def __post_init__(self) -> None:
         home = Path(self.home)
@@ -101,6 +105,19 @@ class Settings:
         _ = self.relevance  # validate now, not at the first question
         if not 20 <= self.chunk_size <= self.max_passage_chars:
             raise SettingsError("DZQA_CHUNK_SIZE must be between 20 and DZQA_MAX_PASSAGE_CHARS")
+        object.__setattr__(self, "root_path", _root_path(self.root_path))
+        _ = self.frame_ancestor_list  # validate now: these become response headers
+
+    @cached_property
+    def frame_ancestor_list(self) -> tuple[str, ...]:
+        """DZQA_FRAME_ANCESTORS as CSP sources ('self' and 'none' quoted as CSP wants them)."""
+        items = tuple(_csp_source(x) for x in str(self.frame_ancestors).replace(",", " ").split())
+        return items or ("'none'",)
+
+    @property
+    def cors_origin_list(self) -> tuple[str, ...]:
+        """DZQA_CORS_ORIGINS split on spaces or commas (empty: no CORS headers at all)."""
+        return tuple(x.rstrip("/") for x in str(self.cors_origins).replace(",", " ").split())
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
@@ -143,6 +160,30 @@ class Settings:
             "chunk_size": self.chunk_size,
             "max_passage_chars": self.max_passage_chars,
         }
+
+
+def _root_path(value: str) -> str:
+    """DZQA_ROOT_PATH as "" or "/prefix" (leading slash, no trailing slash)."""
+    value = str(value or "").strip()
+    if any(c in value for c in " ?#\\\"'<>") or any(ord(c) < 32 for c in value):
+        raise SettingsError(f"DZQA_ROOT_PATH={value!r} must be a plain path such as /dzqa")
+    value = value.strip("/")
+    return "/" + value if value else ""
+
+
+#: a CSP host or scheme source: *, https:, example.gov.cn, https://*.example.gov.cn:8443/path
+_CSP_SOURCE = re.compile(r"^(\*|[a-z][a-z0-9+.-]*:|([a-z][a-z0-9+.-]*://)?(\*\.)?[a-z0-9-]+(\.[a-z0-9-]+)*(:(\d{1,5}|\*))?"
+                         r"(/[a-z0-9._~%/-]*)?)$", re.I)
+
+
+def _csp_source(token: str) -> str:
+    """One frame-ancestors source; refuses anything that is not a CSP source (it goes into a header)."""
+    bare = token.strip("'").lower()
+    if bare in ("self", "none"):
+        return f"'{bare}'"
+    if not _CSP_SOURCE.match(token):
+        raise SettingsError(f"DZQA_FRAME_ANCESTORS: {token!r} is not an origin such as https://www.dezhou.gov.cn")
+    return token
 
 
 def _parse(f: dataclasses.Field, raw: str) -> Any:

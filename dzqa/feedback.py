@@ -1,0 +1,282 @@
+"""The server-side record of what citizens asked and how they rated the answers (SQLite, WAL mode).
+
+Two tables in ``settings.feedback_db``:
+
+* ``questions``: every question asked in the chat or through ``/api/ask`` (time, channel, question, kind,
+  cited passage ids) — the desk's statistics are computed from it;
+* ``feedback``: 👍/👎 with an optional reason per answer, with the question, answer and cited passage ids.
+
+No client address is ever stored. A write that fails (database locked, read-only, disk full, folder
+missing) never raises into the request: it is logged and reported back as ``False``/``None`` so the
+caller can tell the user honestly that the feedback was not saved, while the chat keeps answering.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import sqlite3
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Iterable, Literal, Sequence
+
+from .text import normalize
+
+log = logging.getLogger("dzqa.feedback")
+
+#: Dezhou's clock (China has one time zone and no daylight saving), so "questions per day" are local days
+CHINA_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
+
+Rating = Literal["up", "down"]
+RATINGS: dict[str, Rating] = {"up": "up", "down": "down", "👍": "up", "👎": "down", "like": "up",
+                              "dislike": "down"}
+RATING_EMOJI: dict[str, str] = {"up": "👍", "down": "👎"}
+REASONS: tuple[str, ...] = ("答非所问", "信息不全", "引用错误", "其他")
+CHANNELS: tuple[str, ...] = ("chat", "embed", "api")
+#: the tables and their exported columns, in order
+EXPORTS: dict[str, tuple[str, ...]] = {
+    "questions": ("asked_at", "channel", "question", "kind", "found", "citations", "ms"),
+    "feedback": ("created_at", "updated_at", "channel", "rating", "reason", "question", "answer", "citations"),
+}
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS questions (
+    id        INTEGER PRIMARY KEY,
+    asked_at  TEXT NOT NULL,     -- ISO time, China time zone
+    day       TEXT NOT NULL,     -- YYYY-MM-DD of asked_at, for per-day counts
+    channel   TEXT NOT NULL,     -- chat | embed | api
+    question  TEXT NOT NULL,     -- as typed
+    qkey      TEXT NOT NULL,     -- normalised question, groups "most asked"
+    kind      TEXT NOT NULL,     -- answer | refusal | greeting
+    found     INTEGER NOT NULL,
+    citations TEXT NOT NULL,     -- JSON list of passage ids
+    ms        REAL
+);
+CREATE INDEX IF NOT EXISTS questions_day ON questions(day);
+CREATE TABLE IF NOT EXISTS feedback (
+    id         INTEGER PRIMARY KEY,
+    key        TEXT UNIQUE,      -- the chat's answer id (a later click updates the same row); NULL from the API
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    channel    TEXT NOT NULL,
+    question   TEXT NOT NULL,
+    answer     TEXT NOT NULL,
+    citations  TEXT NOT NULL,    -- JSON list of passage ids
+    rating     TEXT NOT NULL CHECK (rating IN ('up', 'down')),
+    reason     TEXT
+);
+"""
+
+
+def now() -> datetime:
+    return datetime.now(CHINA_TZ)
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """One rating of one answer, as the chat or ``POST /api/feedback`` hands it over."""
+
+    question: str
+    answer: str
+    citations: tuple[str, ...]
+    rating: Rating
+    reason: str | None = None
+    channel: str = "chat"
+    key: str | None = None  # stable id of the rated answer; a second rating of it replaces the first
+
+
+@dataclass(frozen=True)
+class Stats:
+    """What the desk's statistics view shows (counts over the last ``days`` days)."""
+
+    days: int
+    total_questions: int
+    total_refused: int
+    per_day: tuple[tuple[str, int, int], ...]  # (day, questions, refused), newest first
+    most_asked: tuple[tuple[str, int], ...]  # (question, times)
+    refused: tuple[tuple[str, int, str], ...]  # (question, times, last asked)
+    ratings: tuple[tuple[str, int], ...]  # (up | down, count)
+    reasons: tuple[tuple[str, int], ...]  # (reason given with 👎, count)
+    dislikes: tuple[tuple[str, str, str, str], ...]  # (time, question, reason, answer), newest first
+
+
+class FeedbackStore:
+    """Thread-safe access to the SQLite file; opens lazily, so a broken path never stops the server."""
+
+    def __init__(self, path: Path, *, timeout: float = 3.0) -> None:
+        self.path = Path(path)
+        self.timeout = timeout
+        self._lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = None
+        self.last_error: str = ""
+
+    # ------------------------------------------------------------------------------------ connection
+    def _connect(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # one connection shared by all threads, every use under self._lock
+            conn = sqlite3.connect(self.path, timeout=self.timeout, check_same_thread=False,
+                                   isolation_level=None)
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")  # durable at checkpoints; WAL keeps it consistent
+                conn.execute(f"PRAGMA busy_timeout={int(self.timeout * 1000)}")
+                conn.executescript(_SCHEMA)
+            except BaseException:
+                conn.close()
+                raise
+            self._conn = conn
+        return self._conn
+
+    def _write(self, what: str, sql: str, args: Sequence[Any]) -> int | None:
+        """Run one write; the new row id, or None (logged) when the database cannot be written."""
+        with self._lock:
+            try:
+                cur = self._connect().execute(sql, args)
+                self.last_error = ""
+                return int(cur.lastrowid or 0)
+            except (sqlite3.Error, OSError) as e:
+                self.last_error = f"{type(e).__name__}: {e}"
+                log.error("could not save %s to %s: %s", what, self.path, self.last_error)
+                self._reset_after(e)
+                return None
+
+    def _read(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return list(self._connect().execute(sql, args).fetchall())
+
+    def _reset_after(self, error: BaseException) -> None:
+        """Drop a connection that may be unusable (file removed, disk error) so the next call reopens it."""
+        if self._conn is not None and not isinstance(error, sqlite3.OperationalError | sqlite3.IntegrityError):
+            self.close_unlocked()
+
+    def close_unlocked(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except sqlite3.Error:
+                pass
+            self._conn = None
+
+    def close(self) -> None:
+        with self._lock:
+            self.close_unlocked()
+
+    def healthy(self) -> bool:
+        """Whether the database can be opened and read (used by /healthz)."""
+        try:
+            self._read("SELECT 1")
+            return True
+        except (sqlite3.Error, OSError) as e:
+            self.last_error = f"{type(e).__name__}: {e}"
+            return False
+
+    # ----------------------------------------------------------------------------------------- writes
+    def log_question(self, question: str, *, channel: str, kind: str, found: bool,
+                     citations: Iterable[str] = (), ms: float | None = None) -> int | None:
+        """Record one asked question (never the asker's address); None when it could not be written."""
+        t = now()
+        return self._write("question", "INSERT INTO questions (asked_at, day, channel, question, qkey, kind, "
+                           "found, citations, ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                           (t.isoformat(timespec="seconds"), t.date().isoformat(), channel, question,
+                            question_key(question), kind, int(found), json.dumps(list(citations)),
+                            None if ms is None else round(ms, 1)))
+
+    def save_feedback(self, fb: Feedback) -> int | None:
+        """Store a rating; with ``fb.key`` a later rating of the same answer updates its row.
+
+        Returns the row id, or None when it could not be saved (the caller tells the user)."""
+        stamp = now().isoformat(timespec="seconds")
+        cited = json.dumps(list(fb.citations), ensure_ascii=False)
+        if fb.key is None:
+            return self._write("feedback", "INSERT INTO feedback (key, created_at, updated_at, channel, question, "
+                               "answer, citations, rating, reason) VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?)",
+                               (stamp, stamp, fb.channel, fb.question, fb.answer, cited, fb.rating, fb.reason))
+        return self._write("feedback", "INSERT INTO feedback (key, created_at, updated_at, channel, question, "
+                           "answer, citations, rating, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                           "ON CONFLICT(key) DO UPDATE SET updated_at = excluded.updated_at, "
+                           "rating = excluded.rating, reason = excluded.reason",
+                           (fb.key, stamp, stamp, fb.channel, fb.question, fb.answer, cited, fb.rating, fb.reason))
+
+    def retract_feedback(self, key: str) -> bool:
+        """The citizen took back their 👍/👎 (clicked it again): the row goes. False when that failed."""
+        return self._write("feedback retraction", "DELETE FROM feedback WHERE key = ?", (key,)) is not None
+
+    # ------------------------------------------------------------------------------------------ reads
+    def feedback_rows(self) -> list[dict[str, Any]]:
+        cols = ("id", "key") + EXPORTS["feedback"]
+        return [dict(zip(cols, r)) for r in self._read(f"SELECT {', '.join(cols)} FROM feedback ORDER BY id")]
+
+    def question_rows(self) -> list[dict[str, Any]]:
+        cols = ("id",) + EXPORTS["questions"]
+        return [dict(zip(cols, r)) for r in self._read(f"SELECT {', '.join(cols)} FROM questions ORDER BY id")]
+
+    def stats(self, days: int = 30, top: int = 20) -> Stats:
+        """Counts for the desk: per day, most asked, refused, ratings and reasons of 👎."""
+        since = (now().date() - timedelta(days=days - 1)).isoformat()
+        per_day = self._read("SELECT day, COUNT(*), SUM(kind = 'refusal') FROM questions WHERE day >= ? "
+                             "GROUP BY day ORDER BY day DESC", (since,))
+        # the most recent wording of each normalised question stands for the group
+        most = self._read("SELECT (SELECT question FROM questions q2 WHERE q2.qkey = q.qkey ORDER BY id DESC "
+                          "LIMIT 1), COUNT(*) AS n FROM questions q WHERE day >= ? AND kind != 'greeting' "
+                          "GROUP BY qkey ORDER BY n DESC, MAX(id) DESC LIMIT ?", (since, top))
+        refused = self._read("SELECT (SELECT question FROM questions q2 WHERE q2.qkey = q.qkey ORDER BY id DESC "
+                             "LIMIT 1), COUNT(*) AS n, MAX(asked_at) FROM questions q WHERE day >= ? AND "
+                             "kind = 'refusal' GROUP BY qkey ORDER BY n DESC, MAX(id) DESC LIMIT ?", (since, top))
+        since_t = since + "T00:00:00"
+        ratings = self._read("SELECT rating, COUNT(*) FROM feedback WHERE updated_at >= ? GROUP BY rating "
+                             "ORDER BY rating DESC", (since_t,))
+        reasons = self._read("SELECT COALESCE(reason, '未选择'), COUNT(*) AS n FROM feedback WHERE rating = 'down' "
+                             "AND updated_at >= ? GROUP BY 1 ORDER BY n DESC", (since_t,))
+        dislikes = self._read("SELECT updated_at, question, COALESCE(reason, '未选择'), answer FROM feedback "
+                              "WHERE rating = 'down' AND updated_at >= ? ORDER BY id DESC LIMIT ?", (since_t, top))
+        return Stats(days=days, total_questions=sum(r[1] for r in per_day),
+                     total_refused=sum(int(r[2] or 0) for r in per_day),
+                     per_day=tuple((d, int(n), int(r or 0)) for d, n, r in per_day),
+                     most_asked=tuple((q, int(n)) for q, n in most),
+                     refused=tuple((q, int(n), t) for q, n, t in refused),
+                     ratings=tuple((r, int(n)) for r, n in ratings),
+                     reasons=tuple((r, int(n)) for r, n in reasons),
+                     dislikes=tuple(tuple(row) for row in dislikes))  # type: ignore[misc]
+
+    def export_csv(self, table: str) -> str:
+        """One table as CSV (UTF-8 with BOM so spreadsheet programs read the Chinese correctly)."""
+        if table not in EXPORTS:
+            raise ValueError(f"unknown table {table!r}; one of {', '.join(EXPORTS)}")
+        rows = self.question_rows() if table == "questions" else self.feedback_rows()
+        out = io.StringIO()
+        out.write("\ufeff")
+        w = csv.writer(out)
+        w.writerow(EXPORTS[table])
+        for row in rows:
+            if "rating" in row:
+                row["rating"] = RATING_EMOJI.get(row["rating"], row["rating"])
+            w.writerow([_cell(row[c]) for c in EXPORTS[table]])
+        return out.getvalue()
+
+
+def question_key(question: str) -> str:
+    """What groups the same question asked in different ways (traditional/simplified, spacing, punctuation)."""
+    try:
+        return normalize(question)[:200]
+    except Exception:  # normalisation must never lose the record
+        return question.strip()[:200]
+
+
+def parse_rating(value: str) -> Rating:
+    """'up'/'down'/'👍'/'👎'/'like'/'dislike' → 'up' | 'down' (ValueError otherwise)."""
+    try:
+        return RATINGS[value.strip().lower()]
+    except (KeyError, AttributeError):
+        raise ValueError("rating must be one of up, down, 👍, 👎") from None
+
+
+def _cell(value: Any) -> Any:
+    """Keep spreadsheet programs from running formulas a visitor typed (=, +, -, @ at the start)."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value

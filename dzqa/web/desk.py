@@ -1,0 +1,138 @@
+"""The hotline staff's lookup desk (Gradio Blocks at ``/desk``): search, the report by section, statistics.
+
+Search shows the top passages at once (no chat), with scores, matched terms marked and a button that
+copies a ready-to-read reply with its citation. Statistics and CSV exports go through
+:func:`dzqa.web.service.admin_allowed` (the admin token, when ``DZQA_ADMIN_TOKEN`` is set).
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from ..engine import QuestionError
+from ..feedback import now
+from .render import esc, hits_html, notice_html, section_html, stats_html
+from .service import Services
+
+log = logging.getLogger("dzqa.web.desk")
+
+ALL_SECTIONS = ""
+DAY_CHOICES = ((("最近 7 天", 7), ("最近 30 天", 30), ("最近 90 天", 90), ("最近一年", 365)))
+TOKEN_REFUSED = "管理口令不正确，无法查看统计。"
+
+
+class DeskLogic:
+    """Event handlers of the desk (plain Python over :class:`Services`)."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.reports = {s.id: r for r in services.engine.corpus.reports for s in r.sections}
+        self.sections = {s.id: s for s in services.engine.sections()}
+        # CSV files handed to the browser are written here, and only here (Gradio serves them from it)
+        self.export_dir = Path(tempfile.mkdtemp(prefix="dzqa-export-"))
+
+    def search(self, query: str, section: str | None, k: float | None) -> str:
+        if not isinstance(query, str) or not query.strip():
+            return notice_html("请输入关键词或市民的问题。")
+        try:
+            result = self.services.engine.search(query, k=int(k or 5), section=section or None)
+        except QuestionError as e:
+            return notice_html(str(e), "error")
+        return hits_html(result.hits, root="../")
+
+    def section(self, section_id: str | None) -> str:
+        s = self.sections.get(section_id or "")
+        return section_html(self.reports[s.id], s) if s else ""
+
+    def stats(self, token: str | None, days: float | None) -> str:
+        if not self.services.admin_allowed(token):
+            return notice_html(TOKEN_REFUSED, "error")
+        try:
+            return stats_html(self.services.store.stats(days=int(days or 30)))
+        except (sqlite3.Error, OSError) as e:
+            log.error("statistics unavailable: %s", e)
+            return notice_html(f"统计暂时无法读取（{e}）", "error")
+
+    def export(self, token: str | None, table: str) -> Any:
+        """A CSV file for the download box, or a warning (wrong token, unreadable database)."""
+        if not self.services.admin_allowed(token):
+            gr.Warning(TOKEN_REFUSED)
+            return gr.update(value=None, visible=False)
+        try:
+            data = self.services.store.export_csv(table)
+        except (sqlite3.Error, OSError) as e:
+            gr.Warning(f"导出失败：{e}")
+            return gr.update(value=None, visible=False)
+        path = self.export_dir / f"dzqa-{table}-{now():%Y%m%d-%H%M%S}.csv"
+        path.write_text(data, encoding="utf-8")
+        return gr.update(value=str(path), visible=True)
+
+
+def header_html(title: str) -> str:
+    return (f'<header class="dz-header"><h1>12345 热线查询台</h1>'
+            f"<p>在《{esc(title)}》中查找市民问到的内容，复制带出处的答复。</p>"
+            f'<p><a href="../" target="_blank" rel="noopener">市民问答页</a> · '
+            f'<a href="../reader" target="_blank" rel="noopener">报告原文（按段落）</a> · '
+            f'<a href="../docs" target="_blank" rel="noopener">JSON API</a></p></header>')
+
+
+def build_desk(services: Services) -> gr.Blocks:
+    s = services.settings
+    logic = DeskLogic(services)
+    sections = services.engine.sections()
+    choices = [(sec.label, sec.id) for sec in sections]
+    need_token = bool(s.admin_token)
+    with gr.Blocks(title="12345 热线查询台", analytics_enabled=False, elem_classes=["dz-desk"]) as desk:
+        gr.HTML(header_html(services.engine.title), js_on_load=None, padding=False)
+        with gr.Tabs():
+            with gr.Tab("检索", id="search"):
+                with gr.Row(equal_height=True):
+                    query = gr.Textbox(label="查询", placeholder="输入关键词或市民的问题，例如：农村公路", lines=1,
+                                       max_lines=1, max_length=s.max_question_chars, scale=4, min_width=220,
+                                       elem_id="dz-desk-q", autofocus=True)
+                    section = gr.Dropdown([("全部", ALL_SECTIONS)] + choices, value=ALL_SECTIONS, label="部分",
+                                          scale=2, min_width=160, elem_id="dz-desk-section")
+                    k = gr.Slider(1, 20, value=5, step=1, label="条数", scale=1, min_width=120, elem_id="dz-desk-k")
+                go = gr.Button("查找", variant="primary", elem_id="dz-desk-go")
+                results = gr.HTML(notice_html("输入后按回车，立即列出最相关的原文段落。"), elem_id="dz-results",
+                                  js_on_load=None, padding=False)
+                io = dict(inputs=[query, section, k], outputs=results, concurrency_id="desk", show_progress="minimal")
+                query.submit(logic.search, api_name="desk_search", **io)  # type: ignore[arg-type]
+                go.click(logic.search, api_visibility="private", **io)  # type: ignore[arg-type]
+                section.change(logic.search, api_visibility="private", trigger_mode="always_last", **io)  # type: ignore[arg-type]
+            with gr.Tab("报告原文", id="reader"):
+                chosen = gr.Dropdown(choices, value=sections[0].id if sections else None, label="选择部分",
+                                     elem_id="dz-reader-section")
+                gr.HTML('<p><a class="dz-open" href="../reader" target="_blank" rel="noopener">'
+                        "打开完整原文（每段都有固定链接，可直接引用）›</a></p>", js_on_load=None, padding=False)
+                text = gr.HTML(logic.section(sections[0].id) if sections else "", elem_id="dz-reader",
+                               js_on_load=None, padding=False)
+                chosen.change(logic.section, inputs=chosen, outputs=text, api_visibility="private")
+            with gr.Tab("统计", id="stats") as stats_tab:
+                with gr.Row(equal_height=True):
+                    token = gr.Textbox(label="管理口令", type="password", visible=need_token, scale=2,
+                                       elem_id="dz-token")
+                    days = gr.Dropdown(list(DAY_CHOICES), value=30, label="时间范围", scale=1, elem_id="dz-days")
+                    refresh = gr.Button("刷新统计", variant="primary", scale=1, elem_id="dz-refresh")
+                out = gr.HTML("" if need_token else notice_html("点击“刷新统计”查看。"), elem_id="dz-stats",
+                              js_on_load=None, padding=False)
+                with gr.Row():
+                    export_q = gr.Button("导出提问记录 CSV", size="sm", elem_id="dz-export-questions")
+                    export_f = gr.Button("导出反馈 CSV", size="sm", elem_id="dz-export-feedback")
+                download = gr.File(label="下载", visible=False, interactive=False, elem_id="dz-download")
+                refresh.click(logic.stats, inputs=[token, days], outputs=out, api_visibility="private")
+                days.change(logic.stats, inputs=[token, days], outputs=out, api_visibility="private")
+                if not need_token:
+                    stats_tab.select(logic.stats, inputs=[token, days], outputs=out, api_visibility="private")
+                export_q.click(lambda t: logic.export(t, "questions"), inputs=token, outputs=download,
+                               api_visibility="private")
+                export_f.click(lambda t: logic.export(t, "feedback"), inputs=token, outputs=download,
+                               api_visibility="private")
+    desk.queue(max_size=s.queue_size, default_concurrency_limit=s.queue_concurrency)
+    return desk

@@ -1,0 +1,190 @@
+"""HTML for the chat, the desk, the report reader and the statistics — pure functions, no Gradio.
+
+Every piece of text that comes from a visitor or from the corpus goes through :func:`esc` (or
+:func:`marked`, which escapes too) before it becomes markup: a question like
+``<img src=x onerror=alert(1)>`` is shown as text everywhere. Links are relative (``reader#p-…``) so
+they keep working under a reverse-proxy sub-path (``DZQA_ROOT_PATH``).
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Iterable, Sequence
+
+from ..corpus import Corpus, Report
+from ..feedback import Stats
+from ..types import Answer, Citation, Hit, Passage, Section
+
+#: the reader page, relative to the site root; each page passes the prefix that reaches the root
+READER = "reader"
+
+
+def esc(text: object) -> str:
+    """Text → HTML text (quotes too, so it is safe inside attributes)."""
+    return html.escape(str(text), quote=True)
+
+
+def marked(text: str, needles: Iterable[str], cls: str) -> str:
+    """``text`` escaped, with every occurrence of each needle wrapped in ``<mark class=cls>``.
+
+    Longer needles win where they overlap ("农村公路" over "农村"); used for the answer clause inside its
+    cited passage (chat) and for the matched terms (desk)."""
+    spans: list[tuple[int, int]] = []
+    for needle in sorted({n for n in needles if n}, key=len, reverse=True):
+        start = text.find(needle)
+        while start >= 0:
+            end = start + len(needle)
+            if all(end <= a or start >= b for a, b in spans):
+                spans.append((start, end))
+            start = text.find(needle, end)
+    out, pos = [], 0
+    for a, b in sorted(spans):
+        out.append(esc(text[pos:a]))
+        out.append(f'<mark class="{cls}">{esc(text[a:b])}</mark>')
+        pos = b
+    out.append(esc(text[pos:]))
+    return "".join(out)
+
+
+# ------------------------------------------------------------------------------------------ citations
+
+
+def reader_href(citation: Citation, root: str = "") -> str:
+    """Link to the cited paragraph in the reader; ``root`` reaches the site root from the page ("../")."""
+    return f"{root}{READER}#{citation.anchor}"
+
+
+def reply_text(passage: Passage) -> str:
+    """The ready-to-read reply the hotline desk copies: "根据《…》第六部分 … 第2段：…"."""
+    return f"根据{passage.citation.label()}：{passage.text}"
+
+
+def citation_block(n: int, hit: Hit, clauses: Sequence[str], root: str, *, open_: bool = False) -> str:
+    """One cited paragraph, collapsible: where it is, the quote with the answer clause marked, a link."""
+    c = hit.passage.citation
+    return (f'<details class="dz-cite" data-n="{n}"{" open" if open_ else ""}>'
+            f'<summary><span class="dz-n">[{n}]</span> {esc(c.label())}</summary>'
+            f'<dl class="dz-where"><dt>文件</dt><dd>《{esc(c.doc_title)}》</dd>'
+            f'<dt>部分</dt><dd>{esc(c.section)}</dd><dt>段落</dt><dd>第{c.paragraph_number}段</dd></dl>'
+            f'<blockquote class="dz-quote">{marked(hit.passage.text, clauses, "dz-hl")}</blockquote>'
+            f'<a class="dz-open" href="{esc(reader_href(c, root))}" target="_blank" rel="noopener">'
+            f'在报告原文中查看 ›</a></details>')
+
+
+def answer_html(answer: Answer, root: str = "", hotline: str = "12345") -> str:
+    """The chat's reply: the report's words with [n] markers, then the cited paragraphs."""
+    if answer.kind != "answer" or not answer.citations:
+        body = esc(answer.text)
+        if answer.kind == "refusal":
+            tel = esc(hotline)
+            body = body.replace(tel, f'<a class="dz-tel" href="tel:{tel}">{tel}</a>', 1)
+        return f'<div class="dz-reply dz-{esc(answer.kind)}"><p class="dz-text">{body}</p></div>'
+    text = "".join(f'{esc(p.text)}<sup class="dz-mark" data-cite="{p.citation}">[{p.citation}]</sup>'
+                   for p in answer.parts)
+    blocks = "".join(citation_block(i, hit, [p.text for p in answer.parts if p.citation == i], root)
+                     for i, hit in enumerate(answer.citations, 1))
+    return (f'<div class="dz-reply dz-answer"><p class="dz-text">{text}</p>'
+            f'<div class="dz-sources"><p class="dz-sources-title">出处（点击展开原文）</p>{blocks}</div></div>')
+
+
+def question_html(question: str) -> str:
+    return f'<span class="dz-q">{esc(question)}</span>'
+
+
+def notice_html(text: str, kind: str = "info") -> str:
+    """A short status line (feedback saved / not saved, errors) for the page's live region."""
+    return f'<p class="dz-notice dz-notice-{esc(kind)}" role="status">{esc(text)}</p>'
+
+
+# ----------------------------------------------------------------------------------------------- desk
+
+
+def hits_html(hits: Sequence[Hit], root: str = "../") -> str:
+    """The desk's result list: label, scores, passage with matched terms marked, copy and open buttons."""
+    if not hits:
+        return '<p class="dz-empty">没有找到相关段落。</p>'
+    cards = []
+    for i, h in enumerate(hits, 1):
+        c = h.passage.citation
+        cards.append(
+            f'<article class="dz-hit" data-id="{esc(h.passage.id)}">'
+            f'<header><span class="dz-rank">{i}</span> <span class="dz-label">{esc(c.label())}</span></header>'
+            f'<p class="dz-scores">综合得分 <b>{h.score:.4f}</b> · 语义相似度 {h.dense:.3f} · 关键词 {h.keyword:.2f}'
+            f' · <code>{esc(h.passage.id)}</code></p>'
+            f'<p class="dz-passage">{marked(h.passage.text, h.terms, "dz-term")}</p>'
+            f'<footer><button type="button" class="dz-copy" data-dz-copy="{esc(reply_text(h.passage))}">'
+            f'复制答复</button> <a class="dz-open" href="{esc(reader_href(c, root))}" target="_blank" '
+            f'rel="noopener">在原文中查看 ›</a></footer></article>')
+    return f'<div class="dz-hits">{"".join(cards)}</div>'
+
+
+# --------------------------------------------------------------------------------------------- reader
+
+
+def section_html(report: Report, section: Section) -> str:
+    """One section of the report; every paragraph carries its anchor id (``p-2021-s6-p2``)."""
+    paras = "".join(
+        f'<p class="dz-para" id="{esc(p.anchor)}"><a class="dz-pnum" href="#{esc(p.anchor)}" '
+        f'title="{esc(p.id)}">第{p.number}段</a>{esc(p.text)}</p>'
+        for p in report.paragraphs if p.section_key == section.key)
+    return (f'<section class="dz-section" id="s-{esc(section.id.replace("/", "-"))}">'
+            f'<h2>{esc(section.label)}</h2>{paras}</section>')
+
+
+def reader_page(corpus: Corpus, css: str) -> str:
+    """The whole report as one static page (works without JavaScript; anchors land on paragraphs)."""
+    parts = []
+    for report in corpus.reports:
+        doc = report.document
+        toc = "".join(f'<li><a href="#s-{esc(s.id.replace("/", "-"))}">{esc(s.label)}</a></li>'
+                      for s in report.sections)
+        body = "".join(section_html(report, s) for s in report.sections)
+        parts.append(f'<article class="dz-doc"><h1>{esc(doc.title)}</h1>'
+                     f'<nav class="dz-toc" aria-label="目录"><ol>{toc}</ol></nav>{body}</article>')
+    title = esc(corpus.reports[0].document.title) if corpus.reports else "报告原文"
+    return (f'<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f'<title>{title} · 原文</title><style>{css}</style></head>'
+            f'<body class="dz-reader"><header class="dz-reader-bar"><a href="./">← 返回问答</a>'
+            f'<span>报告原文 · 每段均可引用</span></header><main>{"".join(parts)}</main></body></html>')
+
+
+# ---------------------------------------------------------------------------------------------- stats
+
+
+def _table(caption: str, headers: Sequence[str], rows: Iterable[Sequence[object]], cls: str) -> str:
+    head = "".join(f"<th>{esc(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{esc(v)}</td>" for v in row) + "</tr>" for row in rows)
+    body = body or f'<tr><td colspan="{len(headers)}" class="dz-empty">暂无记录</td></tr>'
+    return (f'<table class="dz-table {cls}"><caption>{esc(caption)}</caption>'
+            f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+
+
+#: words, not emoji, on the pages: a desk PC without an emoji font would show empty boxes
+RATING_WORDS = {"up": "好评（赞）", "down": "差评（踩）"}
+
+
+def short_time(iso: str) -> str:
+    """'2021-03-01T09:30:12+08:00' → '2021-03-01 09:30'."""
+    return iso[:16].replace("T", " ")
+
+
+def stats_html(s: Stats) -> str:
+    """The desk's statistics: questions per day, most asked, refused questions, 👎 with reasons."""
+    peak = max((n for _, n, _ in s.per_day), default=0) or 1
+    per_day = "".join(
+        f'<tr><td>{esc(d)}</td><td class="dz-bar"><span style="width:{round(100 * n / peak)}%"></span>'
+        f"</td><td>{n}</td><td>{r}</td></tr>" for d, n, r in s.per_day)
+    per_day = per_day or '<tr><td colspan="4" class="dz-empty">暂无记录</td></tr>'
+    ratings = " · ".join(f"{esc(RATING_WORDS.get(r, r))} {n}" for r, n in s.ratings) or "暂无"
+    return (f'<div class="dz-stats"><p class="dz-summary">最近 {s.days} 天：提问 <b>{s.total_questions}</b> 次，'
+            f"其中报告未涉及（已拒答） <b>{s.total_refused}</b> 次；评价 {ratings}</p>"
+            f'<table class="dz-table dz-per-day"><caption>每日提问数</caption><thead><tr><th>日期</th><th></th>'
+            f"<th>提问</th><th>拒答</th></tr></thead><tbody>{per_day}</tbody></table>"
+            + _table("最常问的问题", ("问题", "次数"), s.most_asked, "dz-most")
+            + _table("报告未涉及的问题（已拒答）", ("问题", "次数", "最近一次"),
+                     ((q, n, short_time(t)) for q, n, t in s.refused), "dz-refused")
+            + _table("差评的原因", ("原因", "次数"), s.reasons, "dz-reasons")
+            + _table("最近的差评", ("时间", "问题", "原因", "回答"),
+                     ((short_time(t), q, r, a) for t, q, r, a in s.dislikes), "dz-dislikes")
+            + "</div>")

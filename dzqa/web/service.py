@@ -1,0 +1,82 @@
+"""What the chat, the desk and the JSON API share: ask-and-log, passage context, the admin check.
+
+No FastAPI or Gradio here, so the pages and the API cannot drift apart on what an answer, a logged
+question or an admin is.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from ..engine import Engine, QuestionError, check_question
+from ..feedback import FeedbackStore
+from ..settings import Settings
+from ..types import Answer, Passage
+from .render import reader_href
+
+log = logging.getLogger("dzqa.web")
+
+#: earlier questions a client may send along with a follow-up (only the last one is used)
+MAX_HISTORY = 20
+
+
+@dataclass(frozen=True)
+class Services:
+    """The loaded engine, the feedback database and the settings: built once when the server starts."""
+
+    engine: Engine
+    store: FeedbackStore
+    settings: Settings
+
+    def ask(self, question: str, history: Sequence[str] = (), *, channel: str) -> Answer:
+        """A cited answer, logged for the desk's statistics (question, kind, cited ids; never who asked).
+
+        Raises :class:`dzqa.engine.QuestionError` for an empty or over-long question."""
+        t0 = time.perf_counter()
+        answer = self.engine.ask(question, history=[h for h in history[-MAX_HISTORY:] if isinstance(h, str)])
+        # a failed log write is logged by the store and must not cost the citizen the answer
+        self.store.log_question(question, channel=channel, kind=answer.kind, found=answer.found,
+                                citations=[h.passage.id for h in answer.citations],
+                                ms=(time.perf_counter() - t0) * 1000)
+        return answer
+
+    def check_history(self, history: Sequence[Any]) -> list[str]:
+        """Earlier questions as sent by a client, each held to the same rules as a question."""
+        if len(history) > MAX_HISTORY:
+            raise QuestionError(f"history 最多 {MAX_HISTORY} 条 (at most {MAX_HISTORY} earlier questions)")
+        return [check_question(h, self.settings.max_question_chars) for h in history]
+
+    def section_ids(self) -> tuple[str, ...]:
+        return tuple(s.id for s in self.engine.sections())
+
+    def passage_context(self, passage: Passage) -> dict[str, Any]:
+        """One passage with what surrounds it: the whole paragraph, its section and the neighbouring passages."""
+        c = passage.citation
+        paragraph = self.engine.paragraph(c.paragraph_id)
+        passages = self.engine.index.passages
+        row = self.engine.index.positions[passage.id]
+
+        def neighbour(i: int) -> dict[str, str] | None:
+            if 0 <= i < len(passages) and passages[i].citation.doc_id == c.doc_id:
+                return {"id": passages[i].id, "section": passages[i].citation.section, "text": passages[i].text}
+            return None
+
+        return {"id": passage.id, "doc": c.doc_title, "section": c.section, "text": passage.text,
+                "section_id": c.section_id, "paragraph_id": c.paragraph_id, "paragraph_number": c.paragraph_number,
+                "start": c.start, "end": c.end, "label": c.label(), "anchor": c.anchor,
+                "reader": reader_href(c), "paragraph": paragraph.text if paragraph else passage.text,
+                "previous": neighbour(row - 1), "next": neighbour(row + 1)}
+
+    def admin_allowed(self, presented: str | None) -> bool:
+        return admin_allowed(self.settings, presented)
+
+
+def admin_allowed(settings: Settings, presented: str | None) -> bool:
+    """The one check guarding statistics and exports: open when DZQA_ADMIN_TOKEN is unset, else the token."""
+    if not settings.admin_token:
+        return True
+    return presented is not None and hmac.compare_digest(presented.encode(), settings.admin_token.encode())
