@@ -20,7 +20,7 @@ from .index import Index, IndexNotReady, build_index, build_lock, check_index, f
 from .model import ModelError, ModelSpec, resolve_model
 from .retrieve import Query, retrieve
 from .settings import Settings, get_settings
-from .text import Tokenizer, has_content, normalize
+from .text import Tokenizer, has_content, is_valid_unicode, normalize
 from .types import Answer, Paragraph, Passage, SearchResult, Section
 
 log = logging.getLogger("dzqa")
@@ -55,6 +55,8 @@ def check_question(question: Any, max_chars: int) -> str:
     if len(question) > max_chars:
         raise QuestionError(f"问题太长：最多 {max_chars} 个字，当前 {len(question)} 个字 "
                             f"(question is longer than {max_chars} characters)")
+    if not is_valid_unicode(question):
+        raise QuestionError("问题含有无效字符 (question contains invalid Unicode: lone surrogates)")
     return question
 
 

@@ -139,7 +139,7 @@ class FeedbackStore:
                 cur = self._connect().execute(sql, args)
                 self.last_error = ""
                 return int(cur.lastrowid or 0)
-            except (sqlite3.Error, OSError) as e:
+            except (sqlite3.Error, OSError, ValueError) as e:  # ValueError: text SQLite cannot encode
                 self.last_error = f"{type(e).__name__}: {e}"
                 log.error("could not save %s to %s: %s", what, self.path, self.last_error)
                 self._reset_after(e)

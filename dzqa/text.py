@@ -40,6 +40,11 @@ def _t2s():
     return opencc.OpenCC("t2s")
 
 
+def is_valid_unicode(text: str) -> bool:
+    """False when the text holds lone surrogates (JSON can carry them; UTF-8, SQLite and HTML cannot)."""
+    return not _SURROGATE.search(text)
+
+
 def strip_unsafe(text: str) -> str:
     """Drop control, zero-width, bidi-override characters and lone surrogates (never meaningful in a question)."""
     return _CONTROL.sub("", _SURROGATE.sub("", text))

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
 from pathlib import Path
+from typing import Any, Callable
 
 import pytest
 
@@ -47,3 +49,35 @@ def corpus_copy(tmp_path: Path, settings: Settings) -> Path:
     target = tmp_path / "corpus"
     shutil.copytree(settings.corpus_dir, target)
     return target
+
+
+@pytest.fixture(scope="module")
+def make_client(engine: Engine, settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Any]:
+    """``make_client(**settings changes)``: a TestClient on the full app (API, pages, Gradio), own database."""
+    from fastapi.testclient import TestClient
+
+    from dzqa.web.server import create_app
+
+    made: dict[str, TestClient] = {}
+
+    def make(**changes: Any) -> TestClient:
+        key = json.dumps(changes, sort_keys=True, default=str)
+        if key not in made:
+            db = tmp_path_factory.mktemp("db") / "feedback.sqlite3"
+            s = settings.replace(**{"feedback_db": db, **changes})
+            made[key] = TestClient(create_app(engine, s))
+        return made[key]
+
+    return make
+
+
+@pytest.fixture(scope="module")
+def client(make_client: Callable[..., Any]) -> Any:
+    return make_client()
+
+
+def db_rows(client: Any, sql: str) -> list[tuple]:
+    """Rows of the feedback database behind a TestClient."""
+    path = client.app.state.services.settings.feedback_db
+    with sqlite3.connect(path) as conn:
+        return conn.execute(sql).fetchall()

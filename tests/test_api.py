@@ -20,37 +20,11 @@ from dzqa.feedback import FeedbackStore
 from dzqa.settings import Settings, SettingsError
 from dzqa.web.server import create_app
 from dzqa.web.service import admin_allowed
+from conftest import db_rows
 from web_support import LiveServer
 
 HIT_KEYS = {"id", "doc", "section", "text", "score"}
 
-
-@pytest.fixture(scope="module")
-def make_client(engine: Engine, settings: Settings, tmp_path_factory: pytest.TempPathFactory
-                ) -> Callable[..., TestClient]:
-    """A TestClient on the full app (API, pages, Gradio) with settings changed as asked."""
-    made: dict[str, TestClient] = {}
-
-    def make(**changes: Any) -> TestClient:
-        key = json.dumps(changes, sort_keys=True, default=str)
-        if key not in made:
-            db = tmp_path_factory.mktemp("db") / "feedback.sqlite3"
-            s = settings.replace(**{"feedback_db": db, **changes})
-            made[key] = TestClient(create_app(engine, s))
-        return made[key]
-
-    return make
-
-
-@pytest.fixture(scope="module")
-def client(make_client: Callable[..., TestClient]) -> TestClient:
-    return make_client()
-
-
-def db_rows(client: TestClient, sql: str) -> list[tuple]:
-    path = client.app.state.services.settings.feedback_db  # type: ignore[attr-defined]
-    with sqlite3.connect(path) as conn:
-        return conn.execute(sql).fetchall()
 
 
 # ------------------------------------------------------------------------------------ CLI contract
@@ -244,8 +218,9 @@ def test_stats_and_exports_behind_the_admin_token(make_client) -> None:
     assert c.get("/api/export/users.csv", headers={"X-Admin-Token": "s3cret"}).status_code == 422
 
 
-def test_admin_check_is_open_only_without_a_token(settings) -> None:
-    assert admin_allowed(settings.replace(admin_token=""), None)
+def test_admin_check_is_closed_without_a_configured_token(settings) -> None:
+    assert not admin_allowed(settings.replace(admin_token=""), None)
+    assert not admin_allowed(settings.replace(admin_token=""), "")
     locked = settings.replace(admin_token="t")
     assert admin_allowed(locked, "t") and not admin_allowed(locked, None) and not admin_allowed(locked, "T")
 
@@ -259,15 +234,25 @@ PAGES = ["/", "/embed/", "/desk/", "/reader", "/docs", "/healthz", "/api/search?
 @pytest.mark.parametrize("path", PAGES)
 def test_every_response_allows_framing_by_policy_never_x_frame_options(client, path) -> None:
     r = client.get(path)
-    assert r.headers["content-security-policy"] == "frame-ancestors *"
+    assert csp(r)["frame-ancestors"] == "*"
     assert "x-frame-options" not in r.headers
+    # the other security headers of a public site, on every response
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert r.headers["referrer-policy"] == "strict-origin-when-cross-origin"
+    assert csp(r)["object-src"] == "'none'"
+
+
+def csp(r) -> dict[str, str]:
+    """The Content-Security-Policy of a response as {directive: sources}."""
+    parts = (p.strip().split(" ", 1) for p in r.headers["content-security-policy"].split(";") if p.strip())
+    return {p[0]: p[1] if len(p) > 1 else "" for p in parts}
 
 
 def test_frame_ancestors_from_settings(make_client) -> None:
     c = make_client(frame_ancestors="https://www.dezhou.gov.cn self")
     for path in ("/embed/", "/api/ask"):
         r = c.get(path)
-        assert r.headers["content-security-policy"] == "frame-ancestors https://www.dezhou.gov.cn 'self'"
+        assert csp(r)["frame-ancestors"] == "https://www.dezhou.gov.cn 'self'"
         assert "x-frame-options" not in r.headers
 
 

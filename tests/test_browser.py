@@ -46,10 +46,13 @@ def city() -> Iterator[Any]:
         yield site
 
 
+ADMIN_TOKEN = "desk-s3cret"
+
+
 @pytest.fixture(scope="module")
 def server(engine: Engine, settings: Settings, city: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     db = tmp_path_factory.mktemp("browser") / "feedback.sqlite3"
-    s = settings.replace(feedback_db=db, frame_ancestors=f"'self' {city.url}")
+    s = settings.replace(feedback_db=db, frame_ancestors=f"'self' {city.url}", admin_token=ADMIN_TOKEN)
     with LiveServer(create_app(engine, s)) as live:
         live.db = db
         frame = '<iframe src="{src}/embed?theme=light" title="问答" width="400" height="600" style="border:1px solid #ccc"></iframe>'
@@ -405,6 +408,10 @@ def test_desk_stats_show_questions_feedback_and_export_csv(open_page, server) ->
     page = open_page("/desk")
     page.get_by_role("tab", name="统计").click()
     page.locator("#dz-refresh").click()
+    refused = page.locator("#dz-stats")
+    refused.get_by_text("管理口令不正确").wait_for()  # statistics are not for citizens
+    page.locator("#dz-token input").fill(ADMIN_TOKEN)
+    page.locator("#dz-refresh").click()
     stats = page.locator("#dz-stats .dz-stats")
     stats.wait_for()
     assert "每日提问数" in stats.inner_text() and "最常问的问题" in stats.inner_text()
@@ -419,3 +426,24 @@ def test_desk_stats_show_questions_feedback_and_export_csv(open_page, server) ->
     table = list(csv.reader(io.StringIO(text)))
     assert table[0][:3] == ["asked_at", "channel", "question"]
     assert any(r[2] == "德州明天天气怎么样" for r in table[1:])
+
+
+# ------------------------------------------------------------------------------------------ overload
+
+
+@pytest.mark.parametrize("changes", [{"queue_size": 0}, {"rate_limit": 1}], ids=["queue-full", "rate-limited"])
+def test_overload_shows_a_polite_busy_message_not_a_hung_page(browser, engine, settings, tmp_path, changes) -> None:
+    s = settings.replace(feedback_db=tmp_path / "fb.sqlite3", **changes)
+    with LiveServer(create_app(engine, s)) as live:
+        ctx = browser.new_context(viewport={"width": 1100, "height": 900}, locale="zh-CN")
+        ctx.set_default_timeout(TIMEOUT)
+        page = ctx.new_page()
+        page.goto(live.url + "/")
+        if "rate_limit" in changes:  # the first question is answered; the second is over 1 per minute
+            ask(page, "今年招聘多少老师？")
+        box = chat_input(page)
+        box.fill("今年要新建多少所公办幼儿园？")
+        box.press("Enter")
+        page.get_by_text("当前咨询人数较多" if "queue_size" in changes else "请求过于频繁").first.wait_for()
+        shot(page, f"busy-{'queue' if 'queue_size' in changes else 'rate'}.png")
+        ctx.close()

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..engine import QuestionError, check_question
+from ..text import is_valid_unicode
 from ..feedback import EXPORTS, REASONS, Feedback, parse_rating
 from .service import MAX_HISTORY, Services
 
@@ -181,6 +182,8 @@ def build_router(services: Services) -> APIRouter:
             raise ApiError(422, "reason only goes with a down rating (👎)")
         if any(len(c) > 100 for c in body.citations):
             raise ApiError(422, "citations are passage ids (at most 100 characters each)")
+        if not all(is_valid_unicode(t) for t in (body.question, body.answer, *body.citations)):
+            raise ApiError(422, "反馈含有无效字符 (invalid Unicode: lone surrogates)")
         row = services.store.save_feedback(Feedback(question=body.question, answer=body.answer,
                                                     citations=tuple(body.citations), rating=rating,
                                                     reason=body.reason, channel="api"))

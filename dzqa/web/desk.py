@@ -25,6 +25,7 @@ log = logging.getLogger("dzqa.web.desk")
 ALL_SECTIONS = ""
 DAY_CHOICES = ((("最近 7 天", 7), ("最近 30 天", 30), ("最近 90 天", 90), ("最近一年", 365)))
 TOKEN_REFUSED = "管理口令不正确，无法查看统计。"
+NO_TOKEN = "统计功能未启用：服务器没有配置管理口令（DZQA_ADMIN_TOKEN）。"
 
 
 class DeskLogic:
@@ -50,9 +51,12 @@ class DeskLogic:
         s = self.sections.get(section_id or "")
         return section_html(self.reports[s.id], s) if s else ""
 
+    def refusal(self) -> str:
+        return NO_TOKEN if not self.services.settings.admin_token else TOKEN_REFUSED
+
     def stats(self, token: str | None, days: float | None) -> str:
         if not self.services.admin_allowed(token):
-            return notice_html(TOKEN_REFUSED, "error")
+            return notice_html(self.refusal(), "error")
         try:
             return stats_html(self.services.store.stats(days=int(days or 30)))
         except (sqlite3.Error, OSError) as e:
@@ -62,7 +66,7 @@ class DeskLogic:
     def export(self, token: str | None, table: str) -> Any:
         """A CSV file for the download box, or a warning (wrong token, unreadable database)."""
         if not self.services.admin_allowed(token):
-            gr.Warning(TOKEN_REFUSED)
+            gr.Warning(self.refusal())
             return gr.update(value=None, visible=False)
         try:
             data = self.services.store.export_csv(table)
@@ -87,7 +91,6 @@ def build_desk(services: Services) -> gr.Blocks:
     logic = DeskLogic(services)
     sections = services.engine.sections()
     choices = [(sec.label, sec.id) for sec in sections]
-    need_token = bool(s.admin_token)
     with gr.Blocks(title="12345 热线查询台", analytics_enabled=False, elem_classes=["dz-desk"]) as desk:
         gr.HTML(header_html(services.engine.title), js_on_load=None, padding=False)
         with gr.Tabs():
@@ -114,13 +117,12 @@ def build_desk(services: Services) -> gr.Blocks:
                 text = gr.HTML(logic.section(sections[0].id) if sections else "", elem_id="dz-reader",
                                js_on_load=None, padding=False)
                 chosen.change(logic.section, inputs=chosen, outputs=text, api_visibility="private")
-            with gr.Tab("统计", id="stats") as stats_tab:
+            with gr.Tab("统计", id="stats"):
                 with gr.Row(equal_height=True):
-                    token = gr.Textbox(label="管理口令", type="password", visible=need_token, scale=2,
-                                       elem_id="dz-token")
+                    token = gr.Textbox(label="管理口令", type="password", scale=2, elem_id="dz-token")
                     days = gr.Dropdown(list(DAY_CHOICES), value=30, label="时间范围", scale=1, elem_id="dz-days")
                     refresh = gr.Button("刷新统计", variant="primary", scale=1, elem_id="dz-refresh")
-                out = gr.HTML("" if need_token else notice_html("点击“刷新统计”查看。"), elem_id="dz-stats",
+                out = gr.HTML(notice_html("输入管理口令后点击“刷新统计”。"), elem_id="dz-stats",
                               js_on_load=None, padding=False)
                 with gr.Row():
                     export_q = gr.Button("导出提问记录 CSV", size="sm", elem_id="dz-export-questions")
@@ -128,8 +130,6 @@ def build_desk(services: Services) -> gr.Blocks:
                 download = gr.File(label="下载", visible=False, interactive=False, elem_id="dz-download")
                 refresh.click(logic.stats, inputs=[token, days], outputs=out, api_visibility="private")
                 days.change(logic.stats, inputs=[token, days], outputs=out, api_visibility="private")
-                if not need_token:
-                    stats_tab.select(logic.stats, inputs=[token, days], outputs=out, api_visibility="private")
                 export_q.click(lambda t: logic.export(t, "questions"), inputs=token, outputs=download,
                                api_visibility="private")
                 export_f.click(lambda t: logic.export(t, "feedback"), inputs=token, outputs=download,

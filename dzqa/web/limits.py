@@ -131,7 +131,9 @@ class RateLimitMiddleware:
             await self.app(scope, receive, send)
             return
         retry = max(1, math.ceil(wait))
-        body = json.dumps({"error": BUSY_MESSAGE, "retry_after": retry}, ensure_ascii=False).encode()
+        # "detail" too: Gradio's page shows that key of a failed submission
+        body = json.dumps({"error": BUSY_MESSAGE, "detail": BUSY_MESSAGE, "retry_after": retry},
+                          ensure_ascii=False).encode()
         await send({"type": "http.response.start", "status": 429, "headers": [
             (b"content-type", b"application/json; charset=utf-8"),
             (b"retry-after", str(retry).encode()),

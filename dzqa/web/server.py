@@ -5,14 +5,15 @@
     /api/...     JSON API (docs at /docs)          /healthz status, model, passages
 
 :func:`create_app` takes an engine that is already loaded (the model and index load once, in
-:func:`serve`), so every request after start-up is fast. Every middleware is installed in
-:func:`install_middleware` — the one place later layers (rate limits, security headers) go.
+:func:`serve`), so every request after start-up is fast. Every middleware (security headers, body and rate
+limits, the polite "busy" answer, CORS, the sub-path, request logs) is installed in :func:`install_middleware`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sys
 from importlib import resources
 from typing import Any, AsyncIterator, Awaitable, Callable, MutableMapping
@@ -32,6 +33,8 @@ from ..settings import Settings, get_settings
 from .api import build_router, install_error_handlers
 from .chat import build_chat
 from .desk import build_desk
+from .hardening import BodyLimitMiddleware, BusyMessageMiddleware, RequestLogMiddleware, SecurityHeadersMiddleware
+from .limits import RateLimitMiddleware, parse_networks
 from .render import reader_page
 from .service import Services
 
@@ -40,6 +43,9 @@ log = logging.getLogger("dzqa.web")
 Scope = MutableMapping[str, Any]
 ASGIApp = Callable[[Scope, Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Awaitable[None]]
 
+#: static files and Gradio's result streams: not worth a log line each
+QUIET_PATHS = ("/assets/", "/static/", "/favicon", "/gradio_api/queue/data", "/gradio_api/heartbeat",
+               "/theme.css", "/gradio_api/upload_progress", "/manifest.json")
 #: the paths of the JSON API (the only ones that get CORS headers)
 API_PREFIXES = ("/api/", "/healthz", "/openapi.json")
 #: Gradio pages that live under a sub-path; the bare path (/embed) redirects to the mount (/embed/)
@@ -60,31 +66,6 @@ def theme() -> gr.themes.Base:
 
 
 # ------------------------------------------------------------------------------------------- middleware
-
-
-class HeadersMiddleware:
-    """Adds fixed headers to every HTTP response (pages, API, Gradio's own routes, errors alike).
-
-    Today: ``Content-Security-Policy: frame-ancestors …`` from DZQA_FRAME_ANCESTORS, and never an
-    ``X-Frame-Options`` (it would forbid the embed everywhere, whatever frame-ancestors says)."""
-
-    def __init__(self, app: ASGIApp, headers: list[tuple[str, str]]) -> None:
-        self.app = app
-        self.headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers]
-        self.names = {k for k, _ in self.headers} | {b"x-frame-options"}
-
-    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: MutableMapping[str, Any]) -> None:
-            if message["type"] == "http.response.start":
-                kept = [(k, v) for k, v in message.get("headers", []) if k.lower() not in self.names]
-                message["headers"] = kept + self.headers
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
 
 
 class ApiCORSMiddleware:
@@ -124,18 +105,19 @@ class RootPathMiddleware:
         await self.app(scope, receive, send)
 
 
-def security_headers(settings: Settings) -> list[tuple[str, str]]:
-    """Headers on every response (issue 4 adds the rest of its security headers here)."""
-    return [("Content-Security-Policy", "frame-ancestors " + " ".join(settings.frame_ancestor_list))]
-
-
 def install_middleware(app: FastAPI, settings: Settings) -> None:
-    """Every middleware of the app, in one place (the last added runs first)."""
+    """Every middleware of the app, in one place. The last added runs first, so a request meets them in
+    the reverse order: log → root path → security headers → body limit → rate limit → busy message → CORS."""
+    proxies = parse_networks(settings.trusted_proxies)
     if settings.cors_origin_list:
         app.add_middleware(ApiCORSMiddleware, origins=settings.cors_origin_list)
-    app.add_middleware(HeadersMiddleware, headers=security_headers(settings))
+    app.add_middleware(BusyMessageMiddleware)
+    app.add_middleware(RateLimitMiddleware, per_minute=settings.rate_limit, trusted_proxies=proxies)
+    app.add_middleware(BodyLimitMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware, frame_ancestors=settings.frame_ancestor_list)
     if settings.root_path:
         app.add_middleware(RootPathMiddleware, root_path=settings.root_path)
+    app.add_middleware(RequestLogMiddleware, trusted_proxies=proxies, quiet_prefixes=QUIET_PATHS)
 
 
 # ------------------------------------------------------------------------------------------------ app
@@ -205,16 +187,53 @@ def serve(host: str | None = None, port: int | None = None) -> None:
     import uvicorn
 
     settings = get_settings()
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("dzqa").setLevel(logging.INFO)  # our own notes; libraries only when something is wrong
+    configure_logging()
     host = host or settings.host
     port = port or settings.port
+    settings = ensure_admin_token(settings)
     print("dzqa: loading the model and index …", file=sys.stderr)
     engine = Engine.open(settings)
     app = create_app(engine, settings)
     base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}{settings.root_path}"
     print(f"dzqa: serving {base}/  (embed {base}/embed, desk {base}/desk, API {base}/docs)", file=sys.stderr)
-    # no access log: it would write client addresses; proxies' X-Forwarded-* trusted only from listed hosts
-    uvicorn.run(app, host=host, port=port, access_log=False, log_level="warning", proxy_headers=True,
-                forwarded_allow_ips=settings.trusted_proxies.replace(" ", ",") or "127.0.0.1",
-                timeout_graceful_shutdown=10)
+    # no uvicorn access log: it would write client addresses (ours writes pseudonyms). X-Forwarded-* are
+    # believed only from DZQA_TRUSTED_PROXIES, never from an arbitrary local process.
+    proxies = ",".join(str(n) for n in parse_networks(settings.trusted_proxies))
+    uvicorn.run(app, host=host, port=port, access_log=False, log_level="warning", proxy_headers=bool(proxies),
+                forwarded_allow_ips=proxies or None, timeout_graceful_shutdown=10)
+
+
+def configure_logging() -> None:
+    """Request logs: one JSON line each on stdout; everything else: readable lines on stderr."""
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("dzqa").setLevel(logging.INFO)  # our own notes; libraries only when something is wrong
+    access = logging.getLogger("dzqa.access")
+    if not access.handlers:
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        access.addHandler(handler)
+        access.propagate = False
+
+
+def ensure_admin_token(settings: Settings) -> Settings:
+    """Statistics and exports always need a token: DZQA_ADMIN_TOKEN, else one generated once and kept in a
+    file beside the feedback database (readable by the server's user only)."""
+    if settings.admin_token:
+        return settings
+    path = settings.feedback_db.parent / "admin-token"
+    try:
+        token = path.read_text(encoding="utf-8").strip() if path.exists() else ""
+        if not token:
+            import secrets
+
+            path.parent.mkdir(parents=True, exist_ok=True)
+            token = secrets.token_urlsafe(18)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(token + "\n")
+        print(f"dzqa: the desk's statistics and exports need the admin token in {path} "
+              f"(or set DZQA_ADMIN_TOKEN)", file=sys.stderr)
+    except OSError as e:  # statistics stay locked rather than open
+        log.error("no admin token (%s): statistics and exports are unavailable; set DZQA_ADMIN_TOKEN", e)
+        return settings
+    return settings.replace(admin_token=token)

@@ -16,6 +16,7 @@ from ..engine import Engine, QuestionError, check_question
 from ..feedback import FeedbackStore
 from ..settings import Settings
 from ..types import Answer, Passage
+from .hardening import log_event, note
 from .render import reader_href
 
 log = logging.getLogger("dzqa.web")
@@ -38,10 +39,15 @@ class Services:
         Raises :class:`dzqa.engine.QuestionError` for an empty or over-long question."""
         t0 = time.perf_counter()
         answer = self.engine.ask(question, history=[h for h in history[-MAX_HISTORY:] if isinstance(h, str)])
+        ms = (time.perf_counter() - t0) * 1000
+        passages = [h.passage.id for h in answer.citations]
+        # the request's JSON log line gets what was found; Gradio's queue workers run outside a request
+        if not note(found=answer.found, kind=answer.kind, passages=passages):
+            log_event(route=f"gradio:{channel}", found=answer.found, kind=answer.kind, passages=passages,
+                      latency_ms=round(ms, 2))
         # a failed log write is logged by the store and must not cost the citizen the answer
         self.store.log_question(question, channel=channel, kind=answer.kind, found=answer.found,
-                                citations=[h.passage.id for h in answer.citations],
-                                ms=(time.perf_counter() - t0) * 1000)
+                                citations=passages, ms=ms)
         return answer
 
     def check_history(self, history: Sequence[Any]) -> list[str]:
@@ -76,7 +82,8 @@ class Services:
 
 
 def admin_allowed(settings: Settings, presented: str | None) -> bool:
-    """The one check guarding statistics and exports: open when DZQA_ADMIN_TOKEN is unset, else the token."""
-    if not settings.admin_token:
-        return True
+    """The one check guarding statistics and exports: the admin token, and closed when none is configured
+    (``dzqa serve`` generates one when DZQA_ADMIN_TOKEN is unset)."""
+    if not settings.admin_token or not isinstance(presented, str):
+        return False
     return presented is not None and hmac.compare_digest(presented.encode(), settings.admin_token.encode())

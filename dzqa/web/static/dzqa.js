@@ -37,6 +37,24 @@
   if (initial === "1") document.documentElement.classList.add(ELDER);
   new MutationObserver(syncButtons).observe(document.documentElement, { childList: true, subtree: true });
 
+  /* Gradio's own notices (a full queue answers 503 and its page shows a fixed English sentence) are
+     shown in Chinese; the server's own messages (429, errors) already are. Text nodes only: no markup. */
+  const NOTICES = {
+    "This application is currently busy. Please try again.": "当前咨询人数较多，请稍后再试。",
+    "Connection errored out.": "网络连接中断，请稍后再试。",
+    "Error": "提示",
+  };
+  const translate = (root) => {
+    const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+      const zh = NOTICES[n.nodeValue.trim()];
+      if (zh && n.parentElement && n.parentElement.closest(".toast-wrap, .toast-body, [data-testid='toast-body']")) n.nodeValue = zh;
+    }
+  };
+  new MutationObserver((changes) => {
+    for (const c of changes) for (const n of c.addedNodes) if (n.nodeType === 1) translate(n);
+  }).observe(document.documentElement, { childList: true, subtree: true });
+
   /* copy a ready-to-read reply; the Clipboard API needs a secure context, older way otherwise */
   async function copyText(text) {
     try {
