@@ -125,8 +125,7 @@ def _follower_of_lead(scored: list[tuple[float, int, Unit]], hits: tuple[Hit, ..
 
 def _score_units(query: Query, hits: tuple[Hit, ...], index: Index) -> list[tuple[float, int, Unit]]:
     """(score, hit number, unit) for every unit of the given hits, best first."""
-    top_idf = max(index.idf.values(), default=1.0)
-    weights = {t: index.idf.get(t, top_idf) for t in set(query.all_tokens)}
+    weights = {t: index.idf.get(t, index.top_idf) for t in set(query.all_tokens)}
     total = sum(weights.values())
     wants_number = bool(_QUANTITY.search(query.text))
     out = []

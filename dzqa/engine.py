@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Sequence
 
@@ -120,11 +121,14 @@ class Engine:
                     build_index(corpus, spec, settings, st_model=st_model, progress=progress)
             index = load_index(path)
         samples = [p.text for p in index.passages[:8]]
-        encoder = query_encoder(spec, settings, st_model=st_model, samples=samples)
+        # the encoder's onnxruntime session loads without the GIL while jieba loads its dictionary here
+        with ThreadPoolExecutor(1, thread_name_prefix="dzqa-open") as pool:
+            pending = pool.submit(query_encoder, spec, settings, st_model=st_model, samples=samples)
+            tokenizer = Tokenizer(index.terms, settings.cache_dir / "jieba")
+            encoder = pending.result()
         if encoder.dim != index.dim:
             raise IndexNotReady(f"query encoder gives {encoder.dim}-d vectors but the index has {index.dim}-d; "
                                 f"run `dzqa build`")
-        tokenizer = Tokenizer(index.terms, settings.cache_dir / "jieba")
         ready = ReadyInfo(built=bool(problem), reason=problem or "", seconds=time.perf_counter() - started)
         return cls(settings, corpus, spec, index, encoder, tokenizer, ready)
 

@@ -107,11 +107,10 @@ def coverage(index: Index, query: Query, hit: Hit) -> float:
     """idf-weighted share of the question's content words that occur in the hit (unknown words count)."""
     if not query.all_tokens:
         return 0.0
-    top_idf = max(index.idf.values(), default=1.0)
     text = (hit.passage.context + hit.passage.text).lower()
     total = found = 0.0
     for t in set(query.all_tokens):
-        w = index.idf.get(t, top_idf)
+        w = index.idf.get(t, index.top_idf)
         total += w
         found += w * match(t, text)
     return found / total if total else 0.0

@@ -6,6 +6,7 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from dzqa.engine import Engine
@@ -92,3 +93,25 @@ def test_index_from_another_model_is_not_used(index_copy: Settings) -> None:
     manifest["fingerprint"] = "0" * 64  # as if written for another model
     (path / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     assert check_index(path, fingerprint(corpus, spec, index_copy)).startswith("stale")
+
+
+def test_hnsw_path_finds_what_the_flat_index_finds(engine: Engine, questions: list[dict], tmp_path: Path,
+                                                   monkeypatch) -> None:
+    """Above FLAT_MAX units the index is HNSW: the same real corpus written that way (vectors reused,
+    BM25 rebuilt) must rank the same passages first and give the same answers."""
+    import dzqa.index as index_mod
+    from dzqa.index import load_index, passage_tokens, write_index
+
+    base = engine.index
+    monkeypatch.setattr(index_mod, "FLAT_MAX", 0)
+    path = write_index(tmp_path / "hnsw", base.passages, base.units, [sorted(t) for t in base.unit_tokens],
+                       passage_tokens(engine.tokenizer, base.passages), base.terms, np.asarray(base.unit_vectors),
+                       {"fingerprint": "test", "model": base.manifest["model"]})
+    hnsw = load_index(path)
+    assert type(hnsw.dense).__name__ == "IndexHNSWFlat" and type(base.dense).__name__ == "IndexFlatIP"
+    assert np.array_equal(hnsw.unit_vectors, base.unit_vectors)
+    other = Engine(engine.settings, engine.corpus, engine.spec, hnsw, engine.encoder, engine.tokenizer, engine.ready)
+    for q in [x["q"] for x in questions]:
+        flat_hits = [h.passage.id for h in engine.search(q, k=3).hits]
+        assert [h.passage.id for h in other.search(q, k=3).hits] == flat_hits, q
+        assert other.ask(q).to_json() == engine.ask(q).to_json(), q
