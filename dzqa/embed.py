@@ -23,7 +23,6 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 import threading
 from pathlib import Path
 from typing import Any, Callable, Protocol, Sequence
@@ -31,6 +30,7 @@ from typing import Any, Callable, Protocol, Sequence
 import numpy as np
 
 from . import unigram
+from .atomic import atomic_folder
 from .model import ModelSpec
 from .settings import Settings
 
@@ -293,10 +293,8 @@ def export_onnx(model: Any, spec: ModelSpec, settings: Settings, samples: Sequen
         def forward(self, *args: torch.Tensor) -> torch.Tensor:
             return self.st(dict(zip(inputs, args)))["sentence_embedding"]
 
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".export-", dir=folder.parent))
     attn = getattr(hf.config, "_attn_implementation", None)
-    try:
+    with atomic_folder(folder, ".export-") as tmp:
         dynamic = {k: {0: "batch", 1: "tokens"} for k in inputs}
         try:
             hf.set_attn_implementation("eager")
@@ -345,12 +343,6 @@ def export_onnx(model: Any, spec: ModelSpec, settings: Settings, samples: Sequen
             raise RuntimeError(f"ONNX export differs from sentence-transformers (cosine {worst:.5f}); "
                                f"use DZQA_QUERY_ENCODER=torch")
         del onnx
-        if folder.exists():
-            shutil.rmtree(folder)
-        os.replace(tmp, folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     _prune_exports(folder)
     return folder
 

@@ -17,7 +17,6 @@ import logging
 import math
 import os
 import shutil
-import tempfile
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass
@@ -26,6 +25,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
+from .atomic import atomic_folder
 from .corpus import Corpus
 from .model import ModelSpec
 from .passages import Unit, make_passages, split_units
@@ -177,9 +177,7 @@ def write_index(target: Path, passages: Sequence[Passage], units: Sequence[Unit]
 
     logging.getLogger("bm25s").setLevel(logging.ERROR)  # it logs every build at DEBUG
     started = time.time() if started is None else started
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=target.parent))
-    try:
+    with atomic_folder(target, ".build-") as tmp:  # a damaged index of the same name is replaced whole
         dense = dense_index(vectors)
         faiss.write_index(dense, str(tmp / "dense.faiss"))
         retriever = bm25s.BM25()
@@ -195,12 +193,7 @@ def write_index(target: Path, passages: Sequence[Passage], units: Sequence[Unit]
                     "build_seconds": round(time.time() - started, 2),
                     "passages": len(passages), "units": len(units), "dense": type(dense).__name__,
                     "files": _checksums(tmp)}
-        _write_json(tmp / MANIFEST, manifest)
-        with _replacing(target):
-            os.replace(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        _write_json(tmp / MANIFEST, manifest)  # written last: no manifest, no index
     return target
 
 
@@ -226,20 +219,6 @@ def _sha256(path: Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
-
-
-@contextlib.contextmanager
-def _replacing(target: Path) -> Iterator[None]:
-    """Move a damaged index at ``target`` aside so the new one can take its name."""
-    trash = None
-    if target.exists():
-        trash = target.with_name(f".trash-{target.name}-{os.getpid()}")
-        os.replace(target, trash)
-    try:
-        yield
-    finally:
-        if trash is not None:
-            shutil.rmtree(trash, ignore_errors=True)
 
 
 def _prune(index_dir: Path, keep: Path) -> None:

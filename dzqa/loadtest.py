@@ -31,7 +31,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
-from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
 QUESTION_FILES = ("tests/data/questions.jsonl", "tests/data/calibration.jsonl")
@@ -282,7 +281,7 @@ def main(args: argparse.Namespace) -> int:
     failures: list[str] = []
     with tempfile.TemporaryDirectory(prefix="dzqa-load-") as tmp:
         work = Path(tmp)
-        print(f"starting server (rate limit off) …", file=sys.stderr)
+        print("starting server (rate limit off) …", file=sys.stderr)
         with running_server({"DZQA_RATE_LIMIT": "0"}, work) as server:
             run_phase(server.url, 40, 4, 120, {"ask": 1.0})  # warm-up: first requests pay one-off costs
             rss_before = server.rss_mb()

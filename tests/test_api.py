@@ -4,14 +4,11 @@ SQLite, framing and CORS headers, sub-path deployment, and the real server under
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 from pathlib import Path
-from typing import Any, Callable
 
 import httpx
 import pytest
-from fastapi.testclient import TestClient
 
 import dzqa.cli
 from dzqa.cli import main as cli_main

@@ -15,10 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from conftest import ROOT
-from dzqa.engine import Engine
 from dzqa.settings import Settings
 from dzqa.web.hardening import BUSY
 from dzqa.web.limits import BUSY_MESSAGE
