@@ -85,6 +85,8 @@ class Settings:
     #: Gradio chat queue: answers computed at once per page, and waiting requests before "busy"
     queue_concurrency: int = 4
     queue_size: int = 64
+    #: conversations kept in memory per page (the oldest are forgotten first)
+    session_capacity: int = 1000
 
     def __post_init__(self) -> None:
         home = Path(self.home)

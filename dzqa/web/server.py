@@ -147,10 +147,13 @@ def create_app(engine: Engine, settings: Settings | None = None, store: Feedback
     look = dict(theme=theme(), css=static_text("dzqa.css"), footer_links=[], run_history=False, show_error=False,
                 ssr_mode=False, pwa=False, mcp_server=False)
     # sub-paths first: the app at "/" would otherwise catch them
-    gr.mount_gradio_app(app, build_chat(services, compact=True), path="/embed",  # type: ignore[arg-type]
-                        head=EMBED_CLASS + script, **look)
-    gr.mount_gradio_app(app, build_desk(services), path="/desk", head=script, **look)  # type: ignore[arg-type]
-    gr.mount_gradio_app(app, build_chat(services), path="/", head=script, **look)  # type: ignore[arg-type]
+    pages = (("/embed", build_chat(services, compact=True), EMBED_CLASS + script),
+             ("/desk", build_desk(services), script), ("/", build_chat(services), script))
+    for path, blocks, head in pages:
+        # every visitor (and every API call) is a session holding a copy of the page's state; Gradio keeps
+        # 10,000 per page by default, hundreds of MB on a busy public site
+        blocks.state_session_capacity = settings.session_capacity
+        gr.mount_gradio_app(app, blocks, path=path, head=head, **look)  # type: ignore[arg-type]
     install_middleware(app, settings)
     return app
 
