@@ -13,7 +13,7 @@ import re
 from typing import Sequence
 
 from .index import Index
-from .passages import Unit, quote
+from .passages import LEAD_MAX, Unit, quote
 from .retrieve import Query, Retrieval
 from .text import match, years
 from .types import Answer, AnswerPart, Hit
@@ -36,8 +36,6 @@ _CJK = re.compile(r"[\u3400-\u9fff]")
 W_DENSE, W_LEXICAL, W_NUMBER, W_RANK, W_RESTATE = 1.0, 0.35, 0.05, 0.03, 0.06
 #: a further unit is added when it scores within this margin of the best one
 EXTRA_MARGIN = 0.04
-#: a paragraph's first sentence up to this long is a topic sentence (更大力度打造优质特色产业集群。)
-LEAD_MAX = 30
 #: share of a unit's own words the question lacks, below which the unit just restates the question
 RESTATE_NOVELTY = 0.34
 

@@ -1,8 +1,10 @@
-"""Folders that appear whole or not at all (the model cache, the ONNX export, the index)."""
+"""Folders that appear whole or not at all (the model cache, the ONNX export, the index), made by one
+process at a time."""
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import shutil
 import tempfile
@@ -30,3 +32,16 @@ def atomic_folder(target: Path, prefix: str = ".tmp-") -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+@contextlib.contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` (created if needed): server workers that start together build a
+    model, an export or an index once; the others wait, then find it made."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)

@@ -30,7 +30,7 @@ from typing import Any, Callable, Protocol, Sequence
 import numpy as np
 
 from . import unigram
-from .atomic import atomic_folder
+from .atomic import atomic_folder, file_lock
 from .model import ModelSpec
 from .settings import Settings
 
@@ -271,7 +271,7 @@ def export_onnx(model: Any, spec: ModelSpec, settings: Settings, samples: Sequen
     """Export the whole sentence-transformers pipeline to ONNX and check it reproduces the vectors.
 
     Steps: torch.onnx.export with eager attention (the pattern onnxruntime's fusions recognise), the
-    word-embedding table moved out of the graph into a memory-mapped array, then onnxruntime's
+    word-embedding table moved out of the graph into a .npy file read row by row, then onnxruntime's
     transformer optimizer fuses attention, skip-layer-norm and bias-GELU (skipped if it fails: the
     unfused graph gives the same vectors, a little slower). The result must match sentence-transformers.
     """
@@ -415,12 +415,14 @@ def query_encoder(spec: ModelSpec, settings: Settings, *, st_model: Any = None,
     if settings.query_encoder == "onnx":
         folder = onnx_folder(spec, settings)
         if not (folder / "meta.json").exists():
-            model = st_model if st_model is not None else load_sentence_transformer(spec, settings)
-            try:
-                export_onnx(model, spec, settings, samples)
-            except Exception as e:  # an exotic model: fall back rather than refuse to answer
-                log.warning("ONNX export failed (%s); questions use sentence-transformers instead", e)
-                return TorchQueryEncoder(model, settings.query_prefix)
+            with file_lock(folder.parent / ".lock"):
+                if not (folder / "meta.json").exists():  # another worker may have exported it meanwhile
+                    model = st_model if st_model is not None else load_sentence_transformer(spec, settings)
+                    try:
+                        export_onnx(model, spec, settings, samples)
+                    except Exception as e:  # an exotic model: fall back rather than refuse to answer
+                        log.warning("ONNX export failed (%s); questions use sentence-transformers instead", e)
+                        return TorchQueryEncoder(model, settings.query_prefix)
         return OnnxQueryEncoder(folder, settings.query_prefix, _threads(settings))
     model = st_model if st_model is not None else load_sentence_transformer(spec, settings)
     return TorchQueryEncoder(model, settings.query_prefix)

@@ -19,7 +19,7 @@ from .corpus import Corpus, CorpusError, load_corpus
 from .embed import QueryEncoder, query_encoder
 from .index import Index, IndexNotReady, build_index, build_lock, check_index, fingerprint, index_path, load_index
 from .model import ModelError, ModelSpec, resolve_model
-from .retrieve import Query, retrieve
+from .retrieve import Query, Retrieval, covers, retrieve
 from .settings import Settings, get_settings
 from .text import Tokenizer, has_content, is_valid_unicode, normalize
 from .types import Answer, Paragraph, Passage, SearchResult, Section
@@ -30,6 +30,8 @@ log = logging.getLogger("dzqa")
 _FOLLOW_UP_START = re.compile(r"^(那|那么|那要是|还有|另外|其他|其它|再|以及|and |what about |how about )")
 _FOLLOW_UP_END = re.compile(r"(呢|吗|怎么样|如何|又如何|怎样)$")
 FOLLOW_UP_MAX_CHARS = 12
+#: a follow-up read with the previous question must still find its own words (idf-weighted share)
+FOLLOW_UP_MIN_COVERAGE = 0.5
 
 
 class QuestionError(ValueError):
@@ -86,6 +88,7 @@ class Engine:
         self.tokenizer = tokenizer
         self.ready = ready
         self.title = corpus.reports[0].document.title
+        self._paragraphs = {p.id: p for p in corpus.paragraphs}
 
     # ---------------------------------------------------------------------------------------- opening
     @classmethod
@@ -165,6 +168,14 @@ class Engine:
             return answer_mod.refusal(question, s.hotline, query=text)
         query, encode = self.prepare(text)
         r = retrieve(self.index, query, s.top_k, s.rrf_k)
+        own = normalize(question)
+        if text != own and not self._follow_up_holds(own, r):
+            # the earlier question steered the search away from what is asked now ("医保" after a question
+            # on kindergartens): ask this one on its own
+            text = own
+            query, again = self.prepare(text)
+            encode += again
+            r = retrieve(self.index, query, s.top_k, s.rrf_k)
         t1 = time.perf_counter()
         result = answer_mod.compose(question, query, r, self.index, hotline=s.hotline, weights=s.relevance,
                                     min_relevance=s.min_relevance, max_units=s.max_answer_units)
@@ -172,13 +183,19 @@ class Engine:
                    "total": time.perf_counter() - t0}
         return replace(result, timings=timings)
 
+    def _follow_up_holds(self, own: str, r: Retrieval) -> bool:
+        """Whether the passage found for question + previous question has this question's own content words
+        (a bare "还有呢" has none: then the previous question alone decides)."""
+        words = self.tokenizer(_FOLLOW_UP_END.sub("", _FOLLOW_UP_START.sub("", own)))
+        return not words or (bool(r.hits) and covers(self.index, words, r.hits[0]) >= FOLLOW_UP_MIN_COVERAGE)
+
     # -------------------------------------------------------------------------------------- reference
     def passage(self, passage_id: str) -> Passage | None:
         row = self.index.positions.get(passage_id)
         return None if row is None else self.index.passages[row]
 
     def paragraph(self, paragraph_id: str) -> Paragraph | None:
-        return next((p for p in self.corpus.paragraphs if p.id == paragraph_id), None)
+        return self._paragraphs.get(paragraph_id)
 
     def sections(self) -> tuple[Section, ...]:
         return self.corpus.sections

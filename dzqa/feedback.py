@@ -6,9 +6,12 @@ Two tables in ``settings.feedback_db``:
   cited passage ids) — the desk's statistics are computed from it;
 * ``feedback``: 👍/👎 with an optional reason per answer, with the question, answer and cited passage ids.
 
-No client address is ever stored. A write that fails (database locked, read-only, disk full, folder
-missing) never raises into the request: it is logged and reported back as ``False``/``None`` so the
-caller can tell the user honestly that the feedback was not saved, while the chat keeps answering.
+No client address is ever stored. Asked questions are queued and written by one background thread, so a
+slow or locked database never delays an answer (statistics flush the queue first; closing drains it).
+Feedback is written at once: a write that fails (database locked, read-only, disk full, folder missing)
+never raises into the request, it is logged and reported back as ``None`` so the caller can tell the user
+honestly that the feedback was not saved, while the chat keeps answering. Reads use their own connection,
+so the desk's statistics never block a write.
 """
 
 from __future__ import annotations
@@ -17,8 +20,10 @@ import csv
 import io
 import json
 import logging
+import queue
 import sqlite3
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -57,6 +62,7 @@ CREATE TABLE IF NOT EXISTS questions (
     ms        REAL
 );
 CREATE INDEX IF NOT EXISTS questions_day ON questions(day);
+CREATE INDEX IF NOT EXISTS questions_qkey ON questions(qkey, id);  -- "most asked": group and latest wording
 CREATE TABLE IF NOT EXISTS feedback (
     id         INTEGER PRIMARY KEY,
     key        TEXT UNIQUE,      -- the chat's answer id (a later click updates the same row); NULL from the API
@@ -70,6 +76,20 @@ CREATE TABLE IF NOT EXISTS feedback (
     reason     TEXT
 );
 """
+
+
+_INSERT_QUESTION = ("INSERT INTO questions (asked_at, day, channel, question, qkey, kind, found, citations, ms) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+
+
+def _closed(conn: sqlite3.Connection | None) -> None:
+    """Close a connection, ignoring errors (it may already be broken); always returns None."""
+    if conn is not None:
+        try:
+            conn.close()
+        except sqlite3.Error:
+            pass
+    return None
 
 
 def now() -> datetime:
@@ -107,29 +127,39 @@ class Stats:
 class FeedbackStore:
     """Thread-safe access to the SQLite file; opens lazily, so a broken path never stops the server."""
 
-    def __init__(self, path: Path, *, timeout: float = 3.0) -> None:
+    def __init__(self, path: Path, *, timeout: float = 3.0, queue_size: int = 10_000) -> None:
         self.path = Path(path)
         self.timeout = timeout
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the write connection
         self._conn: sqlite3.Connection | None = None
+        self._read_lock = threading.Lock()  # the read connection: WAL lets it read while a write goes on
+        self._read_conn: sqlite3.Connection | None = None
+        # asked questions are written by one background thread, so a slow or locked database never
+        # delays an answer; feedback is written at once, because the citizen is told whether it was saved
+        self._pending: queue.Queue[tuple[Any, ...] | None] = queue.Queue(maxsize=queue_size)
+        self._writer: threading.Thread | None = None
+        self._writer_lock = threading.Lock()
+        self.dropped = 0
         self.last_error: str = ""
 
     # ------------------------------------------------------------------------------------ connection
+    def _open(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, timeout=self.timeout, check_same_thread=False, isolation_level=None)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")  # durable at checkpoints; WAL keeps it consistent
+            conn.execute(f"PRAGMA busy_timeout={int(self.timeout * 1000)}")
+            conn.executescript(_SCHEMA)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
     def _connect(self) -> sqlite3.Connection:
+        """The write connection (shared by all threads, every use under self._lock)."""
         if self._conn is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            # one connection shared by all threads, every use under self._lock
-            conn = sqlite3.connect(self.path, timeout=self.timeout, check_same_thread=False,
-                                   isolation_level=None)
-            try:
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute("PRAGMA synchronous=NORMAL")  # durable at checkpoints; WAL keeps it consistent
-                conn.execute(f"PRAGMA busy_timeout={int(self.timeout * 1000)}")
-                conn.executescript(_SCHEMA)
-            except BaseException:
-                conn.close()
-                raise
-            self._conn = conn
+            self._conn = self._open()
         return self._conn
 
     def _write(self, what: str, sql: str, args: Sequence[Any]) -> int | None:
@@ -142,29 +172,45 @@ class FeedbackStore:
             except (sqlite3.Error, OSError, ValueError) as e:  # ValueError: text SQLite cannot encode
                 self.last_error = f"{type(e).__name__}: {e}"
                 log.error("could not save %s to %s: %s", what, self.path, self.last_error)
-                self._reset_after(e)
+                if not isinstance(e, sqlite3.OperationalError | sqlite3.IntegrityError):
+                    self._conn = _closed(self._conn)  # may be unusable (file removed, disk error): reopen
                 return None
 
     def _read(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        with self._lock:
-            return list(self._connect().execute(sql, args).fetchall())
-
-    def _reset_after(self, error: BaseException) -> None:
-        """Drop a connection that may be unusable (file removed, disk error) so the next call reopens it."""
-        if self._conn is not None and not isinstance(error, sqlite3.OperationalError | sqlite3.IntegrityError):
-            self.close_unlocked()
-
-    def close_unlocked(self) -> None:
-        if self._conn is not None:
+        with self._read_lock:
             try:
-                self._conn.close()
-            except sqlite3.Error:
-                pass
-            self._conn = None
+                if self._read_conn is None:
+                    self._read_conn = self._open()
+                return list(self._read_conn.execute(sql, args).fetchall())
+            except (sqlite3.Error, OSError):
+                self._read_conn = _closed(self._read_conn)
+                raise
 
-    def close(self) -> None:
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until every asked question handed over so far is written (or failed); False on timeout."""
+        deadline = time.monotonic() + timeout
+        with self._pending.all_tasks_done:
+            while self._pending.unfinished_tasks:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._pending.all_tasks_done.wait(left)
+        return True
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Write what is still queued, then close both connections (the WAL is checkpointed)."""
+        with self._writer_lock:
+            writer, self._writer = self._writer, None
+        if writer is not None:
+            try:
+                self._pending.put(None, timeout=timeout)
+                writer.join(timeout)
+            except queue.Full:
+                log.error("question log: %d questions not written at shutdown", self._pending.qsize())
         with self._lock:
-            self.close_unlocked()
+            self._conn = _closed(self._conn)
+        with self._read_lock:
+            self._read_conn = _closed(self._read_conn)
 
     def healthy(self) -> bool:
         """Whether the database can be opened and read (used by /healthz)."""
@@ -177,14 +223,40 @@ class FeedbackStore:
 
     # ----------------------------------------------------------------------------------------- writes
     def log_question(self, question: str, *, channel: str, kind: str, found: bool,
-                     citations: Iterable[str] = (), ms: float | None = None) -> int | None:
-        """Record one asked question (never the asker's address); None when it could not be written."""
+                     citations: Iterable[str] = (), ms: float | None = None) -> bool:
+        """Hand one asked question to the background writer (never the asker's address).
+
+        False when it was dropped because the writer is far behind (a broken database under load)."""
         t = now()
-        return self._write("question", "INSERT INTO questions (asked_at, day, channel, question, qkey, kind, "
-                           "found, citations, ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                           (t.isoformat(timespec="seconds"), t.date().isoformat(), channel, question,
-                            question_key(question), kind, int(found), json.dumps(list(citations)),
-                            None if ms is None else round(ms, 1)))
+        row = (t.isoformat(timespec="seconds"), t.date().isoformat(), channel, question, question_key(question),
+               kind, int(found), json.dumps(list(citations)), None if ms is None else round(ms, 1))
+        self._start_writer()
+        try:
+            self._pending.put_nowait(row)
+            return True
+        except queue.Full:
+            self.dropped += 1
+            if self.dropped % 1000 == 1:
+                log.error("question log: the writer is behind, %d questions dropped so far", self.dropped)
+            return False
+
+    def _start_writer(self) -> None:
+        if self._writer is None:
+            with self._writer_lock:
+                if self._writer is None:
+                    self._writer = threading.Thread(target=self._write_questions, name="dzqa-question-log",
+                                                    daemon=True)
+                    self._writer.start()
+
+    def _write_questions(self) -> None:
+        while True:
+            row = self._pending.get()
+            try:
+                if row is None:
+                    return
+                self._write("question", _INSERT_QUESTION, row)
+            finally:
+                self._pending.task_done()
 
     def save_feedback(self, fb: Feedback) -> int | None:
         """Store a rating; with ``fb.key`` a later rating of the same answer updates its row.
@@ -212,11 +284,13 @@ class FeedbackStore:
         return [dict(zip(cols, r)) for r in self._read(f"SELECT {', '.join(cols)} FROM feedback ORDER BY id")]
 
     def question_rows(self) -> list[dict[str, Any]]:
+        self.flush()
         cols = ("id",) + EXPORTS["questions"]
         return [dict(zip(cols, r)) for r in self._read(f"SELECT {', '.join(cols)} FROM questions ORDER BY id")]
 
     def stats(self, days: int = 30, top: int = 20) -> Stats:
         """Counts for the desk: per day, most asked, refused, ratings and reasons of 👎."""
+        self.flush()  # the questions asked up to now count
         since = (now().date() - timedelta(days=days - 1)).isoformat()
         per_day = self._read("SELECT day, COUNT(*), SUM(kind = 'refusal') FROM questions WHERE day >= ? "
                              "GROUP BY day ORDER BY day DESC", (since,))

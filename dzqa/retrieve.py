@@ -1,13 +1,14 @@
 """Stage 5: find the passages for a question: dense (FAISS) and keyword (BM25) lists, fused.
 
 Entry point: :func:`retrieve`. The two lists are fused with reciprocal rank fusion; a passage found by
-only one side still ranks. :func:`relevance` turns the best hit into a 0..1 confidence used to refuse
-questions the report does not cover.
+only one side still ranks. The signals it returns (best unit cosine, coverage of the
+question's words) feed :func:`dzqa.answer.relevance`, which decides when to refuse.
 """
 
 from __future__ import annotations
 
 import time
+from typing import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -105,11 +106,16 @@ def _passage_dense(index: Index, query: Query, row: int) -> float:
 
 def coverage(index: Index, query: Query, hit: Hit) -> float:
     """idf-weighted share of the question's content words that occur in the hit (unknown words count)."""
-    if not query.all_tokens:
+    return covers(index, query.all_tokens, hit)
+
+
+def covers(index: Index, tokens: Sequence[str], hit: Hit) -> float:
+    """idf-weighted share of ``tokens`` found in the hit's passage and heading (unknown words weigh most)."""
+    if not tokens:
         return 0.0
     text = (hit.passage.context + hit.passage.text).lower()
     total = found = 0.0
-    for t in set(query.all_tokens):
+    for t in set(tokens):
         w = index.idf.get(t, index.top_idf)
         total += w
         found += w * match(t, text)

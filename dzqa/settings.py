@@ -7,6 +7,7 @@ so changing any of them makes the stored index stale and it gets rebuilt instead
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import re
 from dataclasses import dataclass, field, fields
@@ -78,7 +79,7 @@ class Settings:
     feedback_db: Path | None = None
     frame_ancestors: str = "*"
     cors_origins: str = ""
-    admin_token: str = ""
+    admin_token: str = field(default="", repr=False)  # never printed with the settings
     rate_limit: int = 0
     trusted_proxies: str = ""
     hotline: str = "12345"
@@ -109,12 +110,24 @@ class Settings:
             raise SettingsError("DZQA_CHUNK_SIZE must be between 20 and DZQA_MAX_PASSAGE_CHARS")
         object.__setattr__(self, "root_path", _root_path(self.root_path))
         _ = self.frame_ancestor_list  # validate now: these become response headers
+        _ = self.trusted_proxy_networks
 
     @cached_property
     def frame_ancestor_list(self) -> tuple[str, ...]:
         """DZQA_FRAME_ANCESTORS as CSP sources ('self' and 'none' quoted as CSP wants them)."""
         items = tuple(_csp_source(x) for x in str(self.frame_ancestors).replace(",", " ").split())
         return items or ("'none'",)
+
+    @cached_property
+    def trusted_proxy_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        """DZQA_TRUSTED_PROXIES ("10.0.0.1 192.168.0.0/16") as networks."""
+        out = []
+        for item in str(self.trusted_proxies).replace(",", " ").split():
+            try:
+                out.append(ipaddress.ip_network(item, strict=False))
+            except ValueError:
+                raise SettingsError(f"DZQA_TRUSTED_PROXIES: {item!r} is not an IP address or network") from None
+        return tuple(out)
 
     @property
     def cors_origin_list(self) -> tuple[str, ...]:

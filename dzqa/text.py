@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 import unicodedata
 from functools import lru_cache
 from pathlib import Path
@@ -17,7 +16,8 @@ _EDGE_PUNCT = re.compile(r"^[\s\W_]+|[\s\W_]+$")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 _HAS_WORD = re.compile(r"\w")
 _ALL_CJK = re.compile(r"^[\u3400-\u9fff]+$")
-_YEAR = re.compile(r"(?<!\d)(1[89]\d\d|20\d\d)(?!\d)")
+#: a year is a four-digit number followed by 年 ("2000人" and "2000万元" are quantities)
+_YEAR = re.compile(r"(?<!\d)(1[89]\d\d|20\d\d)(?=\s*年)")
 _QUOTED = re.compile(r"[“\"「『]([^”\"」』]{2,10})[”\"」』]")
 
 #: function words and question words carry no content for keyword search or relevance
@@ -84,11 +84,9 @@ class Tokenizer:
         if cache_dir is not None:
             cache_dir.mkdir(parents=True, exist_ok=True)
             self._jieba.tmp_dir = str(cache_dir)
-        self._lock = threading.Lock()
-        with self._lock:
-            self._jieba.initialize()
-            for w in self.words:
-                self._jieba.add_word(w, freq=2000)
+        self._jieba.initialize()
+        for w in self.words:
+            self._jieba.add_word(w, freq=2000)
 
     def __call__(self, text: str) -> list[str]:
         """Tokens of already normalised text (lower case, simplified)."""
@@ -123,5 +121,5 @@ def match(token: str, text: str) -> float:
 
 
 def years(text: str) -> set[str]:
-    """Four-digit years (1800–2099) mentioned in a text."""
+    """Years (1800–2099, written with 年) mentioned in a text."""
     return set(_YEAR.findall(text))

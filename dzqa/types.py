@@ -78,7 +78,7 @@ class Citation:
 class Passage:
     """The retrieval unit: at most one paragraph, carrying its citation and its heading context."""
 
-    id: str  # paragraph id, plus "#n" when the paragraph was split
+    id: str  # paragraph id, plus "/cN" when the paragraph was split (2021/h/p1/c3)
     text: str
     context: str  # section heading (and lead sentence of a split paragraph) used for retrieval
     citation: Citation

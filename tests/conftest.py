@@ -78,6 +78,7 @@ def client(make_client: Callable[..., Any]) -> Any:
 
 def db_rows(client: Any, sql: str) -> list[tuple]:
     """Rows of the feedback database behind a TestClient."""
+    client.app.state.services.store.flush()  # asked questions are written in the background
     path = client.app.state.services.settings.feedback_db
     with sqlite3.connect(path) as conn:
         return conn.execute(sql).fetchall()

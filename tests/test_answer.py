@@ -29,6 +29,13 @@ def test_off_topic_is_refused_without_citations(engine: Engine) -> None:
 
 def test_a_year_the_report_never_mentions_is_refused(engine: Engine) -> None:
     assert not engine.ask("2019年德州GDP是多少").found
+    assert engine.ask("城镇新增就业有没有2000人").found  # a quantity, not a year
+
+
+@pytest.mark.parametrize("question", ["医保", "那养老呢", "养老呢？"])
+def test_a_new_short_question_is_not_hijacked_by_the_previous_one(engine: Engine, question: str) -> None:
+    a = engine.ask(question, history=["今年要新建多少所公办幼儿园？"])
+    assert "幼儿园" not in a.text
 
 
 @pytest.mark.parametrize("hello", ["你好", "您好！", "谢谢", "thanks", "再见"])
@@ -59,3 +66,5 @@ def test_every_answer_sentence_occurs_in_the_report(engine: Engine, questions: l
 def test_follow_up_in_a_conversation(engine: Engine) -> None:
     a = engine.ask("那农村呢？", history=["城市里的路今年怎么修？"])
     assert a.found and any("农村公路" in p.text for p in a.parts)
+    more = engine.ask("还有呢", history=["今年要新建多少所公办幼儿园？"])  # nothing of its own: the topic goes on
+    assert more.found and "幼儿园" in more.text

@@ -13,7 +13,6 @@ import pytest
 import dzqa.cli
 from dzqa.cli import main as cli_main
 from dzqa.engine import Engine
-from dzqa.feedback import FeedbackStore
 from dzqa.settings import Settings, SettingsError
 from dzqa.web.server import create_app
 from dzqa.web.service import admin_allowed
@@ -338,7 +337,7 @@ def test_real_server_answers_concurrent_clients(live, engine) -> None:
         t.join()
     assert [s for s, _ in results] == [200] * len(questions)
     assert sum(1 for _, j in results if not j["found"]) == 4
-    rows = FeedbackStore(live.server.config.app.state.services.settings.feedback_db).question_rows()
+    rows = live.server.config.app.state.services.store.question_rows()  # flushes the server's question log
     assert len(rows) == len(questions) and {r["channel"] for r in rows} == {"api"}
 
 

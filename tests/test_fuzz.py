@@ -91,6 +91,17 @@ def test_huge_body_is_refused_before_it_is_read(client) -> None:
     assert r.status_code == 413 and "too large" in r.json()["error"]
 
 
+def test_huge_streamed_body_without_length_is_413_too(client) -> None:
+    def chunks():
+        yield b'{"question": "'
+        for _ in range(20):
+            yield "德".encode() * 2000
+        yield b'"}'
+
+    r = client.post("/api/ask", content=chunks(), headers={"content-type": "application/json"})
+    assert r.status_code == 413 and "too large" in r.json()["error"]
+
+
 class _Tags(HTMLParser):
     def __init__(self) -> None:
         super().__init__()

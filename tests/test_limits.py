@@ -6,7 +6,8 @@ import asyncio
 
 import pytest
 
-from dzqa.web.limits import RateLimiter, RateLimitMiddleware, anonymise, client_address, counts, parse_networks
+from dzqa.settings import Settings, SettingsError
+from dzqa.web.limits import RateLimiter, RateLimitMiddleware, anonymise, bucket_key, client_address, counts
 
 
 def test_bucket_allows_a_burst_then_asks_to_wait() -> None:
@@ -26,19 +27,25 @@ def _scope(peer: str, xff: str | None = None, method: str = "POST", path: str = 
 
 
 def test_forwarded_for_is_honoured_only_from_trusted_proxies() -> None:
-    proxies = parse_networks("10.0.0.1 192.168.0.0/16")
+    proxies = Settings.from_env({"DZQA_TRUSTED_PROXIES": "10.0.0.1 192.168.0.0/16"}).trusted_proxy_networks
     assert client_address(_scope("203.0.113.9", "1.2.3.4"), proxies) == "203.0.113.9"  # spoof ignored
     assert client_address(_scope("10.0.0.1", "1.2.3.4"), proxies) == "1.2.3.4"
     # a client cannot hide behind a forged left-most entry: the right-most untrusted hop counts
     assert client_address(_scope("10.0.0.1", "6.6.6.6, 1.2.3.4, 192.168.1.7"), proxies) == "1.2.3.4"
     assert client_address(_scope("10.0.0.1"), proxies) == "10.0.0.1"
-    with pytest.raises(ValueError, match="not an IP"):
-        parse_networks("proxy.example")
+    with pytest.raises(SettingsError, match="not an IP"):  # a setting error: one line, before anything loads
+        Settings.from_env({"DZQA_TRUSTED_PROXIES": "proxy.example"})
 
 
 def test_only_work_counts() -> None:
     assert counts("POST", "/api/ask") and counts("GET", "/api/search") and counts("POST", "/gradio_api/queue/join")
     assert not counts("GET", "/") and not counts("GET", "/healthz") and not counts("GET", "/assets/x.js")
+
+
+def test_buckets_are_pseudonyms_and_ipv6_shares_its_64() -> None:
+    assert bucket_key("2001:db8:1:2::1") == bucket_key("2001:db8:1:2:ffff::9") != bucket_key("2001:db8:1:3::1")
+    assert bucket_key("198.51.100.7") == bucket_key("::ffff:198.51.100.7") != bucket_key("198.51.100.8")
+    assert "198.51.100.7" not in bucket_key("198.51.100.7")
 
 
 def test_anonymise_is_stable_and_hides_the_address() -> None:

@@ -66,8 +66,8 @@ def test_chat_keeps_answering_when_the_feedback_database_is_broken(make_client, 
     assert c.get("/healthz").json()["feedback_db"] == "unavailable"
 
 
-def test_locked_database_loses_no_answers_and_reports_feedback_honestly(make_client) -> None:
-    c = make_client(feedback_db=None)
+def test_locked_database_loses_no_answers_and_reports_feedback_honestly(make_client, tmp_path: Path) -> None:
+    c = make_client(feedback_db=tmp_path / "locked.sqlite3")
     db = c.app.state.services.settings.feedback_db
     c.post("/api/ask", json={"question": "热身"})  # creates the database
     lock = sqlite3.connect(db, timeout=0.1)
@@ -162,3 +162,31 @@ def test_sigterm_finishes_in_flight_requests_and_closes_the_database(tmp_path: P
     with sqlite3.connect(db) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert conn.execute("SELECT COUNT(*) FROM questions").fetchone()[0] == len(codes)
+
+
+def test_a_throttled_cross_origin_widget_can_read_the_429(make_client) -> None:
+    c = make_client(rate_limit=1, cors_origins="https://www.dezhou.gov.cn")
+    origin = {"Origin": "https://www.dezhou.gov.cn"}
+    c.post("/api/ask", json={"question": "今年招聘多少老师？"}, headers=origin)
+    r = c.post("/api/ask", json={"question": "今年招聘多少老师？"}, headers=origin)
+    assert r.status_code == 429 and r.headers["access-control-allow-origin"] == "https://www.dezhou.gov.cn"
+
+
+def test_statistics_say_503_when_the_database_is_unreachable(make_client, tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    c = make_client(feedback_db=blocker / "fb.sqlite3", admin_token="t")
+    auth = {"Authorization": "Bearer t"}
+    assert c.get("/api/stats", headers=auth).status_code == 503
+    r = c.get("/api/export/questions.csv", headers=auth)
+    assert r.status_code == 503 and "error" in r.json()
+
+
+def test_an_unexpected_error_is_json_with_the_security_headers(make_client, monkeypatch, tmp_path: Path) -> None:
+    c = make_client(feedback_db=tmp_path / "err.sqlite3")
+    monkeypatch.setattr(c.app.state.services.engine, "search", lambda *a, **k: 1 / 0)
+    from fastapi.testclient import TestClient
+
+    r = TestClient(c.app, raise_server_exceptions=False).get("/api/search", params={"q": "农村"})
+    assert r.status_code == 500 and r.json() == {"error": "internal error"}
+    assert r.headers["x-content-type-options"] == "nosniff" and "frame-ancestors" in r.headers["content-security-policy"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import sqlite3
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
@@ -22,6 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ..engine import QuestionError, check_question
 from ..text import is_valid_unicode
 from ..feedback import EXPORTS, REASONS, Feedback, parse_rating
+from .hardening import security_headers
 from .service import MAX_HISTORY, Services
 
 log = logging.getLogger("dzqa.api")
@@ -199,14 +201,21 @@ def build_router(services: Services) -> APIRouter:
                 "feedback_db": "ok" if services.store.healthy() else "unavailable"}
 
     @router.get("/api/stats", tags=["desk"], dependencies=[Depends(require_admin)],
-                summary="Questions per day, most asked, refused, ratings (admin token when set)")
+                summary="Questions per day, most asked, refused, ratings (admin token required)")
     def stats(days: int = Query(30, ge=1, le=3660)) -> dict[str, Any]:
-        return dataclasses.asdict(services.store.stats(days=days))
+        try:
+            return dataclasses.asdict(services.store.stats(days=days))
+        except (sqlite3.Error, OSError) as e:
+            raise ApiError(503, f"统计暂时无法读取 (statistics unavailable: {type(e).__name__})") from None
 
     @router.get("/api/export/{table}.csv", tags=["desk"], dependencies=[Depends(require_admin)],
-                summary="Asked questions or feedback as CSV (admin token when set)")
+                summary="Asked questions or feedback as CSV (admin token required)")
     def export(table: Literal[tuple(EXPORTS)]) -> Response:  # type: ignore[valid-type]
-        return Response(services.store.export_csv(table), media_type="text/csv; charset=utf-8",
+        try:
+            data = services.store.export_csv(table)
+        except (sqlite3.Error, OSError) as e:
+            raise ApiError(503, f"导出暂时无法完成 (export unavailable: {type(e).__name__})") from None
+        return Response(data, media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f'attachment; filename="dzqa-{table}.csv"'})
 
     @router.api_route("/api/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
@@ -249,8 +258,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # answered by Starlette's outermost layer, outside our middleware: the security headers come along here
         log.exception("unexpected error on %s %s", request.method, request.url.path)
-        return JSONResponse({"error": "internal error"}, status_code=500)
+        settings = request.app.state.services.settings
+        return JSONResponse({"error": "internal error"}, status_code=500,
+                            headers=security_headers(settings.frame_ancestor_list))
 
 
 def _describe(error: dict[str, Any]) -> str:

@@ -2,14 +2,16 @@
 
 Search shows the top passages at once (no chat), with scores, matched terms marked and a button that
 copies a ready-to-read reply with its citation. Statistics and CSV exports go through
-:func:`dzqa.web.service.admin_allowed` (the admin token, when ``DZQA_ADMIN_TOKEN`` is set).
+:func:`dzqa.web.service.admin_allowed` (the admin token; closed when none is configured).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,8 @@ log = logging.getLogger("dzqa.web.desk")
 ALL_SECTIONS = ""
 DAY_CHOICES = ((("最近 7 天", 7), ("最近 30 天", 30), ("最近 90 天", 90), ("最近一年", 365)))
 TOKEN_REFUSED = "管理口令不正确，无法查看统计。"
+#: seconds an exported CSV stays on the server
+EXPORT_TTL = 600
 NO_TOKEN = "统计功能未启用：服务器没有配置管理口令（DZQA_ADMIN_TOKEN）。"
 
 
@@ -35,8 +39,9 @@ class DeskLogic:
         self.services = services
         self.reports = {s.id: r for r in services.engine.corpus.reports for s in r.sections}
         self.sections = {s.id: s for s in services.engine.sections()}
-        # CSV files handed to the browser are written here, and only here (Gradio serves them from it)
-        self.export_dir = Path(tempfile.mkdtemp(prefix="dzqa-export-"))
+        # CSV files handed to the browser: a folder only the server's user can enter (they hold citizens'
+        # questions), created on the first export, old files removed at each export
+        self.export_dir = Path(os.environ.get("GRADIO_TEMP_DIR") or tempfile.gettempdir()) / "dzqa-exports"
 
     def search(self, query: str, section: str | None, k: float | None) -> str:
         if not isinstance(query, str) or not query.strip():
@@ -73,6 +78,10 @@ class DeskLogic:
         except (sqlite3.Error, OSError) as e:
             gr.Warning(f"导出失败：{e}")
             return gr.update(value=None, visible=False)
+        self.export_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for old in self.export_dir.glob("dzqa-*.csv"):
+            if time.time() - old.stat().st_mtime > EXPORT_TTL:
+                old.unlink(missing_ok=True)
         path = self.export_dir / f"dzqa-{table}-{now():%Y%m%d-%H%M%S}.csv"
         path.write_text(data, encoding="utf-8")
         return gr.update(value=str(path), visible=True)
@@ -91,7 +100,9 @@ def build_desk(services: Services) -> gr.Blocks:
     logic = DeskLogic(services)
     sections = services.engine.sections()
     choices = [(sec.label, sec.id) for sec in sections]
-    with gr.Blocks(title="12345 热线查询台", analytics_enabled=False, elem_classes=["dz-desk"]) as desk:
+    # Gradio serves downloads from copies in its cache: remove them (and our exports) after EXPORT_TTL
+    with gr.Blocks(title="12345 热线查询台", analytics_enabled=False, elem_classes=["dz-desk"],
+                   delete_cache=(EXPORT_TTL, EXPORT_TTL)) as desk:
         gr.HTML(header_html(services.engine.title), js_on_load=None, padding=False)
         with gr.Tabs():
             with gr.Tab("检索", id="search"):

@@ -88,25 +88,31 @@ class BodyLimitMiddleware:
                     await _json_response(send, 413, error)
                     return
         seen = 0
-        started = False
+        started = exceeded = False
 
         async def counted_receive() -> dict[str, Any]:
-            nonlocal seen
+            nonlocal seen, exceeded
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
+                    exceeded = True
                     raise _TooLarge
             return message
 
-        async def tracking_send(message: dict[str, Any]) -> None:
+        async def guarded_send(message: dict[str, Any]) -> None:
             nonlocal started
+            if exceeded:  # the app caught the interruption and answers something else (FastAPI: 400): replace it
+                if message["type"] == "http.response.start" and not started:
+                    started = True
+                    await _json_response(send, 413, error)
+                return
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
 
         try:
-            await self.app(scope, counted_receive, tracking_send)
+            await self.app(scope, counted_receive, guarded_send)
         except _TooLarge:
             if not started:
                 await _json_response(send, 413, error)
@@ -140,15 +146,19 @@ class BusyMessageMiddleware:
         await self.app(scope, receive, polite)
 
 
+def security_headers(frame_ancestors: Iterable[str] = ("*",)) -> dict[str, str]:
+    """The headers every response carries (framing governed by the CSP alone, never X-Frame-Options)."""
+    return {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "strict-origin-when-cross-origin",
+            "Content-Security-Policy": f"frame-ancestors {' '.join(frame_ancestors)}; object-src 'none'; "
+                                       f"base-uri 'self'"}
+
+
 class SecurityHeadersMiddleware:
     """The same security headers on every response: pages, API, Gradio's routes, errors alike."""
 
     def __init__(self, app: ASGIApp, frame_ancestors: Iterable[str] = ("*",)) -> None:
         self.app = app
-        csp = f"frame-ancestors {' '.join(frame_ancestors)}; object-src 'none'; base-uri 'self'"
-        self.headers = [(b"x-content-type-options", b"nosniff"),
-                        (b"referrer-policy", b"strict-origin-when-cross-origin"),
-                        (b"content-security-policy", csp.encode())]
+        self.headers = [(k.lower().encode(), v.encode()) for k, v in security_headers(frame_ancestors).items()]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

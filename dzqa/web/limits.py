@@ -33,17 +33,6 @@ BUSY_MESSAGE = "请求过于频繁，请稍后再试。Too many requests, please
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
-def parse_networks(spec: str) -> tuple[Network, ...]:
-    """``"10.0.0.1 192.168.0.0/16"`` → networks; raises ValueError naming a bad entry."""
-    out = []
-    for item in spec.replace(",", " ").split():
-        try:
-            out.append(ipaddress.ip_network(item, strict=False))
-        except ValueError:
-            raise ValueError(f"DZQA_TRUSTED_PROXIES: {item!r} is not an IP address or network") from None
-    return tuple(out)
-
-
 def _trusted(addr: str, proxies: tuple[Network, ...]) -> bool:
     try:
         ip = ipaddress.ip_address(addr.strip())
@@ -73,6 +62,20 @@ _SALT = os.urandom(16)
 def anonymise(address: str) -> str:
     """A per-process pseudonym for a client address: lets logs group requests without storing the IP."""
     return hashlib.blake2b(address.encode(), key=_SALT, digest_size=6).hexdigest()
+
+
+def bucket_key(address: str) -> str:
+    """Whose bucket a request draws from: the pseudonym of the address, or of its /64 for IPv6 (one
+    subscriber's line), so nothing in memory is a raw address and a /64 cannot rotate past the limit."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return anonymise(address)
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:  # ::ffff:198.51.100.7 is the IPv4 client 198.51.100.7
+            return anonymise(str(ip.ipv4_mapped))
+        return anonymise(str(ipaddress.ip_network(f"{ip}/64", strict=False)))
+    return anonymise(str(ip))
 
 
 @dataclass
@@ -126,7 +129,7 @@ class RateLimitMiddleware:
         if self.limiter is None or scope["type"] != "http" or not counts(scope["method"], scope["path"]):
             await self.app(scope, receive, send)
             return
-        wait = self.limiter.acquire(client_address(scope, self.proxies))
+        wait = self.limiter.acquire(bucket_key(client_address(scope, self.proxies)))
         if wait <= 0:
             await self.app(scope, receive, send)
             return

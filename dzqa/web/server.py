@@ -34,7 +34,7 @@ from .api import build_router, install_error_handlers
 from .chat import build_chat
 from .desk import build_desk
 from .hardening import BodyLimitMiddleware, BusyMessageMiddleware, RequestLogMiddleware, SecurityHeadersMiddleware
-from .limits import RateLimitMiddleware, parse_networks
+from .limits import RateLimitMiddleware
 from .render import reader_page
 from .service import Services
 
@@ -107,13 +107,14 @@ class RootPathMiddleware:
 
 def install_middleware(app: FastAPI, settings: Settings) -> None:
     """Every middleware of the app, in one place. The last added runs first, so a request meets them in
-    the reverse order: log → root path → security headers → body limit → rate limit → busy message → CORS."""
-    proxies = parse_networks(settings.trusted_proxies)
-    if settings.cors_origin_list:
-        app.add_middleware(ApiCORSMiddleware, origins=settings.cors_origin_list)
+    the reverse order: log → root path → security headers → CORS → body limit → rate limit → busy message
+    (CORS outside the limits, so a cross-origin widget can read a 429 or 413 and its Retry-After)."""
+    proxies = settings.trusted_proxy_networks
     app.add_middleware(BusyMessageMiddleware)
     app.add_middleware(RateLimitMiddleware, per_minute=settings.rate_limit, trusted_proxies=proxies)
     app.add_middleware(BodyLimitMiddleware)
+    if settings.cors_origin_list:
+        app.add_middleware(ApiCORSMiddleware, origins=settings.cors_origin_list)
     app.add_middleware(SecurityHeadersMiddleware, frame_ancestors=settings.frame_ancestor_list)
     if settings.root_path:
         app.add_middleware(RootPathMiddleware, root_path=settings.root_path)
@@ -201,7 +202,7 @@ def serve(host: str | None = None, port: int | None = None) -> None:
     print(f"dzqa: serving {base}/  (embed {base}/embed, desk {base}/desk, API {base}/docs)", file=sys.stderr)
     # no uvicorn access log: it would write client addresses (ours writes pseudonyms). X-Forwarded-* are
     # believed only from DZQA_TRUSTED_PROXIES, never from an arbitrary local process.
-    proxies = ",".join(str(n) for n in parse_networks(settings.trusted_proxies))
+    proxies = ",".join(str(n) for n in settings.trusted_proxy_networks)
     uvicorn.run(app, host=host, port=port, access_log=False, log_level="warning", proxy_headers=bool(proxies),
                 forwarded_allow_ips=proxies or None, timeout_graceful_shutdown=10)
 
