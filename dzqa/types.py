@@ -64,6 +64,8 @@ class Citation:
     paragraph_number: int
     start: int
     end: int
+    year: int | None = None  # the report's year (sidecar metadata)
+    place: str = ""  # the report's place: a city ("德州市") or "全国"
 
     @property
     def anchor(self) -> str:
@@ -95,10 +97,12 @@ class Hit:
     terms: tuple[str, ...] = ()  # query terms found in the passage (for highlighting)
 
     def to_json(self) -> dict[str, Any]:
-        """The public JSON shape shared by the CLI and the API: exactly these five keys."""
+        """The public JSON shape shared by the CLI and the API (the first five keys are the original contract;
+        ``doc_id``, ``year`` and ``place`` say which report the passage comes from)."""
         c = self.passage.citation
         return {"id": self.passage.id, "doc": c.doc_title, "section": c.section,
-                "text": self.passage.text, "score": round(float(self.score), 4)}
+                "text": self.passage.text, "score": round(float(self.score), 4),
+                "doc_id": c.doc_id, "year": c.year, "place": c.place}
 
 
 @dataclass(frozen=True)
@@ -118,27 +122,39 @@ class AnswerPart:
 
     text: str
     citation: int
+    #: "《2022年国务院政府工作报告》：" when this part comes from another document than the first part
+    #: (so a mixed answer says which figure belongs to which report); "" otherwise
+    doc_label: str = ""
 
 
-AnswerKind = Literal["answer", "refusal", "greeting"]
+#: answer: the report says it; partial: the report covers the topic but not the asked detail (a fixed
+#: sentence says what is missing, then the related quotes); refusal: nothing relevant; greeting: small talk
+AnswerKind = Literal["answer", "partial", "refusal", "greeting"]
+#: where an answer came from: retrieval (the pipeline) or a staff-curated link (the quotes are still verbatim)
+AnswerSource = Literal["retrieval", "curated"]
 
 
 @dataclass(frozen=True)
 class Answer:
     question: str
     text: str  # parts joined, each followed by its marker "[n]"; or the refusal / greeting
-    found: bool
+    found: bool  # true only for kind "answer"
     kind: AnswerKind
     citations: tuple[Hit, ...] = ()
     parts: tuple[AnswerPart, ...] = ()
+    #: fixed-template sentences around the quotes of a partial answer ("报告没有提到具体票价。报告中相关的内容是：" /
+    #: "具体票价请拨打 12345 咨询。"); never words of the question
+    preface: str = ""
+    closing: str = ""
+    source: AnswerSource = "retrieval"
     relevance: float = 0.0
     query: str = ""  # what was searched (after normalising and follow-up context)
     signals: dict[str, float] = field(default_factory=dict, compare=False, hash=False)  # relevance inputs
     timings: dict[str, float] = field(default_factory=dict, compare=False, hash=False)
 
     def to_json(self) -> dict[str, Any]:
-        return {"question": self.question, "answer": self.text, "found": self.found,
-                "citations": [h.to_json() for h in self.citations]}
+        return {"question": self.question, "answer": self.text, "found": self.found, "kind": self.kind,
+                "source": self.source, "citations": [h.to_json() for h in self.citations]}
 
 
 def section_label(number: int) -> str:

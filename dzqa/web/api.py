@@ -57,12 +57,19 @@ class Hit(BaseModel):
     section: str
     text: str = Field(description="the passage, verbatim")
     score: float
+    doc_id: str = Field(description="id of the report the passage comes from")
+    year: int | None = Field(description="year of that report")
+    place: str = Field(description="place of that report: a city (德州市) or 全国")
 
 
 class AskResponse(BaseModel):
     question: str
     answer: str = Field(description="verbatim sentences of the report, each followed by [n]; or the refusal")
-    found: bool = Field(description="true only when the answer quotes the report")
+    found: bool = Field(description="true only when the report states what was asked (kind answer)")
+    kind: Literal["answer", "partial", "refusal", "greeting"] = Field(
+        description="answer: the report says it; partial: the report covers the topic but not the asked detail "
+                    "(a fixed sentence says what is missing, then cited quotes); refusal; greeting")
+    source: Literal["retrieval", "curated"] = Field(description="curated: a staff-curated link chose the passages")
     citations: list[Hit]
 
 
