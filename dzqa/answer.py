@@ -1,19 +1,31 @@
-"""Stage 6: compose an extractive answer from the retrieved passages.
+"""Stage 6: compose an extractive answer from the retrieved passages: answer, partial or refusal.
 
-Entry point: :func:`compose`. The answer is made only of verbatim sentences or clauses of the cited
-passages (never a word the report does not say): the unit that best carries the asked fact first, then
-closely related units, each followed by its citation marker ``[n]``. Below the relevance threshold the
-answer is the fixed refusal; greetings and thanks get a short reply without citations.
+Entry point: :func:`compose`. Every quoted part is a verbatim sentence, clause or heading of the report;
+the only other words are fixed sentences (the refusal, and the preface and closing of a partial reply).
+
+* **refusal** — the relevance model (a logistic model over retrieval signals, fitted with
+  ``dzqa eval --fit``) says the report does not cover the question, or the question tries to instruct the
+  assistant;
+* **partial** — the report covers the topic but not what was asked: a detail no candidate sentence carries
+  (a price, a phone number, a date, an address, a person), another place than the report's city, a year
+  the corpus has no report for. The reply says so in a fixed sentence, then quotes what the report does say;
+* **answer** — the unit that best carries the asked type (a number for a quantity, the enumeration for a
+  list, the purpose clause for a why-question, the section headings for "哪八个方面"), each followed by
+  its citation marker ``[n]``.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import re
+from dataclasses import dataclass
+from importlib import resources
 from typing import Sequence
 
 from .index import Index
 from .passages import LEAD_MAX, Unit, quote
+from .question import DETAIL_TYPES, DETAIL_WORDS, Reading, carries
 from .retrieve import Query, Retrieval
 from .text import match, years
 from .types import Answer, AnswerPart, Hit
@@ -23,23 +35,80 @@ GREETING_REPLY = ("您好！我可以回答关于《{title}》的问题，例如
                   "安排。请直接输入您的问题。")
 THANKS_REPLY = "不客气！还有其他关于政府工作报告的问题，欢迎继续提问。"
 BYE_REPLY = "再见！如需进一步咨询，也可以拨打 {hotline} 政务服务便民热线。"
+#: the fixed sentences of a partial reply (slots: a word from DETAIL_WORDS, a recognised place name, a year)
+PARTIAL_DETAIL = "报告没有提到{what}。报告中相关的内容是："
+PARTIAL_PLACE = "这份报告是{home}的政府工作报告，没有提到{place}的情况。报告中{home}的相关内容是："
+PARTIAL_YEAR = "报告中没有{year}年的内容（现有的是{have}年的报告）。报告中相关的内容是："
+PARTIAL_CLOSING = "如需了解{what}，请拨打 {hotline} 政务服务便民热线咨询。"
+PARTIAL_WHAT = "具体情况"
+LIST_DETAIL = "具体包括哪些"
 
 _GREETING = re.compile(r"^(你好|您好|嗨|哈喽|hello|hi|hey|早上好|上午好|下午好|晚上好|在吗|在不在|有人吗)+[啊呀呢吗!~ ]*$")
 _THANKS = re.compile(r"^(谢谢|多谢|感谢|谢了|thanks|thank you|thx|好的|好|明白了|知道了|ok|okay)+[啊呀你您了!~ ]*$")
 _BYE = re.compile(r"^(再见|拜拜|bye|goodbye|bye bye)+[啊呀了!~ ]*$")
-_QUANTITY = re.compile(r"多少|几|多大|多高|多长|目标|how many|how much|增长|比例|%|百分")
-_DIGIT = re.compile(r"\d")
+_NUMBER = re.compile(r"\d|[一二三四五六七八九十两百千万]+[个所条项家人大类]")
 _CJK = re.compile(r"[\u3400-\u9fff]")
+_LATIN_WORD = re.compile(r"[a-z]{2,}")
+#: a unit announcing a list of N parts ("重点抓好八个方面:")
+_ANNOUNCES = re.compile(r"([一二三四五六七八九十]+|\d+)个方面[:：]?$")
+#: a clause saying what something is for ("倒逼生产生活方式转变", "真正把…转化为…", "努力打造…")
+_PURPOSE = re.compile(r"^(倒逼|真正|为了|以便|确保|努力|旨在|进而|从而|使|让|助力|实现|推动|促进|提升|打造|形成)")
+_CN = {c: i for i, c in enumerate("零一二三四五六七八九")}
 
 # evidence a unit carries the answer: dense similarity, share of the question's words, a number when a
 # quantity is asked, the rank of its passage; minus a penalty when it only restates the question
 W_DENSE, W_LEXICAL, W_NUMBER, W_RANK, W_RESTATE = 1.0, 0.35, 0.05, 0.03, 0.06
 #: a further unit is added when it scores within this margin of the best one
 EXTRA_MARGIN = 0.04
+#: a unit carrying the asked detail type is chosen over the best unit when it scores within this margin
+DETAIL_MARGIN = 0.06
+#: a list question quotes at most this many parallel items (eight section headings come on top)
+MAX_LIST_UNITS = 10
+#: sentences opening with the same this many characters are parallel items of one list (始终…, 毫不放松…)
+PARALLEL_HEAD = 2
+#: per enumerated item (、), when choosing the enumeration a which-question asks for
+LIST_ITEM_BONUS = 0.01
 #: share of a unit's own words the question lacks, below which the unit just restates the question
 RESTATE_NOVELTY = 0.34
 
-RelevanceWeights = tuple[float, float, float, float]
+#: what the relevance model reads, in order (see :func:`signals`)
+FEATURES = ("dense", "coverage_cjk", "cjk", "gap", "keyword", "agree", "unknown", "latin")
+
+
+@dataclass(frozen=True)
+class RelevanceModel:
+    """A logistic model of "the report covers this question" over :data:`FEATURES`."""
+
+    weights: tuple[float, ...]
+    bias: float
+    fitted_on: str = ""
+
+    def __call__(self, sig: dict[str, float]) -> float:
+        x = self.bias + sum(w * sig.get(f, 0.0) for w, f in zip(self.weights, FEATURES))
+        return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, x))))
+
+    @classmethod
+    def parse(cls, text: str) -> "RelevanceModel":
+        """``DZQA_RELEVANCE_WEIGHTS``: one weight per feature, then the bias, comma separated."""
+        values = [float(x) for x in text.split(",")]
+        if len(values) != len(FEATURES) + 1:
+            raise ValueError(f"needs {len(FEATURES) + 1} numbers: {', '.join(FEATURES)}, bias")
+        return cls(tuple(values[:-1]), values[-1], "DZQA_RELEVANCE_WEIGHTS")
+
+
+def fitted_models() -> dict[str, dict]:
+    """The relevance models fitted per embedding-model identity (``dzqa/relevance.json``)."""
+    return json.loads(resources.files("dzqa").joinpath("relevance.json").read_text(encoding="utf-8"))
+
+
+def relevance_model(model_name: str, override: str = "") -> RelevanceModel | None:
+    """The model for this embedding model: the override, else the fitted one; None when none was fitted."""
+    if override:
+        return RelevanceModel.parse(override)
+    entry = fitted_models().get(model_name)
+    if not entry or list(entry.get("features", [])) != list(FEATURES):
+        return None
+    return RelevanceModel(tuple(entry["weights"]), float(entry["bias"]), str(entry.get("fitted_on", "")))
 
 
 def small_talk(normalized: str, title: str, hotline: str) -> str | None:
@@ -62,43 +131,63 @@ def refusal(question: str, hotline: str, *, query: str = "", relevance: float = 
                   relevance=relevance, query=query, signals=signals or {})
 
 
-def signals(retrieval: Retrieval, query: Query) -> dict[str, float]:
-    """What the relevance model looks at (also what ``dzqa eval --calibrate`` fits it on)."""
-    return {"dense": retrieval.dense_best, "coverage": retrieval.coverage,
-            "cjk": 1.0 if _CJK.search(query.text) else 0.0}
+def signals(retrieval: Retrieval, query: Query, index: Index) -> dict[str, float]:
+    """What the relevance model looks at (also what ``dzqa eval --fit`` fits it on)."""
+    cjk = 1.0 if _CJK.search(query.text) else 0.0
+    weights = {t: index.idf.get(t, index.top_idf) for t in set(query.all_tokens)}
+    total = sum(weights.values())
+    unknown = sum(w for t, w in weights.items() if t not in index.vocab) / total if total else 1.0
+    latin = len(_LATIN_WORD.findall(query.text))
+    return {"dense": retrieval.dense_best, "coverage_cjk": retrieval.coverage * cjk, "cjk": cjk,
+            "gap": retrieval.dense_gap, "keyword": retrieval.keyword_best / (1.0 + retrieval.keyword_best),
+            "agree": 1.0 if retrieval.agree else 0.0, "unknown": unknown * cjk,
+            "latin": min(latin, 8) / 8.0 * (1.0 - cjk)}
 
 
-def relevance(sig: dict[str, float], weights: Sequence[float]) -> float:
-    """0..1 confidence that the report answers the question: a logistic model of the best answer unit's
-    cosine, the idf-weighted share of the question's words found in the top passages (it only means
-    something for a Chinese question, hence the ``cjk`` terms) and a bias. 0.5 is the decision boundary.
-    The weights (DZQA_RELEVANCE_WEIGHTS) were fitted on tests/data/calibration.jsonl for the default model."""
-    w_dense, w_cover, w_cjk, bias = weights
-    x = w_dense * sig["dense"] + w_cover * sig["coverage"] * sig["cjk"] + w_cjk * sig["cjk"] + bias
-    return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, x))))
+@dataclass(frozen=True)
+class Outline:
+    """What compose needs of the corpus beyond the index: each document's numbered section headings
+    (id, heading), its title and place, and the years the corpus has reports for."""
+
+    headings: dict[str, tuple[tuple[str, str], ...]]
+    titles: dict[str, str]
+    home: str
+    report_years: frozenset[str]
 
 
-def compose(question: str, query: Query, retrieval: Retrieval, index: Index, *, hotline: str,
-            weights: Sequence[float], min_relevance: float, max_units: int, max_passages: int = 3) -> Answer:
-    """The answer for ``question`` from ``retrieval``: verbatim units with citation markers, or the refusal."""
-    sig = signals(retrieval, query)
-    rel = relevance(sig, weights)
-    if years(query.text) - index.years:  # asks about a year the report never mentions
-        rel = 0.0
+def compose(question: str, reading: Reading, query: Query, retrieval: Retrieval, index: Index,
+            outline: Outline, *, hotline: str, model: RelevanceModel | None, min_relevance: float,
+            max_units: int, max_passages: int = 3, in_scope: bool = False) -> Answer:
+    """The answer for ``question`` from ``retrieval``. ``in_scope``: the caller already knows the topic is
+    covered (a follow-up about the previous answer)."""
+    sig = signals(retrieval, query, index)
+    rel = 1.0 if in_scope else (model(sig) if model is not None else sig["dense"])
     hits = retrieval.hits[:max_passages]
-    scored = _score_units(query, hits, index) if hits and rel >= min_relevance else []
+    if reading.injection or not hits or rel < min_relevance:
+        return refusal(question, hotline, query=query.text, relevance=rel, signals=sig)
+    scored = _score_units(query, reading, hits, index)
     if not scored:
         return refusal(question, hotline, query=query.text, relevance=rel, signals=sig)
-    best_score = scored[0][0]
-    chosen = [scored[0]]
-    follower = _follower_of_lead(scored, hits)
-    if follower is not None:  # the topic sentence names the subject; the sentence after it says what happens
-        chosen = [follower, scored[0]]
-    for cand in scored[1:]:
-        if len(chosen) >= max_units:
-            break
-        if cand[0] >= best_score - EXTRA_MARGIN and all(cand[2] is not c[2] for c in chosen):
-            chosen.append(cand)
+
+    preface = closing = ""
+    what = PARTIAL_WHAT
+    asked_years = (years(reading.text) | relative_years(reading.text, outline.report_years)) - outline.report_years
+    if asked_years:
+        preface = PARTIAL_YEAR.format(year="、".join(sorted(asked_years)), have="、".join(sorted(outline.report_years)))
+    best = scored[0]
+    if reading.asks in DETAIL_TYPES:
+        carrier = next((c for c in scored if c[0] >= best[0] - DETAIL_MARGIN and carries(reading.asks, c[2].text)),
+                       None)
+        if carrier is None:
+            what = DETAIL_WORDS[reading.asks]
+            preface = preface or PARTIAL_DETAIL.format(what=what)
+        else:
+            best = carrier
+    chosen = _choose(best, scored, hits, reading, max_units)
+    cited_text = "".join(hits[c[1]].passage.text for c in chosen)
+    away = [p for p in reading.other_places if p not in cited_text]
+    if away and not reading.home_named and not preface:
+        preface = PARTIAL_PLACE.format(home=outline.home or "本市", place=away[0])
 
     cited: list[Hit] = []
     parts: list[AnswerPart] = []
@@ -107,25 +196,183 @@ def compose(question: str, query: Query, retrieval: Retrieval, index: Index, *, 
         if hit not in cited:
             cited.append(hit)
         parts.append(AnswerPart(text=quote(unit.text), citation=cited.index(hit) + 1))
-    text = "".join(f"{p.text}[{p.citation}]" for p in parts)
-    return Answer(question=question, text=text, found=True, kind="answer", citations=tuple(cited),
-                  parts=tuple(parts), relevance=rel, query=query.text, signals=sig)
+    if reading.asks == "list":
+        parts, cited = _with_headings(parts, cited, chosen, hits, index, outline)
+        if not _enumerates(parts) and not preface:
+            # a which-question whose best passage only names the programme ("实施快递业“两进一出”工程"):
+            # the report does not list the items
+            what = LIST_DETAIL
+            preface = PARTIAL_DETAIL.format(what=what)
+    parts = _label_documents(parts, cited, outline)
+    kind = "partial" if preface else "answer"
+    if preface:
+        closing = PARTIAL_CLOSING.format(what=what, hotline=hotline)
+    text = preface + "".join(f"{p.doc_label}{p.text}[{p.citation}]" for p in parts) + closing
+    return Answer(question=question, text=text, found=kind == "answer", kind=kind, citations=tuple(cited),
+                  parts=tuple(parts), relevance=rel, query=query.text, signals=sig, preface=preface,
+                  closing=closing)
 
 
-def _follower_of_lead(scored: list[tuple[float, int, Unit]], hits: tuple[Hit, ...]) -> tuple[float, int, Unit] | None:
+Scored = tuple[float, int, Unit]
+
+
+def _choose(best: Scored, scored: list[Scored], hits: tuple[Hit, ...], reading: Reading,
+            max_units: int) -> list[Scored]:
+    """The units to quote: the best one, then what the answer type needs from its sentence, then close runners-up."""
+    chosen = [best]
+    follower = _follower_of_lead(best, scored, hits)
+    if follower is not None:  # the topic sentence names the subject; the sentence after it says what happens
+        chosen = [best, follower] if reading.asks in ("purpose", "list") else [follower, best]
+    if reading.asks == "list":
+        run = _parallel(best, scored) or _semicolon_run(best, scored)
+        if len(run) >= 2:
+            return run[:MAX_LIST_UNITS]
+    if reading.asks in ("purpose", "list"):
+        extra = _same_sentence(best, scored, purpose=reading.asks == "purpose")
+        if extra is not None and all(extra[2] is not c[2] for c in chosen):
+            chosen.append(extra)
+        return chosen[:max_units]
+    for cand in scored:
+        if len(chosen) >= max_units:
+            break
+        if cand[0] >= scored[0][0] - EXTRA_MARGIN and all(cand[2] is not c[2] for c in chosen):
+            chosen.append(cand)
+    return chosen
+
+
+def _parallel(best: Scored, scored: list[Scored]) -> list[Scored]:
+    """Sentences of the best unit's passage built in parallel with it ("毫不放松抓好疫情防控。毫不放松抓好…"):
+    the items of a list the report writes as a run of sentences opening alike."""
+    _, hit_no, unit = best
+    head = unit.text.strip()[:PARALLEL_HEAD]
+    if len(head) < PARALLEL_HEAD or not _CJK.match(head):
+        return []
+    if not unit.text.rstrip().endswith("。"):
+        return []
+    same = sorted((c for c in scored if c[1] == hit_no and c[2].text.strip().startswith(head)
+                   and c[2].text.rstrip().endswith("。")), key=lambda c: c[2].start)
+    return same if len(same) >= 2 else []
+
+
+def _semicolon_run(best: Scored, scored: list[Scored]) -> list[Scored]:
+    """Items the report separates with semicolons ("务实精准开展“双招双引”;拓展…;加快…。"): from the best unit
+    to the end of the run."""
+    _, hit_no, unit = best
+    if not unit.text.rstrip().endswith((";", "；")):
+        return []
+    units = sorted((c for c in scored if c[1] == hit_no), key=lambda c: c[2].start)
+    at = next(i for i, c in enumerate(units) if c[2] is unit)
+    start = at  # items before it belong to the run too
+    while start > 0 and units[start - 1][2].text.rstrip().endswith((";", "；")) \
+            and units[start - 1][2].end == units[start][2].start:
+        start -= 1
+    run = [units[start]]
+    for c in units[start + 1:]:
+        if c[2].start != run[-1][2].end or not run[-1][2].text.rstrip().endswith((";", "；")):
+            break
+        run.append(c)
+    return run
+
+
+def _enumerates(parts: Sequence[AnswerPart]) -> bool:
+    """Whether quoted parts list several items (an enumeration with 、 or a run of clauses, several sentences
+    or headings)."""
+    return len(parts) >= 2 or any("、" in p.text or len(re.findall("[,，]", p.text)) >= 2 for p in parts)
+
+
+def _same_sentence(best: Scored, scored: list[Scored], *, purpose: bool) -> Scored | None:
+    """A later clause of the best unit's sentence that a why- or which-question needs: the purpose clause
+    (its opening word says what for, else the sentence's last clause), or the longest enumeration."""
+    _, hit_no, unit = best
+    same = [c for c in scored if c[1] == hit_no and c[2].start >= unit.end]
+    sentence: list[Scored] = []
+    for c in sorted(same, key=lambda c: c[2].start):  # the clauses up to the end of the sentence
+        if sentence and sentence[-1][2].end != c[2].start:
+            break
+        if not sentence and c[2].start != unit.end:
+            break
+        sentence.append(c)
+        if c[2].text.rstrip().endswith(("。", "；", ";", "！", "？")):
+            break
+    if not sentence:
+        return None
+    if purpose:
+        return next((c for c in sentence if _PURPOSE.match(c[2].text)), sentence[-1])
+    listing = [c for c in sentence if c[2].text.count("、") >= 1]
+    # the enumeration that matches the question best, a longer one when close
+    return max(listing, key=lambda c: c[0] + LIST_ITEM_BONUS * c[2].text.count("、"), default=None)
+
+
+def _with_headings(parts: list[AnswerPart], cited: list[Hit], chosen: list[Scored], hits: tuple[Hit, ...],
+                   index: Index, outline: Outline) -> tuple[list[AnswerPart], list[Hit]]:
+    """A unit announcing "N个方面" when its document has N numbered sections: quote the N headings, each cited
+    with the first passage of its section."""
+    unit = chosen[0][2]
+    m = _ANNOUNCES.search(quote(unit.text))
+    doc = hits[chosen[0][1]].passage.citation.doc_id
+    headings = outline.headings.get(doc, ())
+    if not m or _number(m.group(1)) != len(headings) or not headings:
+        return parts, cited
+    parts, cited = parts[:1], cited[:1]
+    for section_id, heading in headings:
+        first = next((p for p in index.passages if p.citation.section_id == section_id), None)
+        if first is None:
+            return parts, cited
+        hit = Hit(passage=first, score=0.0, dense=0.0, keyword=0.0)
+        cited.append(hit)
+        parts.append(AnswerPart(text=heading, citation=len(cited)))
+    return parts, cited
+
+
+def _label_documents(parts: list[AnswerPart], cited: list[Hit], outline: Outline) -> list[AnswerPart]:
+    """Parts from another document than the first part's say which report they quote."""
+    if not parts:
+        return parts
+    first = cited[parts[0].citation - 1].passage.citation.doc_id
+    out = []
+    for p in parts:
+        doc = cited[p.citation - 1].passage.citation.doc_id
+        label = f"《{outline.titles.get(doc, doc)}》：" if doc != first else ""
+        out.append(AnswerPart(p.text, p.citation, label))
+    return out
+
+
+_RELATIVE_YEAR = {"前年": -2, "去年": -1, "上一年": -1, "明年": 1, "后年": 2}
+
+
+def relative_years(text: str, report_years: frozenset[str]) -> set[str]:
+    """前年/去年/明年 as years, counted from the newest report (今年 is that report's year)."""
+    if not report_years:
+        return set()
+    newest = max(int(y) for y in report_years)
+    return {str(newest + d) for w, d in _RELATIVE_YEAR.items() if w in text}
+
+
+def _number(text: str) -> int:
+    if text.isdigit():
+        return int(text)
+    if text == "十":
+        return 10
+    if "十" in text:
+        tens, _, ones = text.partition("十")
+        return (_CN.get(tens, 1) if tens else 1) * 10 + _CN.get(ones, 0)
+    return _CN.get(text, 0)
+
+
+def _follower_of_lead(best: Scored, scored: list[Scored], hits: tuple[Hit, ...]) -> Scored | None:
     """When the best unit is the topic sentence opening a paragraph, the unit right after it."""
-    _, hit_no, unit = scored[0]
+    _, hit_no, unit = best
     if unit.start != 0 or hits[hit_no].passage.citation.start != 0 or len(unit.text) > LEAD_MAX \
             or not unit.text.endswith("。"):
         return None
     return next((c for c in scored if c[1] == hit_no and c[2].start == unit.end), None)
 
 
-def _score_units(query: Query, hits: tuple[Hit, ...], index: Index) -> list[tuple[float, int, Unit]]:
+def _score_units(query: Query, reading: Reading, hits: Sequence[Hit], index: Index) -> list[Scored]:
     """(score, hit number, unit) for every unit of the given hits, best first."""
     weights = {t: index.idf.get(t, index.top_idf) for t in set(query.all_tokens)}
     total = sum(weights.values())
-    wants_number = bool(_QUANTITY.search(query.text))
+    wants_number = reading.asks == "quantity"
     out = []
     for rank, hit in enumerate(hits):
         first, last = index.passage_units[index.positions[hit.passage.id]]
@@ -137,7 +384,7 @@ def _score_units(query: Query, hits: tuple[Hit, ...], index: Index) -> list[tupl
             text = unit.text.lower()
             lexical = sum(w * match(t, text) for t, w in weights.items()) / total if total else 0.0
             score = W_DENSE * float(dense[j - first]) + W_LEXICAL * lexical - W_RANK * rank
-            if wants_number and _DIGIT.search(unit.text):
+            if wants_number and _NUMBER.search(unit.text):
                 score += W_NUMBER
             own = index.unit_tokens[j]
             if own and sum(t not in query.text for t in own) / len(own) < RESTATE_NOVELTY:

@@ -144,36 +144,54 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_eval(args: argparse.Namespace) -> int:
-    from .evaluate import evaluate, load_questions
+METRIC_KEYS = ("hit@1", "hit@3", "mrr", "answer_has_gold", "in_scope_answered", "off_topic_handled",
+               "partial_as_partial", "off_topic_refused", "follow_up_right")
 
-    items = load_questions(Path(args.file))
-    report = evaluate(_engine(), items)
-    if args.json:
-        _print_json({"metrics": report.metrics(), "by_type": report.by_type(), "misses": report.misses()})
-        return 0
-    m = report.metrics()
-    print(f"{args.file}: {m['questions']} questions ({m['in_scope']} in scope, {m['off_topic']} off-topic)")
-    for key in ("hit@1", "hit@3", "mrr", "answer_has_gold", "in_scope_answered", "off_topic_refused"):
-        print(f"  {key:<18} {m[key]}")
-    print("\nby type:")
-    cols = ("questions", "hit@1", "hit@3", "answer_has_gold", "in_scope_answered", "off_topic_refused")
-    print("  " + f"{'type':<12}" + "".join(f"{c:>19}" for c in cols))
-    for t, tm in report.by_type().items():
-        print("  " + f"{t:<12}" + "".join(f"{'-' if tm[c] is None else tm[c]:>19}" for c in cols))
-    misses = report.misses()
-    print(f"\nmisses ({len(misses)}):")
-    for miss in misses:
-        print(f"  [{miss['type']}] {miss['q']}  — {', '.join(miss['problems'])} (relevance {miss['relevance']})")
-        print(f"      → {miss['answer'][:90]}")
-    if args.calibrate:
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from .evaluate import EvalReport, evaluate, load_questions
+
+    engine = _engine()
+    report = EvalReport()
+    for name in args.file:
+        report.results += evaluate(engine, load_questions(Path(name))).results
+    fitted = None
+    if args.fit:
         from .evaluate import fit_relevance
 
-        print("\nthreshold sweep (relevance ≥ t answers): t, in-scope answered, off-topic refused")
-        for t, a, r in report.threshold_sweep()[::max(1, len(report.results) // 25)]:
-            print(f"  {t:.3f}  {a:.3f}  {r:.3f}")
-        weights = ",".join(str(w) for w in fit_relevance(report))
-        print(f"\nrelevance model fitted on this file: DZQA_RELEVANCE_WEIGHTS={weights}")
+        fitted = {**fit_relevance(report), "fitted_on": [Path(n).name for n in args.file]}
+    if args.json:
+        _print_json({"metrics": report.metrics(), "by_type": report.by_type(), "misses": report.misses(),
+                     **({"fitted": fitted} if fitted else {})})
+    else:
+        m = report.metrics()
+        print(f"{', '.join(args.file)}: {m['questions']} questions ({m['in_scope']} answerable, {m['partial']} "
+              f"partial, {m['off_topic']} off-topic; {m['follow_ups']} follow-up turns)")
+        for key in METRIC_KEYS:
+            print(f"  {key:<18} {m[key]}")
+        print("\nby type:")
+        cols = ("questions", "hit@3", "answer_has_gold", "in_scope_answered", "off_topic_handled", "follow_up_right")
+        print("  " + f"{'type':<15}" + "".join(f"{c:>18}" for c in cols))
+        for t, tm in report.by_type().items():
+            print("  " + f"{t:<15}" + "".join(f"{'-' if tm[c] is None else tm[c]:>18}" for c in cols))
+        misses = report.misses()
+        print(f"\nmisses ({len(misses)}):")
+        for miss in misses:
+            turn = f" (turn {miss['turn'] + 1})" if miss["turn"] else ""
+            print(f"  [{miss['type']}]{turn} {miss['q']}  — {', '.join(miss['problems'])} "
+                  f"(relevance {miss['relevance']})")
+            print(f"      → {miss['answer'][:100]}")
+    if fitted:
+        from .answer import fitted_models
+
+        models = fitted_models()
+        models[engine.spec.identity] = fitted
+        target = Path(__file__).with_name("relevance.json")
+        target.write_text(json.dumps(models, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        cv = fitted["cross_validated"]
+        print(f"\nrelevance model fitted on {fitted['questions']} questions and written to {target} for "
+              f"{engine.spec.identity}; {cv['folds']}-fold cross-validation: covered kept {cv['covered_kept']}, "
+              f"refusals refused {cv['refusals_refused']}", file=sys.stderr)
     return 0
 
 
@@ -226,10 +244,12 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--json", action="store_true")
     i.set_defaults(fn=cmd_info)
 
-    e = sub.add_parser("eval", help="retrieval and answer quality on a JSONL question set")
-    e.add_argument("file", metavar="FILE", help='JSONL of {"q", "gold": [substrings], "type"}')
+    e = sub.add_parser("eval", help="retrieval and answer quality on JSONL question sets")
+    e.add_argument("file", metavar="FILE", nargs="+",
+                   help='JSONL of {"q", "gold": [substrings], "type", "expect"} or {"turns": [...]}')
     e.add_argument("--json", action="store_true", help="metrics, per-type metrics and misses as JSON")
-    e.add_argument("--calibrate", action="store_true", help="also print a sweep of refusal thresholds")
+    e.add_argument("--fit", action="store_true",
+                   help="fit the relevance model on these files (with cross-validation) and store it for this model")
     e.set_defaults(fn=cmd_eval)
 
     v = sub.add_parser("serve", help="serve the web chat, staff desk and JSON API")

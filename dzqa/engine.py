@@ -19,17 +19,29 @@ from .corpus import Corpus, CorpusError, load_corpus
 from .embed import QueryEncoder, query_encoder
 from .index import Index, IndexNotReady, build_index, build_lock, check_index, fingerprint, index_path, load_index
 from .model import ModelError, ModelSpec, resolve_model
-from .retrieve import Query, Retrieval, covers, retrieve
+from .question import DETAIL_TYPES, Reader, Reading
+from .retrieve import Query, covers, retrieve
 from .settings import Settings, get_settings
 from .text import Tokenizer, has_content, is_valid_unicode, normalize
-from .types import Answer, Paragraph, Passage, SearchResult, Section
+from .types import Answer, Hit, Paragraph, Passage, SearchResult, Section
 
 log = logging.getLogger("dzqa")
 
 #: follow-up questions lean on the previous one: "那农村呢？", "还有呢", "what about schools"
 _FOLLOW_UP_START = re.compile(r"^(那|那么|那要是|还有|另外|其他|其它|再|以及|and |what about |how about )")
 _FOLLOW_UP_END = re.compile(r"(呢|吗|怎么样|如何|又如何|怎样)$")
-FOLLOW_UP_MAX_CHARS = 12
+#: a follow-up about the previous answer itself: "为什么要这样做？", "具体提到了哪些工程？", "要达到多少？"
+_ABOUT_PREVIOUS = re.compile(r"这|那样|那个|那些|它|其中|其|此|具体|为什么|为啥|为何|为了|为的|目的|原因|意义|作用|用处|效果|"
+                             r"包括|包含|都有|还有|有关|关系|咋|怎么|如何|多少|几|哪|什么|啥|钱|价|时候|时间|"
+                             r"why|what|how|which")
+#: words that point back at the previous answer ("这样做", "那些", "具体")
+_ANAPHORA = re.compile(r"这|那样|那个|那些|它|其中|其|此|具体|还有")
+FOLLOW_UP_MAX_CHARS = 16
+#: a question this short leans on the previous one even without a marker ("门票多少钱？")
+FOLLOW_UP_BARE_CHARS = 6
+#: how far back a conversation's topic is looked for
+MAX_TOPIC_TURNS = 6
+_CJK = re.compile(r"[\u3400-\u9fff]")
 #: a follow-up read with the previous question must still find its own words (idf-weighted share)
 FOLLOW_UP_MIN_COVERAGE = 0.5
 
@@ -63,23 +75,11 @@ def check_question(question: Any, max_chars: int) -> str:
     return question
 
 
-def follow_up_query(question: str, history: Sequence[str]) -> str:
-    """The normalised text to search: a short follow-up question is read with the previous question."""
-    q = normalize(question)
-    if not history:
-        return q
-    prev = normalize(history[-1])
-    if prev and len(q) <= FOLLOW_UP_MAX_CHARS and (_FOLLOW_UP_START.search(q) or _FOLLOW_UP_END.search(q)
-                                                     or len(q) <= 4):
-        return f"{prev} {q}"
-    return q
-
-
 class Engine:
     """Corpus, index, query encoder and tokenizer, loaded once; search and ask are then fast and thread-safe."""
 
     def __init__(self, settings: Settings, corpus: Corpus, spec: ModelSpec, index: Index,
-                 encoder: QueryEncoder, tokenizer: Tokenizer, ready: ReadyInfo) -> None:
+                 encoder: QueryEncoder, tokenizer: Tokenizer, ready: ReadyInfo, reader: Reader | None = None) -> None:
         self.settings = settings
         self.corpus = corpus
         self.spec = spec
@@ -89,6 +89,21 @@ class Engine:
         self.ready = ready
         self.title = corpus.reports[0].document.title
         self._paragraphs = {p.id: p for p in corpus.paragraphs}
+        docs = [r.document for r in corpus.reports]
+        home = settings.home_city or next((str(d.meta.get("city")) for d in docs if d.meta.get("city")), "")
+        self.outline = answer_mod.Outline(
+            headings={r.document.id: tuple((sec.id, sec.heading) for sec in r.sections if sec.number is not None)
+                      for r in corpus.reports},
+            titles={d.id: d.title for d in docs}, home=home,
+            report_years=frozenset(str(d.meta["year"]) for d in docs if d.meta.get("year")) or index.years)
+        corpus_text = " ".join(p.text for p in index.passages).lower()
+        self.reader = reader or Reader(list(index.vocab) + list(index.terms), corpus_text, home, tokenizer.cut)
+        idf = sorted(index.idf.values())
+        self._rare_idf = idf[len(idf) // 2] if idf else 0.0  # single-character words rarer than the median word
+        self.relevance = settings.relevance or answer_mod.relevance_model(spec.identity)
+        if self.relevance is None:
+            log.warning("no relevance model fitted for %s: refusals fall back to a plain similarity threshold; "
+                        "fit one with `dzqa eval FILE --fit`", spec.identity)
 
     # ---------------------------------------------------------------------------------------- opening
     @classmethod
@@ -144,6 +159,10 @@ class Engine:
         vector = self.encoder.encode(text)
         return Query(text=text, tokens=known, all_tokens=all_tokens, vector=vector), time.perf_counter() - t0
 
+    def read(self, question: str) -> Reading:
+        """The question normalised and read (answer type, places, the asking clause, bridged words)."""
+        return self.reader.read(normalize(question))
+
     def search(self, question: str, k: int | None = None, *, section: str | None = None) -> SearchResult:
         """The top ``k`` passages for a question, best first (``section``: only from e.g. ``2021/s6``)."""
         check_question(question, self.settings.max_question_chars)
@@ -151,7 +170,7 @@ class Engine:
         text = normalize(question)
         if not has_content(text):
             raise QuestionError("问题里没有可检索的文字 (question has no words to search)")
-        query, encode = self.prepare(text)
+        query, encode = self.prepare(self.reader.read(text).search_text)
         r = retrieve(self.index, query, k, self.settings.rrf_k, section=section)
         return SearchResult(question=question, query=text, hits=r.hits, timings={"encode": encode, **r.timings})
 
@@ -160,34 +179,96 @@ class Engine:
         s = self.settings
         check_question(question, s.max_question_chars)
         t0 = time.perf_counter()
-        reply = answer_mod.small_talk(normalize(question), self.title, s.hotline)
+        text = normalize(question)
+        reply = answer_mod.small_talk(text, self.title, s.hotline)
         if reply is not None:
             return Answer(question=question, text=reply, found=False, kind="greeting")
-        text = follow_up_query(question, [h for h in history if isinstance(h, str)])
         if not has_content(text):
             return answer_mod.refusal(question, s.hotline, query=text)
-        query, encode = self.prepare(text)
-        r = retrieve(self.index, query, s.top_k, s.rrf_k)
-        own = normalize(question)
-        if text != own and not self._follow_up_holds(own, r):
-            # the earlier question steered the search away from what is asked now ("医保" after a question
-            # on kindergartens): ask this one on its own
-            text = own
-            query, again = self.prepare(text)
-            encode += again
-            r = retrieve(self.index, query, s.top_k, s.rrf_k)
-        t1 = time.perf_counter()
-        result = answer_mod.compose(question, query, r, self.index, hotline=s.hotline, weights=s.relevance,
-                                    min_relevance=s.min_relevance, max_units=s.max_answer_units)
-        timings = {"encode": encode, **r.timings, "answer": time.perf_counter() - t1,
-                   "total": time.perf_counter() - t0}
+        reading = self.reader.read(text)
+        earlier = [h for h in history if isinstance(h, str) and h.strip()]
+        result = self._follow_up(question, reading, self._topic(earlier)) if earlier else None
+        if result is None:
+            result = self._answer(question, reading, reading.search_text)
+        timings = {**result.timings, "total": time.perf_counter() - t0}
         return replace(result, timings=timings)
 
-    def _follow_up_holds(self, own: str, r: Retrieval) -> bool:
-        """Whether the passage found for question + previous question has this question's own content words
-        (a bare "还有呢" has none: then the previous question alone decides)."""
-        words = self.tokenizer(_FOLLOW_UP_END.sub("", _FOLLOW_UP_START.sub("", own)))
-        return not words or (bool(r.hits) and covers(self.index, words, r.hits[0]) >= FOLLOW_UP_MIN_COVERAGE)
+    def _answer(self, question: str, reading: Reading, search_text: str, *, hits: tuple[Hit, ...] | None = None,
+                in_scope: bool = False) -> Answer:
+        """Retrieve for ``search_text`` (or score the given ``hits``) and compose the answer to ``reading``."""
+        s = self.settings
+        query, encode = self.prepare(search_text)
+        r = retrieve(self.index, query, s.top_k, s.rrf_k)
+        if hits is not None:
+            r = replace(r, hits=hits)
+        t1 = time.perf_counter()
+        result = answer_mod.compose(question, reading, query, r, self.index, self.outline, hotline=s.hotline,
+                                    model=self.relevance, min_relevance=s.min_relevance,
+                                    max_units=s.max_answer_units, in_scope=in_scope)
+        return replace(result, timings={"encode": encode, **r.timings, "answer": time.perf_counter() - t1})
+
+    def _topic(self, history: Sequence[str]) -> str:
+        """What the conversation is about: the last question that stood on its own, with the follow-ups
+        asked after it ("今年推进哪几条高铁？" + "还有要争取的城际吗？"), so a follow-up of a follow-up keeps the topic."""
+        topic: list[str] = []
+        for q in history[-MAX_TOPIC_TURNS:]:
+            text = normalize(q)
+            if topic and self._leans(text):
+                topic.append(q)
+            else:
+                topic = [q]
+        return " ".join(topic[-2:])
+
+    def _leans(self, text: str) -> bool:
+        """Whether a (normalised) question is short and leans on an earlier one."""
+        if len(text) > FOLLOW_UP_MAX_CHARS:
+            return False
+        own = self._own_words(text)
+        return bool(_ANAPHORA.search(text) or not own or _FOLLOW_UP_START.search(text)
+                    or _FOLLOW_UP_END.search(text) or len(text) <= FOLLOW_UP_BARE_CHARS)
+
+    def _own_words(self, text: str) -> list[str]:
+        """A follow-up's own topic words: not the anaphora and question words ("这样", "具体", "多少"), and
+        single characters only when the report has them as words, rarely (水, not 建 or 做)."""
+        words = self.tokenizer(_FOLLOW_UP_END.sub("", _FOLLOW_UP_START.sub("", text)))
+        return [w for w in words if not _ABOUT_PREVIOUS.search(w)
+                and (len(w) >= 2 or (w in self.index.vocab and self.index.idf.get(w, 0.0) >= self._rare_idf))]
+
+    def _follow_up(self, question: str, reading: Reading, previous: str) -> Answer | None:
+        """A short question that leans on the previous one, answered in its light; None when it is a new
+        question (it names a topic of its own that the previous answer does not touch)."""
+        text = reading.text
+        if len(text) > FOLLOW_UP_MAX_CHARS:
+            return None
+        prev_text = normalize(previous)
+        if not has_content(prev_text) or self.small_talk_like(prev_text):
+            return None
+        own = self._own_words(text)
+        checkable = [w for w in own if _CJK.search(w)]  # English words never occur in the Chinese report
+        anaphoric = bool(_ANAPHORA.search(text)) or not own
+        if not self._leans(text):
+            return None
+        prev_reading = self.reader.read(prev_text)
+        if anaphoric and not reading.other_places:
+            prev = self._answer(previous, prev_reading, prev_reading.search_text)
+            if prev.kind in ("answer", "partial") and prev.citations:
+                cited = " ".join(h.passage.context + h.passage.text for h in prev.citations).lower()
+                if not checkable or sum(w in cited for w in checkable) >= len(checkable) / 2:
+                    # about the previous answer: its passages, read with what is asked now (a purpose, a list…)
+                    search = text if checkable else f"{prev_reading.core} {text}"
+                    return self._answer(question, reading, search, hits=prev.citations, in_scope=True)
+        result = self._answer(question, reading, f"{prev_reading.core} {text}")
+        # another place or a detail of the same topic ("那聊城呢？", "门票多少钱？") stays with the topic; a
+        # topic word the found passage lacks means the earlier question steered the search away from what is
+        # asked now ("医保" after a question on kindergartens): ask this one on its own
+        if reading.other_places or reading.asks in DETAIL_TYPES or not checkable:
+            return result
+        if result.citations and covers(self.index, checkable, result.citations[0]) >= FOLLOW_UP_MIN_COVERAGE:
+            return result
+        return None
+
+    def small_talk_like(self, text: str) -> bool:
+        return answer_mod.small_talk(text, self.title, self.settings.hotline) is not None
 
     # -------------------------------------------------------------------------------------- reference
     def passage(self, passage_id: str) -> Passage | None:

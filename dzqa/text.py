@@ -88,6 +88,10 @@ class Tokenizer:
         for w in self.words:
             self._jieba.add_word(w, freq=2000)
 
+    def cut(self, text: str) -> list[str]:
+        """jieba's plain cut (every character kept, no stopwords removed): the word boundaries of ``text``."""
+        return self._jieba.lcut(text)
+
     def __call__(self, text: str) -> list[str]:
         """Tokens of already normalised text (lower case, simplified)."""
         out: list[str] = []

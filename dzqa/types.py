@@ -72,8 +72,9 @@ class Citation:
         return "p-" + self.paragraph_id.replace("/", "-")
 
     def label(self) -> str:
-        """Human readable: 《2021年德州市政府工作报告》第六部分 … 第2段"""
-        return f"《{self.doc_title}》{self.section} 第{self.paragraph_number}段"
+        """Human readable: 《2021年德州市政府工作报告》第六部分 … 第2段 (a section's heading: … 标题)"""
+        where = "标题" if self.paragraph_number == 0 else f"第{self.paragraph_number}段"
+        return f"《{self.doc_title}》{self.section} {where}"
 
 
 @dataclass(frozen=True)

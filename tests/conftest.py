@@ -35,6 +35,21 @@ def questions() -> list[dict]:
     return items
 
 
+@pytest.fixture(scope="session")
+def every_question() -> list[tuple[str, list[str]]]:
+    """Every question of every set in tests/data, each with the earlier turns of its dialogue as history."""
+    out: list[tuple[str, list[str]]] = []
+    for path in sorted(DATA.glob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if not line.strip():
+                continue
+            obj = json.loads(line)
+            turns = obj.get("turns") or [obj]
+            for i, turn in enumerate(turns):
+                out.append((turn["q"], [t["q"] for t in turns[:i]]))
+    return out
+
+
 @pytest.fixture
 def index_copy(tmp_path: Path, engine: Engine, settings: Settings) -> Settings:
     """Settings pointing at a private copy of the built index (to damage or make stale)."""

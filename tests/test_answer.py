@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from dzqa.answer import REFUSAL
+from dzqa.answer import PARTIAL_CLOSING, PARTIAL_DETAIL, PARTIAL_PLACE, PARTIAL_YEAR, REFUSAL
 from dzqa.engine import Engine
 
 MARKER = re.compile(r"\[(\d+)\]")
@@ -44,23 +44,49 @@ def test_small_talk_gets_a_short_polite_reply(engine: Engine, hello: str) -> Non
     assert a.kind == "greeting" and not a.citations and "抱歉" not in a.text
 
 
-def test_every_answer_sentence_occurs_in_the_report(engine: Engine, questions: list[dict]) -> None:
-    """Over every question of both question sets: nothing but the report's own words, correctly cited."""
-    answered = 0
-    for item in questions:
-        a = engine.ask(item["q"])
-        if not a.found:
+def _source(engine: Engine, citation) -> str:
+    """The text a citation points at: its paragraph, or its section's heading (paragraph 0)."""
+    paragraph = engine.paragraph(citation.paragraph_id)
+    if paragraph is not None:
+        return paragraph.text
+    return next(s.heading for s in engine.sections() if s.id == citation.section_id)
+
+
+def _templates_ok(a) -> bool:
+    """A partial's own words are one of the fixed sentences, slots filled from fixed vocabularies."""
+    pattern = "|".join(re.escape(t).replace(r"\{what\}", "(?P<what>.+?)").replace(r"\{home\}", ".+?")
+                       .replace(r"\{place\}", ".+?").replace(r"\{year\}", r"[\d、]+").replace(r"\{have\}", r"[\d、]+")
+                       for t in (PARTIAL_DETAIL, PARTIAL_PLACE, PARTIAL_YEAR))
+    closing = re.escape(PARTIAL_CLOSING).replace(r"\{what\}", ".+?").replace(r"\{hotline\}", "12345")
+    return bool(re.fullmatch(pattern, a.preface)) and bool(re.fullmatch(closing, a.closing))
+
+
+def test_every_answer_part_occurs_in_the_report(engine: Engine, every_question: list[tuple[str, list[str]]]) -> None:
+    """Over every question of every set (dialogue turns with their history): nothing but the report's own
+    words, each part correctly cited; a partial adds only its fixed sentences."""
+    quoted = 0
+    for question, history in every_question:
+        a = engine.ask(question, history=history)
+        if a.kind not in ("answer", "partial"):
+            assert not a.parts and not a.citations
             continue
-        answered += 1
-        pieces = [p for p in MARKER.split(a.text)]
+        quoted += 1
+        assert a.found == (a.kind == "answer")
+        body = a.text[len(a.preface):len(a.text) - len(a.closing)]
+        assert a.text == a.preface + body + a.closing
+        if a.kind == "partial":
+            assert _templates_ok(a), (question, a.preface, a.closing)
+        else:
+            assert not a.preface and not a.closing
+        pieces = MARKER.split(body)
         texts, numbers = pieces[0::2], pieces[1::2]
         assert texts[-1] == "" and len(numbers) == len(a.parts)
         for text, number, part in zip(texts, numbers, a.parts):
-            assert text == part.text and int(number) == part.citation
+            assert text == part.doc_label + part.text and int(number) == part.citation
             cited = a.citations[part.citation - 1].passage
-            assert text in cited.text, (item["q"], text)
-            assert text in engine.paragraph(cited.citation.paragraph_id).text
-    assert answered > 100
+            assert part.text in cited.text, (question, part.text)
+            assert part.text in _source(engine, cited.citation), (question, part.text)
+    assert quoted > 500
 
 
 def test_follow_up_in_a_conversation(engine: Engine) -> None:

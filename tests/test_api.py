@@ -19,7 +19,7 @@ from dzqa.web.service import admin_allowed
 from conftest import db_rows
 from web_support import LiveServer
 
-HIT_KEYS = {"id", "doc", "section", "text", "score"}
+HIT_KEYS = {"id", "doc", "section", "text", "score", "doc_id", "year", "place"}
 
 
 

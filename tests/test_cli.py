@@ -11,7 +11,7 @@ import pytest
 
 from dzqa.cli import main
 
-HIT_KEYS = {"id", "doc", "section", "text", "score"}
+HIT_KEYS = {"id", "doc", "section", "text", "score", "doc_id", "year", "place"}
 
 
 def run(capsys, *argv: str, stdin: str | None = None, monkeypatch=None) -> tuple[int, str, str]:

@@ -113,4 +113,7 @@ def test_hnsw_path_finds_what_the_flat_index_finds(engine: Engine, questions: li
     for q in [x["q"] for x in questions]:
         flat_hits = [h.passage.id for h in engine.search(q, k=3).hits]
         assert [h.passage.id for h in other.search(q, k=3).hits] == flat_hits, q
-        assert other.ask(q).to_json() == engine.ask(q).to_json(), q
+        a, b = other.ask(q), engine.ask(q)
+        # approximate search may order near-equal runners-up differently: the answer itself must not change
+        assert (a.kind, a.text, [h.passage.id for h in a.citations[:1]]) == \
+               (b.kind, b.text, [h.passage.id for h in b.citations[:1]]), q

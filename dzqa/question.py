@@ -1,0 +1,254 @@
+"""Stage 5a: understand a question before it is searched: what it asks for and about whom.
+
+Entry point: :class:`Reader` (built once per index) and its :meth:`Reader.read`, which turns what the user
+typed into a :class:`Reading`: the normalised text, the clause that carries the question inside a long
+story, words bridged to the report's vocabulary by sound (voice and pinyin input: 高贴 → 高铁), the answer
+type asked for (a quantity, money, a date, a place, a person, a list, a purpose, yes/no), places named
+other than the corpus's own city, and whether the text tries to instruct the assistant.
+
+Nothing here is keyed to particular questions: the patterns are the ordinary Chinese and English ways of
+asking for each answer type, the places come from the national list of administrative divisions shipped
+by ``cpca``, and the sound bridge only maps a word the report does not contain onto a report word of the
+same pinyin.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+import importlib.util
+from pathlib import Path
+from typing import Callable, Iterable, Literal
+
+AnswerType = Literal["phone", "money", "date", "address", "person", "list", "purpose", "quantity", "yesno",
+                     "other"]
+
+#: checked in this order: the first that matches is what the question asks for
+ASK_PATTERNS: tuple[tuple[AnswerType, re.Pattern[str]], ...] = tuple((t, re.compile(p, re.I)) for t, p in (
+    ("phone", r"电话|号码|热线|联系方式|怎么联系|phone|telephone|contact number"),
+    ("money", r"多少钱|几块钱|啥价|什么价|价格|价钱|票价|门票|收费|费用|学费|保教费|花多少|多少元|给多少钱|补贴多少|补助多少|"
+              r"补多少|罚多少|罚款|多少补贴|多少补助|投资多少|多少亿|交多少|缴多少|price|cost|fee|how much money"),
+    ("date", r"什么时候|啥时候|啥时|哪天|几月|几号|何时|哪一天|哪年|哪一年|具体时间|什么时间|多久|多长时间|日期|时间表|"
+             r"开工时间|通车时间|截止|几点|开门|上班|营业|when\b|what date|what time|how long|opening hours|\bopen\b"),
+    ("address", r"在哪(里|儿|个地方|块)?(?!些|几|个方面|方面)|哪里|哪儿|去哪|什么地方|啥地方|什么位置|地址|位置在|地点|"
+                r"where\b|address|location"),
+    ("person", r"负责人|谁负责|是谁|哪位|谁来|谁作|谁做|谁是|who\b"),
+    ("purpose", r"为什么|为啥|为何|为了啥|为了什么|为的是|干啥用|干什么用|目的|意义何在|有啥用|有什么用|图啥|图的是|图什么|"
+                r"想达到|达到什么效果|what for|why\b|purpose|aim\b"),
+    ("list", r"哪些|哪几|有哪|都有啥|都有什么|包括什么|包括啥|包括哪|包含|哪[一二三四五六七八九十两]+[个项条大]|"
+             r"列举|具体.{0,3}(有|提到|是)|which\b|what are|list\b"),
+    ("quantity", r"多少|几个|几所|几条|几万|几家|几项|几成|多大|多高|多长|多快|比例|百分|增长|幅度|目标|[^效]率|"
+                 r"how many|how much|percent|rate\b|target"),
+    ("yesno", r"吗|[不没][？?]?$|管不管|给不给|让不让|会不会|能不能|有没有|是否|是不是|还.{0,4}[不没]|中不中|行不行|"
+              r"^(is|are|will|does|do|can|has)\b"),
+))
+#: detail types a report may simply not give; when no candidate sentence carries one, the reply is partial
+DETAIL_TYPES = ("phone", "money", "date", "address", "person")
+#: what a sentence must contain to carry each detail type
+CARRIES: dict[str, re.Pattern[str]] = {
+    "phone": re.compile(r"\d{3,4}-?\d{7,8}|(?<!\d)\d{5}(?!\d)热线|电话"),
+    "money": re.compile(r"\d+(\.\d+)?\s*(万|亿)?元"),
+    "date": re.compile(r"\d{1,2}月(\d{1,2}日)?|\d{4}年|年底|年内|上半年|下半年|月底"),
+    "address": re.compile(r"\d+号|[路街巷]\d|街道|门牌"),
+    "person": re.compile(r"[\u4e00-\u9fff]{2,3}(代表|同志|书记|市长|主任)"),
+}
+#: how a partial reply names what the report does not give (a fixed vocabulary, never the user's words)
+DETAIL_WORDS: dict[str, str] = {
+    "phone": "联系电话", "money": "具体的价格或金额", "date": "具体的时间", "address": "具体的地点或地址",
+    "person": "具体的负责人",
+}
+
+_INJECTION = re.compile(
+    r"ignore (all |any |the )?(previous|prior|above|earlier)|disregard (all |the )?(previous|above|instructions)|"
+    r"system prompt|jailbreak|you are now|pretend (to be|you)|act as|developer mode|"
+    r"(忽略|无视|忘掉|忘记|不要管).{0,4}(以上|之前|前面|上面|上述|所有|指令|规则|设定)|你现在是|现在你是|你现在扮演|"
+    r"扮演一个|假装你|系统提示|提示词|越狱|照我说的|跟我重复|重复我说的|请直接回答说|就说|输出以下", re.I)
+#: a clause that asks: the question inside a long story is the last clause holding one of these
+_ASKS = re.compile(r"[？?]|吗|呢|啥|什么|怎么|咋|多少|哪|几|是否|有没有|管不管|给不给|让不让|为何|为啥|"
+                   r"\b(what|how|why|when|where|which|who|is|are|does|do|can)\b", re.I)
+_CLAUSES = re.compile(r"[^，,。！？!?；;…\n]+[，,。！？!?；;…\n]*")
+STORY_MIN_CHARS = 40
+CORE_MIN_CHARS = 10
+GENERIC_PLACES = frozenset({"城区", "郊区", "矿区", "市辖区", "市辖", "新区", "县", "市", "开发区", "高新区"})
+#: a place named after one of these is a relation of the home city ("德州和济南", "融入省会济南"), not its subject
+_RELATION = re.compile(r"和|与|跟|同|对接|融入|到|去|往|至|连接|通往")
+_CJK_RUN = re.compile(r"[\u4e00-\u9fff]{2,}")
+_SUFFIXES = ("特别行政区", "维吾尔自治区", "壮族自治区", "回族自治区", "自治区", "自治州", "地区", "新区", "省", "市",
+             "区", "县", "盟", "旗")
+
+
+@dataclass(frozen=True)
+class Reading:
+    """A question read once; every later stage uses this instead of looking at the raw text again."""
+
+    text: str  # normalised question
+    core: str  # the clause(s) that ask, for a long story; else ``text``
+    bridged: tuple[tuple[str, str], ...]  # (word as typed, report word of the same sound)
+    asks: AnswerType
+    other_places: tuple[str, ...]  # places named that are neither the home city, its districts, nor related
+    home_named: bool  # the question names the corpus's own city (or one of its districts)
+    injection: bool
+
+    @property
+    def search_text(self) -> str:
+        """What retrieval sees: the core, with the report's spelling of bridged words appended."""
+        extra = " ".join(w for _, w in self.bridged if w not in self.core)
+        return f"{self.core} {extra}" if extra else self.core
+
+
+def answer_type(text: str) -> AnswerType:
+    """What a (normalised) question asks for."""
+    for kind, pattern in ASK_PATTERNS:
+        if pattern.search(text):
+            return kind
+    return "other"
+
+
+def question_core(text: str) -> str:
+    """The part of a long message that asks (``我跑了十几年运输……报告里对国三柴油货车是怎么说的？`` → its
+    last asking clause, with the clauses before it until it is long enough to stand alone)."""
+    if len(text) < STORY_MIN_CHARS:
+        return text
+    clauses = [m.group(0) for m in _CLAUSES.finditer(text)]
+    asking = [i for i, c in enumerate(clauses) if _ASKS.search(c)]
+    if not asking:
+        return text
+    first = last = asking[-1]
+    # a question spread over two clauses ("今年的目标,能到多少？"): keep the asking clauses that end it
+    while first > 0 and first - 1 in asking and last - first < 2:
+        first -= 1
+    core = "".join(clauses[first:])
+    while first > 0 and len(core) < CORE_MIN_CHARS:
+        first -= 1
+        core = clauses[first] + core
+    return core.strip(" ，,。")
+
+
+@dataclass(frozen=True)
+class Places:
+    """Administrative names from cpca's national list: the home city's own, and every other."""
+
+    home: frozenset[str]
+    others: frozenset[str]
+    pattern: re.Pattern[str] | None
+
+
+def _short(name: str) -> str:
+    for suffix in _SUFFIXES:
+        if name.endswith(suffix) and len(name) - len(suffix) >= 2:
+            return name[: -len(suffix)]
+    return name
+
+
+def _cpca_table() -> Path:
+    """cpca's data file, found without importing cpca (its import loads pandas and pkg_resources)."""
+    spec = importlib.util.find_spec("cpca")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the cpca package is missing; run `make install`")
+    return Path(list(spec.submodule_search_locations)[0]) / "resources" / "adcodes.csv"
+
+
+@lru_cache(maxsize=8)
+def places(home_city: str) -> Places:
+    """Province- and city-level names (full and short: 聊城市, 聊城), county-level full names; the home
+    city's own districts count as home."""
+    rows: list[tuple[str, str]] = []
+    with _cpca_table().open(encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            rows.append((row["adcode"], row["name"]))
+    home_code = next((code[:4] for code, name in rows if home_city and name == home_city
+                      and code[4:6] == "00"), None)
+    home: set[str] = set()
+    others: set[str] = set()
+    for code, name in rows:
+        level_city = code[4:6] == "00"  # a province (xx0000) or a city (xxxx00)
+        # county-level names only in full and from three characters (和县 would catch "城市管理和县域经济")
+        names = {name, _short(name)} if level_city else {name} | {_short(name)}
+        names = {n for n in names if len(n) >= (2 if level_city else 3)}
+        if home_code and code.startswith(home_code):
+            home |= names | {_short(name)}
+        else:
+            others |= names
+    if home_city:
+        home |= {home_city, _short(home_city)}
+    # the home province is neither (德州 is in 山东: "全省" plans concern it) and generic district names
+    # (城区, 郊区, 市辖区) are ordinary words
+    province = {name for code, name in rows if home_code and code == home_code[:2] + "0000000000"}
+    others -= home | province | {_short(n) for n in province} | GENERIC_PLACES
+    alternation = "|".join(sorted((re.escape(n) for n in others | home), key=len, reverse=True))
+    return Places(frozenset(home), frozenset(others), re.compile(alternation) if alternation else None)
+
+
+class SoundBridge:
+    """Words of a question that the report does not contain, mapped onto report words of the same pinyin
+    (tones ignored): voice and pinyin input put 高贴 for 高铁, 探达峰 for 碳达峰, 春损 for 春笋. A candidate runs
+    from one word boundary of the question to another (jieba's cut), so 最近出新歌 never yields 近出 → 进出."""
+
+    def __init__(self, vocabulary: Iterable[str], corpus_text: str, cut: Callable[[str], list[str]]) -> None:
+        from pypinyin import lazy_pinyin
+
+        self._pinyin = lazy_pinyin
+        self._cut = cut
+        self.corpus = corpus_text
+        self.by_sound: dict[tuple[str, ...], str] = {}
+        for word in sorted(set(vocabulary), key=lambda w: (len(w), w)):
+            if 2 <= len(word) <= 4 and _CJK_RUN.fullmatch(word):
+                self.by_sound.setdefault(tuple(lazy_pinyin(word)), word)
+
+    def __call__(self, text: str) -> tuple[tuple[str, str], ...]:
+        found: list[tuple[str, str]] = []
+        for run in _CJK_RUN.findall(text):
+            sounds = self._pinyin(run)
+            bounds, at = {0}, 0
+            for word in self._cut(run):
+                at += len(word)
+                bounds.add(at)
+            i = 0
+            while i < len(run) - 1:
+                if i not in bounds:
+                    i += 1
+                    continue
+                for n in (4, 3, 2):  # the longest same-sounding report word starting here
+                    piece = run[i:i + n]
+                    if len(piece) < n or piece in self.corpus or i + n not in bounds:
+                        continue
+                    word = self.by_sound.get(tuple(sounds[i:i + n]))
+                    if word and word != piece:
+                        found.append((piece, word))
+                        i += n - 1
+                        break
+                i += 1
+        return tuple(found)
+
+
+class Reader:
+    """Reads questions against one corpus: its vocabulary (for the sound bridge) and its home city."""
+
+    def __init__(self, vocabulary: Iterable[str], corpus_text: str, home_city: str,
+                 cut: Callable[[str], list[str]]) -> None:
+        self.bridge = SoundBridge(vocabulary, corpus_text, cut)
+        self.places = places(home_city)
+        self.corpus = corpus_text
+
+    def read(self, text: str) -> Reading:
+        """``text`` is already normalised (:func:`dzqa.text.normalize`)."""
+        core = question_core(text)
+        home_named = False
+        other: list[str] = []
+        if self.places.pattern is not None:
+            for m in self.places.pattern.finditer(text):
+                name = m.group(0)
+                if name in self.places.home:
+                    home_named = True
+                elif not _RELATION.search(text[max(0, m.start() - 4):m.start()]) and name not in other:
+                    other.append(name)
+        return Reading(text=text, core=core, bridged=self.bridge(core), asks=answer_type(text),
+                       other_places=tuple(other), home_named=home_named, injection=bool(_INJECTION.search(text)))
+
+
+def carries(kind: str, text: str) -> bool:
+    """Whether a sentence of the report carries the detail a question asks for."""
+    pattern = CARRIES.get(kind)
+    return True if pattern is None else bool(pattern.search(text))
