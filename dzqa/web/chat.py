@@ -30,7 +30,10 @@ EXAMPLES: tuple[str, ...] = (
     "今年城镇新增就业多少人？",
     "老百姓收入今年能涨多少？",
 )
+ELDER_BUTTON = '<button type="button" class="dz-elder-toggle" aria-pressed="false">大字 / 高对比</button>'
+PRIVACY = "问题会被记录用于改进服务，请勿输入身份证号、电话等个人信息"
 PLACEHOLDER = "请输入您的问题，按回车发送（Shift+回车换行）"
+SHORT_PLACEHOLDER = "请输入您的问题"  # the embed: one line in a 360 px frame, elder mode too
 SAVED_UP = "感谢您的评价！"
 SAVED_DOWN = "感谢反馈。这个回答哪里不满意？请在下方选择原因（可选）。"
 SAVED_REASON = "已记录原因：{reason}。感谢您帮助我们改进！"
@@ -131,7 +134,8 @@ def clear() -> tuple[Any, ...]:
 
 
 def header_html(title: str, hotline: str) -> str:
-    return (f'<header class="dz-header"><h1>{esc(title)} · 问答</h1>'
+    """The full page's header; the 大字 toggle sits at its top, above the fold on a phone."""
+    return (f'<header class="dz-header"><div class="dz-header-top"><h1>{esc(title)} · 问答</h1>{ELDER_BUTTON}</div>'
             f"<p>回答逐字摘自报告原文并注明出处；报告没有涉及的问题，请拨打 <b>{esc(hotline)}</b> 政务服务便民热线。</p>"
             f'<p><a href="reader" target="_blank" rel="noopener">阅读报告原文</a></p></header>')
 
@@ -140,7 +144,10 @@ def footer_html(title: str, hotline: str) -> str:
     return (f'<p class="dz-footer">本助手只依据《{esc(title)}》原文作答，不作其他政策解释；'
             f"如需办理业务或进一步咨询，请拨打 {esc(hotline)}。</p>")
 
-ELDER_BUTTON = '<button type="button" class="dz-elder-toggle" aria-pressed="false">大字 / 高对比</button>'
+
+def privacy_html() -> str:
+    """The short notice under the input: questions are stored (issue 12, point 6)."""
+    return f'<p class="dz-privacy">{esc(PRIVACY)}</p>'
 
 
 def build_chat(services: Services, *, compact: bool = False) -> gr.Blocks:
@@ -164,13 +171,15 @@ def build_chat(services: Services, *, compact: bool = False) -> gr.Blocks:
                           elem_id="dz-reason")
         status = gr.HTML("", elem_id="dz-status", js_on_load=None, padding=False)
         with gr.Row(equal_height=True, elem_id="dz-ask-row"):
-            box = gr.Textbox(show_label=False, placeholder=PLACEHOLDER, lines=1, max_lines=4,
+            box = gr.Textbox(show_label=False, placeholder=SHORT_PLACEHOLDER if compact else PLACEHOLDER, lines=1, max_lines=4,
                              max_length=s.max_question_chars, elem_id="dz-input", scale=5, min_width=160,
                              autofocus=not compact, submit_btn=False, container=False)
             send = gr.Button("发送", variant="primary", scale=1, min_width=64, elem_id="dz-send")
-        with gr.Row(elem_id="dz-tools"):
+        gr.HTML(privacy_html(), js_on_load=None, padding=False, elem_id="dz-privacy")
+        with gr.Row(elem_id="dz-tools", equal_height=True):
             reset = gr.Button("清空对话", size="sm", variant="secondary", scale=0, min_width=90, elem_id="dz-clear")
-            gr.HTML(ELDER_BUTTON, js_on_load=None, padding=False)
+            if compact:  # the full page has it in its header
+                gr.HTML(ELDER_BUTTON, js_on_load=None, padding=False, elem_id="dz-elder")
         if not compact:
             gr.HTML(footer_html(title, s.hotline), js_on_load=None, padding=False)
 
