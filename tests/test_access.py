@@ -83,3 +83,200 @@ def test_privacy_notice_is_visible_on_the_chat(open_page, path) -> None:
     chat_input(page)
     notice = page.locator(".dz-privacy")
     assert notice.inner_text().strip() == PRIVACY and notice.is_visible()
+
+
+# ------------------------------------------------------------------- 8. elder mode and WCAG 2.1 AA
+
+AXE = Path(__file__).resolve().parent.parent / ".cache" / "node" / "node_modules" / "axe-core" / "axe.min.js"
+
+#: relative luminance contrast of an element's text (or its ::placeholder) against the first opaque
+#: background behind it (WCAG 2.1 formula)
+CONTRAST = """([sel, pseudo]) => {
+    const el = document.querySelector(sel);
+    const rgba = (s) => { const m = s.match(/[\\d.]+/g).map(Number); return [m[0], m[1], m[2], m.length > 3 ? m[3] : 1]; };
+    const lum = ([r, g, b]) => { const f = (c) => { c /= 255; return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; };
+                                 return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b); };
+    let bg = null;
+    for (let e = el; e && !bg; e = e.parentElement) {
+        const c = rgba(getComputedStyle(e).backgroundColor);
+        if (c[3] > 0.99) bg = c;
+    }
+    bg = bg || [255, 255, 255, 1];
+    const fg = rgba(getComputedStyle(el, pseudo || null).color);
+    const mix = fg.slice(0, 3).map((v, i) => v * fg[3] + bg[i] * (1 - fg[3]));
+    const [a, b] = [lum(mix), lum(bg)].sort((x, y) => y - x);
+    return (a + 0.05) / (b + 0.05);
+}"""
+
+TARGETS = {"👍": "#dz-chat .message-buttons button:nth-of-type(2)", "👎": "#dz-chat .message-buttons button:nth-of-type(1)",
+           "🗑": "#dz-chat .top-panel button", "清空对话": "#dz-clear", "大字": ".dz-elder-toggle",
+           "发送": "#dz-send"}
+
+
+def elder_on(page: Any) -> None:
+    if not page.evaluate("document.documentElement.classList.contains('dz-elder')"):
+        page.locator(".dz-elder-toggle").click()
+    page.wait_for_timeout(400)  # colour transitions
+
+
+def axe_violations(page: Any) -> list[dict[str, Any]]:
+    if not AXE.exists():
+        pytest.fail(f"axe-core is missing: run `make axe` (installs it into {AXE.parent.parent.parent})")
+    page.add_script_tag(content=AXE.read_text(encoding="utf-8"))
+    return page.evaluate("""async () => (await axe.run(document, {resultTypes: ['violations']})).violations
+        .filter(v => v.impact === 'serious' || v.impact === 'critical')
+        .map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.slice(0, 5).map(n => n.target.join(' ') + ': ' + n.failureSummary)}))""")
+
+
+@pytest.mark.parametrize("path, answered, elder", [
+    ("/", False, False), ("/", True, False), ("/", True, True), ("/embed", False, False), ("/embed", True, True),
+    ("/embed?theme=dark", True, False), ("/embed?theme=dark&elder=1", True, True), ("/desk", False, False), ("/reader", False, False)])
+def test_axe_finds_no_serious_or_critical_violation(open_page, path, answered, elder) -> None:
+    page = open_page(path, width=1100 if not path.startswith("/embed") else 400, height=900 if "embed" not in path else 600)
+    if path.startswith("/desk"):
+        page.locator("#dz-desk-q").wait_for()
+    elif path != "/reader":
+        chat_input(page)
+    if answered:
+        reply = ask(page, "今年要新建多少所公办幼儿园？")
+        reply.locator(".dz-cite summary").first.click()
+        page.locator("#dz-chat").get_by_role("button", name="踩", exact=True).click()
+        page.locator("#dz-reason").wait_for(state="visible")
+    if elder:
+        elder_on(page)
+    page.wait_for_timeout(500)
+    assert axe_violations(page) == []
+
+
+@pytest.mark.parametrize("elder", [False, True], ids=["normal", "elder"])
+def test_contrast_of_send_and_placeholder(open_page, elder) -> None:
+    for path in ("/", "/embed", "/embed?theme=dark"):
+        page = open_page(path)
+        chat_input(page)
+        if elder:
+            elder_on(page)
+        page.wait_for_timeout(300)
+        for sel, pseudo in (("#dz-send", None), ("#dz-input textarea", "::placeholder"), (".dz-privacy", None)):
+            ratio = page.evaluate(CONTRAST, [sel, pseudo])
+            assert ratio >= 4.5, (path, sel, pseudo, round(ratio, 2))
+
+
+@pytest.mark.parametrize("elder", [False, True], ids=["normal", "elder"])
+def test_targets_are_at_least_44_px(open_page, elder) -> None:
+    for path in ("/", "/embed"):
+        page = open_page(path, width=360, height=740)
+        ask(page, "今年招聘多少老师？")
+        if elder:
+            elder_on(page)
+        for name, sel in TARGETS.items():
+            r = page.evaluate(RECT, sel)
+            assert r is not None, (path, name)
+            assert r["w"] >= 44 and r["h"] >= 44, (path, name, r)
+
+
+#: every visible element that holds text of its own: font size and line height
+TEXT_SIZES = """() => {
+    const out = [];
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    const seen = new Set();
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+        const el = n.parentElement;
+        if (!n.nodeValue.trim() || !el || seen.has(el)) continue;
+        seen.add(el);
+        if (el.closest('script, style, svg, [aria-hidden="true"], .sr-only, .hidden, .hide, [hidden]')) continue;
+        const r = el.getBoundingClientRect();
+        const cs = getComputedStyle(el);
+        if (!r.width || !r.height || cs.visibility === 'hidden' || cs.display === 'none' || el.checkVisibility && !el.checkVisibility()) continue;
+        const size = parseFloat(cs.fontSize);
+        const lh = cs.lineHeight === 'normal' ? 1.2 : parseFloat(cs.lineHeight) / size;
+        out.push({text: n.nodeValue.trim().slice(0, 30), tag: el.tagName, cls: String(el.className).slice(0, 40), size, lh});
+    }
+    return out;
+}"""
+
+
+@pytest.mark.parametrize("path", ["/", "/embed"])
+def test_elder_mode_text_is_18px_with_line_height_1_3(open_page, path) -> None:
+    page = open_page(path, width=1100, height=900)
+    reply = ask(page, "今年要新建多少所公办幼儿园？")
+    reply.locator(".dz-cite summary").first.click()
+    page.locator("#dz-chat").get_by_role("button", name="踩", exact=True).click()
+    page.locator("#dz-reason").wait_for(state="visible")
+    elder_on(page)
+    small = [t for t in page.evaluate(TEXT_SIZES) if t["size"] < 18 or t["lh"] < 1.3]
+    assert small == [], "; ".join(f"{t['tag']}.{t['cls']} {t['text']!r} {t['size']}px×{t['lh']:.2f}" for t in small)
+
+
+@pytest.mark.parametrize("path, width, height", [("/", 360, 740), ("/", 320, 568), ("/embed", 360, 640)])
+def test_elder_toggle_is_above_the_fold_on_a_phone(open_page, path, width, height) -> None:
+    page = open_page(path, width=width, height=height)
+    chat_input(page)
+    r = page.evaluate(RECT, ".dz-elder-toggle")
+    assert r["y"] >= 0 and r["y"] + r["h"] <= height and r["x"] + r["w"] <= width
+    assert page.evaluate(ON_TOP, ".dz-elder-toggle")
+
+
+def test_input_has_a_visible_focus_indicator(open_page) -> None:
+    page = open_page("/embed")
+    box = chat_input(page)
+    ring = """() => { const t = document.querySelector('#dz-input textarea'); const cs = getComputedStyle(t);
+                       const w = getComputedStyle(t.closest('#dz-input'));
+                       return [cs.outlineStyle, parseFloat(cs.outlineWidth), cs.outlineColor, cs.boxShadow, w.boxShadow]; }"""
+    before = page.evaluate(ring)
+    page.locator("body").click(position={"x": 5, "y": 5})
+    box.focus()
+    assert page.evaluate("document.activeElement === document.querySelector('#dz-input textarea')")
+    style, width, color, shadow, outer = page.evaluate(ring)
+    assert style not in ("none", "hidden") and width >= 2, (style, width)
+    assert (style, width, color) != tuple(before[:3])
+    shot(page, "focus.png")
+
+
+#: English words a screen reader would read out in the Chinese page (Gradio's own labels), or markup
+LATIN = re.compile(r"[A-Za-z]{2,}|<")
+
+
+def accessible_names(page: Any) -> list[tuple[str, str]]:
+    """(role, name) of every node of the page's accessibility tree, iframes' trees excluded."""
+    cdp = page.context.new_cdp_session(page)
+    nodes = cdp.send("Accessibility.getFullAXTree")["nodes"]
+    out = []
+    for n in nodes:
+        if n.get("ignored"):
+            continue
+        role = (n.get("role") or {}).get("value", "")
+        name = (n.get("name") or {}).get("value", "")
+        out.append((role, str(name)))
+    return out
+
+
+@pytest.mark.parametrize("path", ["/", "/embed"])
+def test_controls_and_messages_have_chinese_names_without_markup(browser, server, path) -> None:
+    # an English browser: Gradio would label its controls in English ("Textbox", "Like", "Dislike")
+    ctx = browser.new_context(viewport={"width": 1100, "height": 900}, locale="en-US")
+    try:
+        page = ctx.new_page()
+        page.goto(server.url + path)
+        chat_input(page)
+        reply = ask(page, "今年要新建多少所公办幼儿园？")
+        reply.locator(".dz-cite summary").first.click()
+        page.wait_for_timeout(500)
+        labels = page.evaluate("[...document.querySelectorAll('[aria-label], [title], [placeholder]')]"
+                               ".flatMap(e => ['aria-label', 'title', 'placeholder'].map(a => e.getAttribute(a)).filter(Boolean))")
+        bad = [v for v in labels if LATIN.search(v.replace("Shift", ""))]
+        assert bad == [], bad
+        names = accessible_names(page)
+        controls = [(r, n) for r, n in names if r in ("button", "textbox", "log", "link", "radio", "checkbox", "tab")]
+        assert controls and all(n.strip() for r, n in controls), controls
+        english = [(r, n) for r, n in names if r not in ("StaticText", "InlineTextBox", "RootWebArea") and LATIN.search(n.replace("Shift", ""))]
+        assert english == [], english
+        messages = page.locator("#dz-chat [data-testid='bot'], #dz-chat [data-testid='user']")
+        assert messages.count() == 2
+        assert messages.nth(0).get_attribute("aria-label") == "您的问题：今年要新建多少所公办幼儿园？"
+        bot = messages.nth(1).get_attribute("aria-label")
+        assert bot.startswith("助手的回答：") and "新建扩建公办幼儿园38所" in bot
+        assert page.get_by_role("textbox", name="您的问题").count() == 1
+        assert page.locator("#dz-chat").get_by_role("button", name="赞", exact=True).count() == 1
+        assert page.locator("#dz-chat").get_by_role("button", name="踩", exact=True).count() == 1
+    finally:
+        ctx.close()

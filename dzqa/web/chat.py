@@ -171,9 +171,9 @@ def build_chat(services: Services, *, compact: bool = False) -> gr.Blocks:
                           elem_id="dz-reason")
         status = gr.HTML("", elem_id="dz-status", js_on_load=None, padding=False)
         with gr.Row(equal_height=True, elem_id="dz-ask-row"):
-            box = gr.Textbox(show_label=False, placeholder=SHORT_PLACEHOLDER if compact else PLACEHOLDER, lines=1, max_lines=4,
+            box = gr.Textbox(label="您的问题", show_label=False, placeholder=SHORT_PLACEHOLDER if compact else PLACEHOLDER, lines=1, max_lines=4,
                              max_length=s.max_question_chars, elem_id="dz-input", scale=5, min_width=160,
-                             autofocus=not compact, submit_btn=False, container=False)
+                             autofocus=False, submit_btn=False, container=False)
             send = gr.Button("发送", variant="primary", scale=1, min_width=64, elem_id="dz-send")
         gr.HTML(privacy_html(), js_on_load=None, padding=False, elem_id="dz-privacy")
         with gr.Row(elem_id="dz-tools", equal_height=True):
