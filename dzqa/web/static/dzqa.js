@@ -142,6 +142,21 @@
     return ok;
   }
 
+  /* [n] → its cited block. Gradio's sanitiser drops data-* and aria-*, so the number travels in the
+     classes it keeps (marker dz-m<n>, block dz-c<n>), and in the marker's text as a fallback. */
+  function openCitation(mark) {
+    const m = /(?:^|\s)dz-m(\d+)(?:\s|$)/.exec(mark.className) || /(\d+)/.exec(mark.textContent);
+    const reply = mark.closest(".dz-reply");
+    const d = m && reply ? reply.querySelector(`details.dz-c${m[1]}`) : null;
+    if (!d) return;
+    d.open = true;
+    d.classList.add("dz-cite-target");
+    setTimeout(() => d.classList.remove("dz-cite-target"), 1600);
+    d.scrollIntoView({ block: "nearest", behavior: "smooth" });
+    const summary = d.querySelector("summary");
+    if (summary) summary.focus({ preventScroll: true });  // keyboard users continue from the paragraph
+  }
+
   document.addEventListener("click", async (e) => {
     const el = e.target instanceof Element ? e.target : null;
     if (!el) return;
@@ -157,10 +172,10 @@
       setTimeout(() => { copy.textContent = copy.dataset.label; copy.classList.remove("dz-copied"); }, 2000);
       return;
     }
-    const mark = el.closest(".dz-mark[data-cite]");
-    if (mark) {  // [n] in an answer opens the n-th cited paragraph below it
-      const d = mark.closest(".dz-reply")?.querySelector(`.dz-cite[data-n="${mark.dataset.cite}"]`);
-      if (d) { d.open = true; d.scrollIntoView({ block: "nearest" }); }
+    const mark = el.closest(".dz-mark");
+    if (mark) {  // [n] in an answer opens the n-th cited paragraph below it (a button: Enter/Space too)
+      e.preventDefault();
+      openCitation(mark);
       return;
     }
     const open = el.closest("a.dz-open");
