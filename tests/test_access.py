@@ -280,3 +280,80 @@ def test_controls_and_messages_have_chinese_names_without_markup(browser, server
         assert page.locator("#dz-chat").get_by_role("button", name="踩", exact=True).count() == 1
     finally:
         ctx.close()
+
+
+# ------------------------------------------------------------------------------- 9. citation markers
+
+IN_CHAT_VIEW = """(el) => { const c = document.querySelector('#dz-chat [role="log"]') || document.querySelector('#dz-chat');
+                           const a = el.getBoundingClientRect(), b = c.getBoundingClientRect();
+                           return [a.top >= b.top - 2 && a.top < b.bottom && a.top < innerHeight, a.top, b.top, b.bottom]; }"""
+
+
+@pytest.mark.parametrize("how", ["mouse", "Enter", "Space"])
+def test_citation_marker_opens_and_scrolls_to_its_paragraph(open_page, how) -> None:
+    page = open_page("/embed", width=400, height=600)
+    reply = ask(page, "医疗方面今年有什么安排？")
+    marks = reply.locator(".dz-mark")
+    n = marks.count()
+    assert n >= 1
+    last = marks.nth(n - 1)
+    number = last.inner_text().strip("[]")
+    block = reply.locator(f"details.dz-c{number}")
+    assert block.evaluate("d => d.open") is False
+    if how == "mouse":
+        last.click()
+    else:  # reachable by Tab (a real button) and activated from the keyboard
+        assert last.evaluate("b => b.tagName === 'BUTTON' && b.tabIndex >= 0")
+        last.focus()
+        page.keyboard.press(how)
+    page.wait_for_function("d => d.open", arg=block.element_handle())
+    page.wait_for_timeout(700)  # the Chatbot's own autoscroll has run by then
+    seen = block.evaluate(IN_CHAT_VIEW)
+    assert seen[0], f"the cited paragraph was not scrolled into view: {seen}"
+    assert page.evaluate("document.activeElement.tagName") == "SUMMARY"  # focus moved to the paragraph
+    others = [reply.locator("details.dz-cite").nth(i).evaluate("d => d.open") for i in range(reply.locator("details.dz-cite").count())]
+    assert sum(others) == 1  # only the cited block opened
+
+
+# ---------------------------------------------------------------- 10. a way forward, honest wording
+
+
+def test_every_answer_ends_with_a_tappable_hotline_link(open_page) -> None:
+    page = open_page("/")
+    for q in ("今年要新建多少所公办幼儿园？", "你好", "德州明天天气怎么样"):
+        reply = ask(page, q)
+        said = reply.locator(".dz-said")
+        last = said.nth(said.count() - 1)
+        link = last.locator("a[href='tel:12345']")
+        assert link.count() == 1 and link.inner_text() == "12345", q
+        assert link.get_attribute("target") is None  # a call, not a new tab
+        r = link.bounding_box()
+        assert r["width"] > 0 and r["height"] > 0
+
+
+def test_thumbs_down_takes_a_free_text_reason(open_page, server) -> None:
+    page = open_page("/")
+    question = "今年城镇新增就业多少人？（意见）"
+    ask(page, question)
+    page.locator("#dz-chat").get_by_role("button", name="踩", exact=True).click()
+    box = page.locator("#dz-comment textarea")
+    box.wait_for(state="visible")
+    assert box.get_attribute("maxlength") == "200"
+    box.fill("我想知道灵活就业人员有什么补贴")
+    page.locator("#dz-comment-send").click()
+    page.locator("#dz-status").get_by_text("已记录您写的原因").wait_for()
+    box.wait_for(state="hidden")
+    assert rows(server, f"SELECT rating, reason, comment FROM feedback WHERE question = '{question}'") == \
+        [("down", "其他", "我想知道灵活就业人员有什么补贴")]
+
+
+def test_pages_call_the_summary_what_it_is(open_page) -> None:
+    for path in ("/", "/embed", "/reader", "/desk"):
+        page = open_page(path)
+        page.wait_for_timeout(1500 if path != "/reader" else 0)
+        if path in ("/", "/embed"):
+            reply = ask(page, "今年要新建多少所公办幼儿园？")
+            reply.locator(".dz-cite summary").first.click()
+        text = page.locator("body").inner_text()
+        assert "原文" not in text, (path, text[text.find("原文") - 20:text.find("原文") + 10])
+        assert "摘要" in text, path

@@ -152,7 +152,12 @@
     d.open = true;
     d.classList.add("dz-cite-target");
     setTimeout(() => d.classList.remove("dz-cite-target"), 1600);
-    d.scrollIntoView({ block: "nearest", behavior: "smooth" });
+    // the Chatbot scrolls itself to the bottom when its content grows (the block just opened): reveal
+    // the block now and again once that has happened
+    const reveal = () => d.scrollIntoView({ block: "start" });
+    reveal();
+    requestAnimationFrame(reveal);
+    setTimeout(reveal, 250);
     const summary = d.querySelector("summary");
     if (summary) summary.focus({ preventScroll: true });  // keyboard users continue from the paragraph
   }
