@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 # torch must come from the CPU wheel on local disk before sentence-transformers asks for it
 TORCH := torch==2.13.0
 
-.PHONY: install model index browser run test bench loadtest eval clean help
+.PHONY: install model index browser axe run test bench loadtest eval clean help
 
 help:
 	@echo "make run      set everything up and serve http://127.0.0.1:7860"
@@ -43,10 +43,20 @@ browser:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
 	fi
 
+# axe-core (npm) for the accessibility checks of the browser tests, into the git-ignored .cache/node
+AXE_VERSION := 4.11.0
+AXE := .cache/node/node_modules/axe-core/axe.min.js
+axe: $(AXE)
+
+$(AXE):
+	@command -v npm >/dev/null || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq npm >/dev/null; }
+	npm install --silent --no-audit --no-fund --no-save --prefix .cache/node axe-core@$(AXE_VERSION)
+
 run: index
 	$(DZQA) serve
 
-test: index browser
+test: index browser axe
 	$(PY) -m pytest -q
 
 eval: index

@@ -4,7 +4,8 @@ Two tables in ``settings.feedback_db``:
 
 * ``questions``: every question asked in the chat or through ``/api/ask`` (time, channel, question, kind,
   cited passage ids) — the desk's statistics are computed from it;
-* ``feedback``: 👍/👎 with an optional reason per answer, with the question, answer and cited passage ids.
+* ``feedback``: 👍/👎 with an optional reason (and, with 👎, an optional free-text comment of at most
+  :data:`MAX_COMMENT` characters) per answer, with the question, answer and cited passage ids.
 
 No client address is ever stored. Asked questions are queued and written by one background thread, so a
 slow or locked database never delays an answer (statistics flush the queue first; closing drains it).
@@ -41,11 +42,14 @@ RATINGS: dict[str, Rating] = {"up": "up", "down": "down", "👍": "up", "👎": 
                               "dislike": "down"}
 RATING_EMOJI: dict[str, str] = {"up": "👍", "down": "👎"}
 REASONS: tuple[str, ...] = ("答非所问", "信息不全", "引用错误", "其他")
+#: the longest free-text reason a citizen may give with 👎
+MAX_COMMENT = 200
 CHANNELS: tuple[str, ...] = ("chat", "embed", "api")
 #: the tables and their exported columns, in order
 EXPORTS: dict[str, tuple[str, ...]] = {
     "questions": ("asked_at", "channel", "question", "kind", "found", "citations", "ms"),
-    "feedback": ("created_at", "updated_at", "channel", "rating", "reason", "question", "answer", "citations"),
+    "feedback": ("created_at", "updated_at", "channel", "rating", "reason", "question", "answer", "citations",
+                 "comment"),
 }
 
 _SCHEMA = """
@@ -73,7 +77,8 @@ CREATE TABLE IF NOT EXISTS feedback (
     answer     TEXT NOT NULL,
     citations  TEXT NOT NULL,    -- JSON list of passage ids
     rating     TEXT NOT NULL CHECK (rating IN ('up', 'down')),
-    reason     TEXT
+    reason     TEXT,
+    comment    TEXT              -- free-text reason given with 👎 (at most MAX_COMMENT characters)
 );
 """
 
@@ -106,6 +111,7 @@ class Feedback:
     rating: Rating
     reason: str | None = None
     channel: str = "chat"
+    comment: str | None = None  # free text with 👎
     key: str | None = None  # stable id of the rated answer; a second rating of it replaces the first
 
 
@@ -151,6 +157,8 @@ class FeedbackStore:
             conn.execute("PRAGMA synchronous=NORMAL")  # durable at checkpoints; WAL keeps it consistent
             conn.execute(f"PRAGMA busy_timeout={int(self.timeout * 1000)}")
             conn.executescript(_SCHEMA)
+            if "comment" not in {r[1] for r in conn.execute("PRAGMA table_info(feedback)")}:  # older files
+                conn.execute("ALTER TABLE feedback ADD COLUMN comment TEXT")
         except BaseException:
             conn.close()
             raise
@@ -266,13 +274,15 @@ class FeedbackStore:
         cited = json.dumps(list(fb.citations), ensure_ascii=False)
         if fb.key is None:
             return self._write("feedback", "INSERT INTO feedback (key, created_at, updated_at, channel, question, "
-                               "answer, citations, rating, reason) VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?)",
-                               (stamp, stamp, fb.channel, fb.question, fb.answer, cited, fb.rating, fb.reason))
+                               "answer, citations, rating, reason, comment) VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                               (stamp, stamp, fb.channel, fb.question, fb.answer, cited, fb.rating, fb.reason,
+                                fb.comment))
         return self._write("feedback", "INSERT INTO feedback (key, created_at, updated_at, channel, question, "
-                           "answer, citations, rating, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                           "answer, citations, rating, reason, comment) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                            "ON CONFLICT(key) DO UPDATE SET updated_at = excluded.updated_at, "
-                           "rating = excluded.rating, reason = excluded.reason",
-                           (fb.key, stamp, stamp, fb.channel, fb.question, fb.answer, cited, fb.rating, fb.reason))
+                           "rating = excluded.rating, reason = excluded.reason, comment = excluded.comment",
+                           (fb.key, stamp, stamp, fb.channel, fb.question, fb.answer, cited, fb.rating, fb.reason,
+                            fb.comment))
 
     def retract_feedback(self, key: str) -> bool:
         """The citizen took back their 👍/👎 (clicked it again): the row goes. False when that failed."""
@@ -306,7 +316,8 @@ class FeedbackStore:
                              "ORDER BY rating DESC", (since_t,))
         reasons = self._read("SELECT COALESCE(reason, '未选择'), COUNT(*) AS n FROM feedback WHERE rating = 'down' "
                              "AND updated_at >= ? GROUP BY 1 ORDER BY n DESC", (since_t,))
-        dislikes = self._read("SELECT updated_at, question, COALESCE(reason, '未选择'), answer FROM feedback "
+        dislikes = self._read("SELECT updated_at, question, COALESCE(reason, '未选择') || COALESCE('：' || comment, ''), "
+                              "answer FROM feedback "
                               "WHERE rating = 'down' AND updated_at >= ? ORDER BY id DESC LIMIT ?", (since_t, top))
         return Stats(days=days, total_questions=sum(r[1] for r in per_day),
                      total_refused=sum(int(r[2] or 0) for r in per_day),

@@ -181,6 +181,30 @@ def test_feedback_rejects_bad_bodies(client, body, message) -> None:
     assert r.status_code == 422 and message in r.json()["error"], r.text
 
 
+def test_feedback_takes_a_free_text_comment_with_down(client) -> None:
+    body = {"question": "公交票价多少？", "answer": "报告没有提到具体票价。", "rating": "down", "reason": "信息不全",
+            "comment": "  想知道老年人坐公交是否免费  "}
+    r = client.post("/api/feedback", json=body)
+    assert r.status_code == 201, r.text
+    assert db_rows(client, "SELECT reason, comment FROM feedback WHERE id = %d" % r.json()["id"]) == \
+        [("信息不全", "想知道老年人坐公交是否免费")]
+    r = client.post("/api/feedback", json={**body, "reason": None, "comment": "字" * 200})
+    assert r.status_code == 201 and db_rows(client, "SELECT reason, comment FROM feedback WHERE id = %d"
+                                            % r.json()["id"]) == [(None, "字" * 200)]
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"comment": "字" * 201}, "comment"),
+    ({"comment": "很好", "rating": "up", "reason": None}, "comment only goes with"),
+    ({"comment": 12}, "comment"),
+    ({"comment": "LONE"}, "comment"),  # a lone surrogate
+])
+def test_feedback_rejects_bad_comments(client, changes, message) -> None:
+    body = json.dumps({"question": "q", "answer": "a", "rating": "down", **changes}).replace("LONE", "\\ud800")
+    r = client.post("/api/feedback", content=body, headers={"Content-Type": "application/json"})
+    assert r.status_code == 422 and message in r.json()["error"], r.text
+
+
 def test_api_questions_are_logged_for_the_stats(client) -> None:
     client.post("/api/ask", json={"question": "今年招聘多少老师？"})
     rows = db_rows(client, "SELECT channel, kind, found, citations FROM questions WHERE question = '今年招聘多少老师？'")
@@ -368,9 +392,9 @@ def test_chat_tells_the_citizen_when_feedback_was_not_saved(make_client, tmp_pat
     blocker.write_text("x")
     services = make_client(feedback_db=blocker / "fb.sqlite3").app.state.services
     logic = ChatLogic(services, channel="chat", root="")
-    _, history, turns, _, _ = logic.respond("今年招聘多少老师？", [], [])
+    _, history, turns, *_ = logic.respond("今年招聘多少老师？", [], [])
     assert len(history) == 2 and turns[0].index == 1  # answered although nothing could be logged
-    status, pending, _ = logic.rate(turns, gr.LikeData(None, {"index": 1, "value": [], "liked": False}))
+    status, pending, *_ = logic.rate(turns, gr.LikeData(None, {"index": 1, "value": [], "liked": False}))
     assert NOT_SAVED in status and "dz-notice-error" in status and pending is None
 
 

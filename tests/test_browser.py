@@ -394,7 +394,7 @@ def test_desk_search_shows_passages_and_copies_a_cited_reply(open_page, server, 
 
 def test_desk_reader_tab_has_paragraph_anchors(open_page, engine) -> None:
     page = open_page("/desk")
-    page.get_by_role("tab", name="报告原文").click()
+    page.get_by_role("tab", name="报告摘要").click()  # the corpus is a published summary
     reader = page.locator("#dz-reader")
     reader.locator(".dz-para").first.wait_for()
     first = engine.corpus.reports[0].paragraphs[0]

@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..engine import QuestionError, check_question
 from ..text import is_valid_unicode
-from ..feedback import EXPORTS, REASONS, Feedback, parse_rating
+from ..feedback import EXPORTS, MAX_COMMENT, REASONS, Feedback, parse_rating
 from .hardening import security_headers
 from .service import MAX_HISTORY, Services
 
@@ -111,6 +111,8 @@ class FeedbackRequest(BaseModel):
     citations: list[StrictStr] = Field(default_factory=list, max_length=20, description="cited passage ids")
     rating: StrictStr = Field(description="up | down (or 👍 | 👎)")
     reason: Literal[REASONS] | None = Field(default=None, description="only with down: " + " / ".join(REASONS))  # type: ignore[valid-type]
+    comment: StrictStr | None = Field(default=None, max_length=MAX_COMMENT,
+                                      description=f"only with down: the citizen's own words, at most {MAX_COMMENT} characters")
 
 
 class FeedbackResponse(BaseModel):
@@ -189,13 +191,16 @@ def build_router(services: Services) -> APIRouter:
             raise ApiError(422, str(e)) from None
         if body.reason is not None and rating != "down":
             raise ApiError(422, "reason only goes with a down rating (👎)")
+        comment = (body.comment or "").strip() or None
+        if comment is not None and rating != "down":
+            raise ApiError(422, "comment only goes with a down rating (👎)")
         if any(len(c) > 100 for c in body.citations):
             raise ApiError(422, "citations are passage ids (at most 100 characters each)")
-        if not all(is_valid_unicode(t) for t in (body.question, body.answer, *body.citations)):
+        if not all(is_valid_unicode(t) for t in (body.question, body.answer, *body.citations, comment or "")):
             raise ApiError(422, "反馈含有无效字符 (invalid Unicode: lone surrogates)")
         row = services.store.save_feedback(Feedback(question=body.question, answer=body.answer,
                                                     citations=tuple(body.citations), rating=rating,
-                                                    reason=body.reason, channel="api"))
+                                                    reason=body.reason, channel="api", comment=comment))
         if row is None:  # honest: nothing was stored (the failure is in the server log)
             return JSONResponse({"saved": False, "error": "反馈未能保存 (feedback could not be saved)"},
                                 status_code=503, headers={"Retry-After": "60"})

@@ -19,7 +19,7 @@ import gradio as gr
 
 from ..engine import QuestionError
 from ..feedback import now
-from .render import esc, hits_html, notice_html, section_html, stats_html
+from .render import corpus_source, esc, hits_html, notice_html, section_html, source_phrase, stats_html
 from .service import Services
 
 log = logging.getLogger("dzqa.web.desk")
@@ -39,6 +39,7 @@ class DeskLogic:
         self.services = services
         self.reports = {s.id: r for r in services.engine.corpus.reports for s in r.sections}
         self.sections = {s.id: s for s in services.engine.sections()}
+        self.source = corpus_source(services.engine.corpus)  # 报告摘要 for a published summary
         # CSV files handed to the browser: a folder only the server's user can enter (they hold citizens'
         # questions), created on the first export, old files removed at each export
         self.export_dir = Path(os.environ.get("GRADIO_TEMP_DIR") or tempfile.gettempdir()) / "dzqa-exports"
@@ -50,7 +51,7 @@ class DeskLogic:
             result = self.services.engine.search(query, k=int(k or 5), section=section or None)
         except QuestionError as e:
             return notice_html(str(e), "error")
-        return hits_html(result.hits, root="../")
+        return hits_html(result.hits, root="../", source=self.source)
 
     def section(self, section_id: str | None) -> str:
         s = self.sections.get(section_id or "")
@@ -87,11 +88,11 @@ class DeskLogic:
         return gr.update(value=str(path), visible=True)
 
 
-def header_html(title: str) -> str:
+def header_html(title: str, source: str = "报告原文") -> str:
     return (f'<header class="dz-header"><h1>12345 热线查询台</h1>'
             f"<p>在《{esc(title)}》中查找市民问到的内容，复制带出处的答复。</p>"
             f'<p><a href="../" target="_blank" rel="noopener">市民问答页</a> · '
-            f'<a href="../reader" target="_blank" rel="noopener">报告原文（按段落）</a> · '
+            f'<a href="../reader" target="_blank" rel="noopener">{esc(source)}（按段落）</a> · '
             f'<a href="../docs" target="_blank" rel="noopener">JSON API</a></p></header>')
 
 
@@ -103,7 +104,7 @@ def build_desk(services: Services) -> gr.Blocks:
     # Gradio serves downloads from copies in its cache: remove them (and our exports) after EXPORT_TTL
     with gr.Blocks(title="12345 热线查询台", analytics_enabled=False, elem_classes=["dz-desk"],
                    delete_cache=(EXPORT_TTL, EXPORT_TTL)) as desk:
-        gr.HTML(header_html(services.engine.title), js_on_load=None, padding=False)
+        gr.HTML(header_html(services.engine.title, logic.source), js_on_load=None, padding=False)
         with gr.Tabs():
             with gr.Tab("检索", id="search"):
                 with gr.Row(equal_height=True):
@@ -114,17 +115,17 @@ def build_desk(services: Services) -> gr.Blocks:
                                           scale=2, min_width=160, elem_id="dz-desk-section")
                     k = gr.Slider(1, 20, value=5, step=1, label="条数", scale=1, min_width=120, elem_id="dz-desk-k")
                 go = gr.Button("查找", variant="primary", elem_id="dz-desk-go")
-                results = gr.HTML(notice_html("输入后按回车，立即列出最相关的原文段落。"), elem_id="dz-results",
+                results = gr.HTML(notice_html(f"输入后按回车，立即列出{source_phrase(logic.source)}中最相关的段落。"), elem_id="dz-results",
                                   js_on_load=None, padding=False)
                 io = dict(inputs=[query, section, k], outputs=results, concurrency_id="desk", show_progress="minimal")
                 query.submit(logic.search, api_name="desk_search", **io)  # type: ignore[arg-type]
                 go.click(logic.search, api_visibility="private", **io)  # type: ignore[arg-type]
                 section.change(logic.search, api_visibility="private", trigger_mode="always_last", **io)  # type: ignore[arg-type]
-            with gr.Tab("报告原文", id="reader"):
+            with gr.Tab(logic.source, id="reader"):
                 chosen = gr.Dropdown(choices, value=sections[0].id if sections else None, label="选择部分",
                                      elem_id="dz-reader-section")
                 gr.HTML('<p><a class="dz-open" href="../reader" target="_blank" rel="noopener">'
-                        "打开完整原文（每段都有固定链接，可直接引用）›</a></p>", js_on_load=None, padding=False)
+                        f"打开完整的{esc(source_phrase(logic.source))}（每段都有固定链接，可直接引用）›</a></p>", js_on_load=None, padding=False)
                 text = gr.HTML(logic.section(sections[0].id) if sections else "", elem_id="dz-reader",
                                js_on_load=None, padding=False)
                 chosen.change(logic.section, inputs=chosen, outputs=text, api_visibility="private")

@@ -59,32 +59,89 @@ def reply_text(passage: Passage) -> str:
     return f"根据{passage.citation.label()}：{passage.text}"
 
 
-def citation_block(n: int, hit: Hit, clauses: Sequence[str], root: str, *, open_: bool = False) -> str:
-    """One cited paragraph, collapsible: where it is, the quote with the answer clause marked, a link."""
+def source_word(kind: str | None) -> str:
+    """What the pages call the text they quote: a published summary is not the report's 原文.
+
+    ``kind`` is the sidecar's ``"kind"`` (``corpus/*.json``): "summary" for a published summary."""
+    return "报告摘要" if kind == "summary" else "报告原文"
+
+
+def corpus_source(corpus: Corpus) -> str:
+    """:func:`source_word` of the corpus' main report (the one the pages are titled after)."""
+    return source_word(corpus.reports[0].document.meta.get("kind") if corpus.reports else None)
+
+
+def source_phrase(source: str) -> str:
+    """The quoted text in a sentence: "公开发布的报告摘要" for a summary, "报告原文" otherwise."""
+    return "公开发布的报告摘要" if source == "报告摘要" else source
+
+
+def citation_block(n: int, hit: Hit, clauses: Sequence[str], root: str, *, open_: bool = False,
+                   source: str = "报告原文") -> str:
+    """One cited paragraph, collapsible: where it is, the quote with the answer clause marked, a link.
+
+    Gradio's sanitiser drops ``data-*`` and ``aria-*`` but keeps classes: ``dz-c<n>`` names the block
+    that the marker ``dz-m<n>`` opens (see dzqa.js)."""
     c = hit.passage.citation
-    return (f'<details class="dz-cite" data-n="{n}"{" open" if open_ else ""}>'
+    return (f'<details class="dz-cite dz-c{n}"{" open" if open_ else ""}>'
             f'<summary><span class="dz-n">[{n}]</span> {esc(c.label())}</summary>'
             f'<dl class="dz-where"><dt>文件</dt><dd>《{esc(c.doc_title)}》</dd>'
             f'<dt>部分</dt><dd>{esc(c.section)}</dd><dt>段落</dt><dd>第{c.paragraph_number}段</dd></dl>'
             f'<blockquote class="dz-quote">{marked(hit.passage.text, clauses, "dz-hl")}</blockquote>'
             f'<a class="dz-open" href="{esc(reader_href(c, root))}" target="_blank" rel="noopener">'
-            f'在报告原文中查看 ›</a></details>')
+            f'在{esc(source)}中查看 ›</a></details>')
 
 
-def answer_html(answer: Answer, root: str = "", hotline: str = "12345") -> str:
-    """The chat's reply: the report's words with [n] markers, then the cited paragraphs."""
-    if answer.kind != "answer" or not answer.citations:
-        body = esc(answer.text)
-        if answer.kind == "refusal":
-            tel = esc(hotline)
-            body = body.replace(tel, f'<a class="dz-tel" href="tel:{tel}">{tel}</a>', 1)
-        return f'<div class="dz-reply dz-{esc(answer.kind)}"><p class="dz-text">{body}</p></div>'
-    text = "".join(f'{esc(p.text)}<sup class="dz-mark" data-cite="{p.citation}">[{p.citation}]</sup>'
-                   for p in answer.parts)
-    blocks = "".join(citation_block(i, hit, [p.text for p in answer.parts if p.citation == i], root)
-                     for i, hit in enumerate(answer.citations, 1))
-    return (f'<div class="dz-reply dz-answer"><p class="dz-text">{text}</p>'
-            f'<div class="dz-sources"><p class="dz-sources-title">出处（点击展开原文）</p>{blocks}</div></div>')
+def tel_link(text: str, hotline: str) -> str:
+    """``text`` escaped, with the first mention of the hotline number a tappable ``tel:`` link."""
+    body, tel = esc(text), esc(hotline)
+    return body.replace(tel, f'<a class="dz-tel" href="tel:{tel}">{tel}</a>', 1)
+
+
+#: the last line of every reply that does not already name the hotline: a way forward
+HOTLINE_LINE = "如需进一步咨询，请拨打 {hotline} 政务服务便民热线。"
+PARTIAL_BADGE = "部分回答"
+
+
+def marker(n: int) -> str:
+    """The [n] after a quote: a real button (keyboard and mouse), opening and scrolling to block n."""
+    return f'<button type="button" class="dz-mark dz-m{n}" title="查看出处 {n}">[{n}]</button>'
+
+
+def answer_html(answer: Answer, root: str = "", hotline: str = "12345", source: str = "报告原文") -> str:
+    """The chat's reply: the report's words with [n] markers, then the cited paragraphs; always ending
+    with a tappable hotline link.
+
+    A partial answer (the report covers the topic, not the asked detail) is marked as such: its fixed
+    preface, the related quotes with their markers, its closing. ``source`` is what the quoted text is
+    (:func:`source_word`)."""
+    kind = answer.kind if answer.kind in ("answer", "partial", "refusal", "greeting") else "answer"
+    quoted = kind in ("answer", "partial") and bool(answer.citations) and bool(answer.parts)
+    said: list[str] = []  # the paragraphs a screen reader reads as the reply (class dz-said)
+    last = ""
+    if not quoted:
+        last = answer.text
+        said.append(f'<p class="dz-said dz-text">{tel_link(answer.text, hotline)}</p>')
+    else:
+        if kind == "partial":
+            said.append(f'<p class="dz-badge">{PARTIAL_BADGE}</p>')
+            if answer.preface:
+                said.append(f'<p class="dz-said dz-preface">{esc(answer.preface)}</p>')
+        text = "".join(f'{esc(p.doc_label)}{esc(p.text)}{marker(p.citation)}' for p in answer.parts)
+        said.append(f'<p class="dz-said dz-text">{text}</p>')
+        if kind == "partial" and answer.closing:
+            last = answer.closing
+            said.append(f'<p class="dz-said dz-closing">{tel_link(answer.closing, hotline)}</p>')
+    if hotline not in last:
+        said.append(f'<p class="dz-said dz-hotline">{tel_link(HOTLINE_LINE.format(hotline=hotline), hotline)}</p>')
+    sources = ""
+    if quoted:
+        blocks = "".join(citation_block(i, hit, [p.text for p in answer.parts if p.citation == i], root,
+                                        source=source)
+                         for i, hit in enumerate(answer.citations, 1))
+        sources = (f'<div class="dz-sources"><p class="dz-sources-title">出处（点击 [n] 或下方标题展开{esc(source)}中的段落）'
+                   f'</p>{blocks}</div>')
+    return f'<div class="dz-reply dz-{kind}">{"".join(said)}{sources}</div>'
 
 
 def question_html(question: str) -> str:
@@ -99,7 +156,7 @@ def notice_html(text: str, kind: str = "info") -> str:
 # ----------------------------------------------------------------------------------------------- desk
 
 
-def hits_html(hits: Sequence[Hit], root: str = "../") -> str:
+def hits_html(hits: Sequence[Hit], root: str = "../", source: str = "报告原文") -> str:
     """The desk's result list: label, scores, passage with matched terms marked, copy and open buttons."""
     if not hits:
         return '<p class="dz-empty">没有找到相关段落。</p>'
@@ -114,7 +171,7 @@ def hits_html(hits: Sequence[Hit], root: str = "../") -> str:
             f'<p class="dz-passage">{marked(h.passage.text, h.terms, "dz-term")}</p>'
             f'<footer><button type="button" class="dz-copy" data-dz-copy="{esc(reply_text(h.passage))}">'
             f'复制答复</button> <a class="dz-open" href="{esc(reader_href(c, root))}" target="_blank" '
-            f'rel="noopener">在原文中查看 ›</a></footer></article>')
+            f'rel="noopener">在{esc(source)}中查看 ›</a></footer></article>')
     return f'<div class="dz-hits">{"".join(cards)}</div>'
 
 
@@ -141,12 +198,13 @@ def reader_page(corpus: Corpus, css: str) -> str:
         body = "".join(section_html(report, s) for s in report.sections)
         parts.append(f'<article class="dz-doc"><h1>{esc(doc.title)}</h1>'
                      f'<nav class="dz-toc" aria-label="目录"><ol>{toc}</ol></nav>{body}</article>')
-    title = esc(corpus.reports[0].document.title) if corpus.reports else "报告原文"
+    source = corpus_source(corpus)
+    title = esc(corpus.reports[0].document.title) if corpus.reports else source
     return (f'<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f'<title>{title} · 原文</title><style>{css}</style></head>'
+            f'<title>{title} · {esc(source)}</title><style>{css}</style></head>'
             f'<body class="dz-reader"><header class="dz-reader-bar"><a href="./">← 返回问答</a>'
-            f'<span>报告原文 · 每段均可引用</span></header><main>{"".join(parts)}</main></body></html>')
+            f'<span>{esc(source_phrase(source))} · 每段均可引用</span></header><main>{"".join(parts)}</main></body></html>')
 
 
 # ---------------------------------------------------------------------------------------------- stats

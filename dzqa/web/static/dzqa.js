@@ -32,6 +32,32 @@
     document.querySelectorAll(".dz-elder-toggle").forEach((b) => b.setAttribute("aria-pressed", String(on)));
   };
   const setElder = (on) => { document.documentElement.classList.toggle(ELDER, on); remember(on); syncButtons(); };
+  /* elder mode is black on white: in the dark theme it sets the theme aside while it is on */
+  const themeForElder = () => {
+    const b = document.body;
+    if (!b) return;
+    const elder = document.documentElement.classList.contains(ELDER);
+    if (elder && b.classList.contains("dark")) { b.dataset.dzDark = "1"; b.classList.remove("dark"); }
+    else if (!elder && b.dataset.dzDark === "1") { delete b.dataset.dzDark; b.classList.add("dark"); }
+  };
+  new MutationObserver(themeForElder).observe(document.documentElement, { attributes: true, attributeFilter: ["class"] });
+  document.addEventListener("DOMContentLoaded", () => {
+    new MutationObserver(themeForElder).observe(document.body, { attributes: true, attributeFilter: ["class"] });
+    themeForElder();
+  });
+  /* the full page focuses the question box on wide screens only, without scrolling; on a phone the
+     keyboard would cover the page and the header with the 大字 button would scroll away */
+  if (!document.documentElement.classList.contains("dz-embed") && matchMedia("(min-width: 768px)").matches) {
+    const focusBox = () => {
+      const t = document.querySelector("#dz-input textarea");
+      if (!t) return false;
+      if (!document.activeElement || document.activeElement === document.body) t.focus({ preventScroll: true });
+      return true;
+    };
+    const waiter = new MutationObserver(() => { if (focusBox()) waiter.disconnect(); });
+    waiter.observe(document.documentElement, { childList: true, subtree: true });
+    setTimeout(() => waiter.disconnect(), 10000);  // pages without a question box (the desk)
+  }
   let initial = new URLSearchParams(location.search).get("elder");
   if (initial === null) { try { initial = localStorage.getItem("dzqa-elder"); } catch (e) { initial = null; } }
   if (initial === "1") document.documentElement.classList.add(ELDER);
@@ -55,6 +81,49 @@
     for (const c of changes) for (const n of c.addedNodes) if (n.nodeType === 1) translate(n);
   }).observe(document.documentElement, { childList: true, subtree: true });
 
+  /* Chinese accessible names. Gradio labels its controls from the browser's language ("Like",
+     "Dislike", "Clear", "chatbot conversation"; "Liked" even in Chinese) and names each message with its
+     raw HTML ("bot's message: <div class=…>"), and its sanitiser drops aria-* from our messages: the
+     names are set here, whenever Gradio (re)renders, from the text people see. */
+  const NAMES = {
+    "Like": "赞", "Dislike": "踩", "Liked": "已赞", "Disliked": "已踩", "Clear": "清空对话",
+    "chatbot conversation": "问答对话", "Scroll down": "滚动到最新回答", "Copy": "复制", "Copied": "已复制",
+    "Copy message": "复制", "Retry": "重新回答", "Undo": "撤销", "Edit": "编辑", "Share": "分享",
+    "Close": "关闭", "Submit": "发送", "Stop": "停止", "Textbox": "您的问题", "Loading...": "加载中",
+    "Delete": "删除", "Download": "下载", "Upload": "上传",
+  };
+  const text = (el) => (el ? el.textContent : "").replace(/\s+/g, " ").trim();
+  const setAttr = (el, name, value) => { if (el.getAttribute(name) !== value) el.setAttribute(name, value); };
+  const name = () => {
+    for (const el of document.querySelectorAll("[aria-label], [title]")) {
+      for (const a of ["aria-label", "title"]) {
+        const v = el.getAttribute(a);
+        if (v === null) continue;
+        const zh = NAMES[v.trim()];
+        const example = /^Select example (\d+): ([\s\S]*)$/.exec(v);
+        if (zh) setAttr(el, a, zh);
+        else if (example) setAttr(el, a, `示例问题 ${example[1]}：${example[2]}`);
+      }
+    }
+    document.querySelectorAll("#dz-chat [data-testid='user'][aria-label]").forEach((m) =>
+      setAttr(m, "aria-label", "您的问题：" + text(m)));
+    document.querySelectorAll("#dz-chat [data-testid='bot'][aria-label]").forEach((m) => {
+      const reply = m.querySelector(".dz-reply");
+      const said = reply ? [...reply.querySelectorAll(".dz-said, .dz-text:not(.dz-said *)")].map(text).join(" ") : "";
+      setAttr(m, "aria-label", "助手的回答：" + (said || text(m)));
+    });
+    document.querySelectorAll("#dz-chat .examples[role='list']").forEach((l) => {
+      setAttr(l, "role", "group"); setAttr(l, "aria-label", "示例问题");  // buttons are not list items
+    });
+    document.querySelectorAll(".dz-mark").forEach((b) => {
+      const n = (/\d+/.exec(b.textContent) || [""])[0];
+      setAttr(b, "aria-label", `出处 ${n}：展开并跳到引用的段落`);
+    });
+    document.querySelectorAll("a.dz-tel[target]").forEach((a) => a.removeAttribute("target"));  // a call, not a tab
+  };
+  new MutationObserver(name).observe(document.documentElement, {
+    childList: true, subtree: true, attributes: true, attributeFilter: ["aria-label", "title", "role"] });
+
   /* copy a ready-to-read reply; the Clipboard API needs a secure context, older way otherwise */
   async function copyText(text) {
     try {
@@ -73,6 +142,26 @@
     return ok;
   }
 
+  /* [n] → its cited block. Gradio's sanitiser drops data-* and aria-*, so the number travels in the
+     classes it keeps (marker dz-m<n>, block dz-c<n>), and in the marker's text as a fallback. */
+  function openCitation(mark) {
+    const m = /(?:^|\s)dz-m(\d+)(?:\s|$)/.exec(mark.className) || /(\d+)/.exec(mark.textContent);
+    const reply = mark.closest(".dz-reply");
+    const d = m && reply ? reply.querySelector(`details.dz-c${m[1]}`) : null;
+    if (!d) return;
+    d.open = true;
+    d.classList.add("dz-cite-target");
+    setTimeout(() => d.classList.remove("dz-cite-target"), 1600);
+    // the Chatbot scrolls itself to the bottom when its content grows (the block just opened): reveal
+    // the block now and again once that has happened
+    const reveal = () => d.scrollIntoView({ block: "start" });
+    reveal();
+    requestAnimationFrame(reveal);
+    setTimeout(reveal, 250);
+    const summary = d.querySelector("summary");
+    if (summary) summary.focus({ preventScroll: true });  // keyboard users continue from the paragraph
+  }
+
   document.addEventListener("click", async (e) => {
     const el = e.target instanceof Element ? e.target : null;
     if (!el) return;
@@ -88,10 +177,10 @@
       setTimeout(() => { copy.textContent = copy.dataset.label; copy.classList.remove("dz-copied"); }, 2000);
       return;
     }
-    const mark = el.closest(".dz-mark[data-cite]");
-    if (mark) {  // [n] in an answer opens the n-th cited paragraph below it
-      const d = mark.closest(".dz-reply")?.querySelector(`.dz-cite[data-n="${mark.dataset.cite}"]`);
-      if (d) { d.open = true; d.scrollIntoView({ block: "nearest" }); }
+    const mark = el.closest(".dz-mark");
+    if (mark) {  // [n] in an answer opens the n-th cited paragraph below it (a button: Enter/Space too)
+      e.preventDefault();
+      openCitation(mark);
       return;
     }
     const open = el.closest("a.dz-open");
