@@ -72,7 +72,7 @@ LIST_ITEM_BONUS = 0.01
 RESTATE_NOVELTY = 0.34
 
 #: what the relevance model reads, in order (see :func:`signals`)
-FEATURES = ("dense", "coverage_cjk", "cjk", "gap", "keyword", "agree", "unknown", "latin")
+FEATURES = ("dense_cjk", "dense_latin", "coverage_cjk", "cjk", "gap", "keyword", "agree", "unknown", "latin")
 
 
 @dataclass(frozen=True)
@@ -138,7 +138,9 @@ def signals(retrieval: Retrieval, query: Query, index: Index) -> dict[str, float
     total = sum(weights.values())
     unknown = sum(w for t, w in weights.items() if t not in index.vocab) / total if total else 1.0
     latin = len(_LATIN_WORD.findall(query.text))
-    return {"dense": retrieval.dense_best, "coverage_cjk": retrieval.coverage * cjk, "cjk": cjk,
+    # the cosine means something else for an English question (the report is Chinese): two features
+    return {"dense": retrieval.dense_best, "dense_cjk": retrieval.dense_best * cjk,
+            "dense_latin": retrieval.dense_best * (1.0 - cjk), "coverage_cjk": retrieval.coverage * cjk, "cjk": cjk,
             "gap": retrieval.dense_gap, "keyword": retrieval.keyword_best / (1.0 + retrieval.keyword_best),
             "agree": 1.0 if retrieval.agree else 0.0, "unknown": unknown * cjk,
             "latin": min(latin, 8) / 8.0 * (1.0 - cjk)}

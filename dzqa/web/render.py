@@ -185,7 +185,8 @@ def section_html(report: Report, section: Section) -> str:
         f'title="{esc(p.id)}">第{p.number}段</a>{esc(p.text)}</p>'
         for p in report.paragraphs if p.section_key == section.key)
     return (f'<section class="dz-section" id="s-{esc(section.id.replace("/", "-"))}">'
-            f'<h2>{esc(section.label)}</h2>{paras}</section>')
+            # the heading is citable too (a numbered section's heading is a passage: 2021/s6/h → #p-2021-s6-h)
+            f'<h2 id="p-{esc(section.id.replace("/", "-"))}-h">{esc(section.label)}</h2>{paras}</section>')
 
 
 def reader_page(corpus: Corpus, css: str) -> str:
