@@ -84,6 +84,8 @@ class Settings:
     trusted_proxies: str = ""
     #: host names the site answers to ("www.example.gov.cn *.dezhou.gov.cn"); empty: any well-formed Host
     allowed_hosts: str = ""
+    #: asked questions and feedback older than this many days are deleted (at start, then hourly); 0 = keep
+    retention_days: int = 180
     hotline: str = "12345"
     #: Gradio chat queue: answers computed at once per page, and waiting requests before "busy"
     queue_concurrency: int = 4
@@ -114,6 +116,8 @@ class Settings:
         _ = self.frame_ancestor_list  # validate now: these become response headers
         _ = self.trusted_proxy_networks
         _ = self.allowed_host_list
+        if self.retention_days < 0:
+            raise SettingsError("DZQA_RETENTION_DAYS must be 0 (keep everything) or a number of days")
 
     @cached_property
     def frame_ancestor_list(self) -> tuple[str, ...]:

@@ -11,6 +11,7 @@ limits, the polite "busy" answer, CORS, the sub-path, request logs) is installed
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
@@ -143,7 +144,9 @@ def create_app(engine: Engine, settings: Settings | None = None, store: Feedback
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        retention = asyncio.create_task(enforce_retention(services.store, settings.retention_days))
         yield
+        retention.cancel()
         services.store.close()  # a clean close on shutdown (SIGTERM included): WAL checkpointed
 
     app = FastAPIOffline(title="dzqa · 德州市政府工作报告问答 API", version=__version__, lifespan=lifespan,
@@ -169,6 +172,20 @@ def create_app(engine: Engine, settings: Settings | None = None, store: Feedback
         gr.mount_gradio_app(app, blocks, path=path, head=head, **look)  # type: ignore[arg-type]
     install_middleware(app, settings)
     return app
+
+
+#: seconds between two retention runs (the first is at start)
+RETENTION_INTERVAL = 3600
+
+
+async def enforce_retention(store: FeedbackStore, days: int, interval: float = RETENTION_INTERVAL) -> None:
+    """Delete questions and feedback older than DZQA_RETENTION_DAYS now, then every ``interval`` seconds
+    (in a worker thread: a locked database must not stall the event loop). 0 days: keep everything."""
+    if days <= 0:
+        return
+    while True:
+        await asyncio.to_thread(store.purge, days)  # failures are logged by the store; try again later
+        await asyncio.sleep(interval)
 
 
 def add_page_routes(app: FastAPI, services: Services) -> None:
