@@ -122,6 +122,17 @@ def test_uploads_and_unused_gradio_routes_are_refused(make_client) -> None:
     assert c.get("/theme.css").status_code == 200 and c.get("/desk/theme.css").status_code == 200
 
 
+def test_queued_answers_cannot_skip_the_queue(make_client) -> None:
+    c = make_client()
+    config = page_config(c.get("/").text)
+    chat = next(d for d in config["dependencies"] if d.get("api_name") == "chat")
+    r = c.post("/gradio_api/run/predict", json={"fn_index": chat["id"], "data": ["今年招聘多少老师？", [], []],
+                                                  "session_hash": "s1"})
+    assert r.status_code >= 400 and "dz-reply" not in r.text
+    clear = next(d for d in config["dependencies"] if not d["queue"] and d["backend_fn"])
+    assert c.post("/gradio_api/run/predict", json={"fn_index": clear["id"], "data": [], "session_hash": "s1"}).status_code != 404
+
+
 def test_gradio_temp_dir_is_private_to_this_process() -> None:
     temp = Path(dzqa.web.TEMP_DIR)
     assert os.environ["GRADIO_TEMP_DIR"] == str(temp) and f"dzqa-gradio-{os.getpid()}-" in temp.name

@@ -149,5 +149,7 @@ def build_desk(services: Services) -> gr.Blocks:
                 # browser-only events (fn=None): the token goes to the authenticated export route
                 export_q.click(None, inputs=token, js=export_js("questions"), api_visibility="private")
                 export_f.click(None, inputs=token, js=export_js("feedback"), api_visibility="private")
-    desk.queue(max_size=s.queue_size, default_concurrency_limit=s.queue_concurrency)
+    # api_open=False: queued events (answers) cannot be run directly through /gradio_api/run/predict,
+    # around the queue's concurrency limit; the page's unqueued events (clearing) still can
+    desk.queue(max_size=s.queue_size, default_concurrency_limit=s.queue_concurrency, api_open=False)
     return desk
