@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 # torch must come from the CPU wheel on local disk before sentence-transformers asks for it
 TORCH := torch==2.13.0
 
-.PHONY: install model index browser axe run test bench loadtest eval clean help
+.PHONY: install model index browser axe strace run test bench loadtest eval clean help
 
 help:
 	@echo "make run      set everything up and serve http://127.0.0.1:7860"
@@ -53,10 +53,19 @@ $(AXE):
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq npm >/dev/null; }
 	npm install --silent --no-audit --no-fund --no-save --prefix .cache/node axe-core@$(AXE_VERSION)
 
+# strace for the test that proves the server opens no socket to the outside (Debian package)
+strace:
+	@if command -v strace >/dev/null; then \
+	  echo "strace present"; \
+	else \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq strace >/dev/null; \
+	fi
+
 run: index
 	$(DZQA) serve
 
-test: index browser axe
+test: index browser axe strace
 	$(PY) -m pytest -q
 
 eval: index

@@ -4,10 +4,10 @@ The front door is :class:`dzqa.engine.Engine` (``Engine.open()``, ``.search()``,
 imported here so that ``import dzqa`` and ``dzqa --help`` stay instant.
 """
 
-import os
+from . import offline
 
 __version__ = "0.1.0"
 
-# Nothing is downloaded at run time: a model named with DZQA_EMBED_MODEL must already be in the local cache.
-# Set before anything imports huggingface_hub (Gradio does), which reads it once.
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# Nothing is downloaded or reported at run time (a model named with DZQA_EMBED_MODEL must already be in the
+# local cache): every entry point imports this package first, before onnxruntime, Gradio or the HF libraries.
+offline.apply()

@@ -212,7 +212,9 @@ class OnnxQueryEncoder:
     """
 
     def __init__(self, folder: Path, prefix: str, threads: int, *, max_batch: int = MAX_BATCH) -> None:
-        import onnxruntime as ort
+        from .offline import onnxruntime
+
+        ort = onnxruntime()  # telemetry off (it would look up mobile.events.data.microsoft.com)
 
         meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
         self.prefix = prefix

@@ -7,7 +7,9 @@ Two tables in ``settings.feedback_db``:
 * ``feedback``: 👍/👎 with an optional reason (and, with 👎, an optional free-text comment of at most
   :data:`MAX_COMMENT` characters) per answer, with the question, answer and cited passage ids.
 
-No client address is ever stored. Asked questions are queued and written by one background thread, so a
+No client address is ever stored, and ID-card and phone numbers typed into a question or feedback are
+masked before they are (:func:`dzqa.privacy.mask`); rows older than ``DZQA_RETENTION_DAYS`` are deleted
+by :meth:`FeedbackStore.purge`, which the server runs at start and then hourly. Asked questions are queued and written by one background thread, so a
 slow or locked database never delays an answer (statistics flush the queue first; closing drains it).
 Feedback is written at once: a write that fails (database locked, read-only, disk full, folder missing)
 never raises into the request, it is logged and reported back as ``None`` so the caller can tell the user
@@ -18,6 +20,7 @@ so the desk's statistics never block a write.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import logging
@@ -30,6 +33,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterable, Literal, Sequence
 
+from .privacy import mask
 from .text import normalize
 
 log = logging.getLogger("dzqa.feedback")
@@ -170,13 +174,14 @@ class FeedbackStore:
             self._conn = self._open()
         return self._conn
 
-    def _write(self, what: str, sql: str, args: Sequence[Any]) -> int | None:
-        """Run one write; the new row id, or None (logged) when the database cannot be written."""
+    def _write(self, what: str, sql: str, args: Sequence[Any], *, rowcount: bool = False) -> int | None:
+        """Run one write; the new row id (or with ``rowcount`` the rows changed), or None (logged) when the
+        database cannot be written."""
         with self._lock:
             try:
                 cur = self._connect().execute(sql, args)
                 self.last_error = ""
-                return int(cur.lastrowid or 0)
+                return int(cur.rowcount if rowcount else cur.lastrowid or 0)
             except (sqlite3.Error, OSError, ValueError) as e:  # ValueError: text SQLite cannot encode
                 self.last_error = f"{type(e).__name__}: {e}"
                 log.error("could not save %s to %s: %s", what, self.path, self.last_error)
@@ -236,6 +241,7 @@ class FeedbackStore:
 
         False when it was dropped because the writer is far behind (a broken database under load)."""
         t = now()
+        question = mask(question)  # personal numbers never reach the database (the answer used the original)
         row = (t.isoformat(timespec="seconds"), t.date().isoformat(), channel, question, question_key(question),
                kind, int(found), json.dumps(list(citations)), None if ms is None else round(ms, 1))
         self._start_writer()
@@ -272,6 +278,9 @@ class FeedbackStore:
         Returns the row id, or None when it could not be saved (the caller tells the user)."""
         stamp = now().isoformat(timespec="seconds")
         cited = json.dumps(list(fb.citations), ensure_ascii=False)
+        # personal numbers typed by the citizen are masked like asked questions
+        fb = dataclasses.replace(fb, question=mask(fb.question), answer=mask(fb.answer),
+                                 reason=None if fb.reason is None else mask(fb.reason))
         if fb.key is None:
             return self._write("feedback", "INSERT INTO feedback (key, created_at, updated_at, channel, question, "
                                "answer, citations, rating, reason, comment) VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -283,6 +292,24 @@ class FeedbackStore:
                            "rating = excluded.rating, reason = excluded.reason, comment = excluded.comment",
                            (fb.key, stamp, stamp, fb.channel, fb.question, fb.answer, cited, fb.rating, fb.reason,
                             fb.comment))
+
+    def purge(self, days: int) -> int | None:
+        """Delete asked questions and feedback older than ``days`` days (0: keep everything).
+
+        Returns the number of rows deleted, or None when the database could not be written (logged)."""
+        if days <= 0:
+            return 0
+        self.flush()  # questions still queued are recent anyway, but the count should be final
+        cutoff = (now() - timedelta(days=days)).isoformat(timespec="seconds")  # ISO, one zone: compares as text
+        deleted = 0
+        for table, column in (("questions", "asked_at"), ("feedback", "updated_at")):
+            n = self._write(f"retention ({table})", f"DELETE FROM {table} WHERE {column} < ?", (cutoff,), rowcount=True)
+            if n is None:
+                return None
+            deleted += n
+        if deleted:
+            log.info("retention: deleted %d questions and feedback older than %d days", deleted, days)
+        return deleted
 
     def retract_feedback(self, key: str) -> bool:
         """The citizen took back their 👍/👎 (clicked it again): the row goes. False when that failed."""

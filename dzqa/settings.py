@@ -86,6 +86,10 @@ class Settings:
     admin_token: str = field(default="", repr=False)  # never printed with the settings
     rate_limit: int = 0
     trusted_proxies: str = ""
+    #: host names the site answers to ("www.example.gov.cn *.dezhou.gov.cn"); empty: any well-formed Host
+    allowed_hosts: str = ""
+    #: asked questions and feedback older than this many days are deleted (at start, then hourly); 0 = keep
+    retention_days: int = 180
     hotline: str = "12345"
     #: Gradio chat queue: answers computed at once per page, and waiting requests before "busy"
     queue_concurrency: int = 4
@@ -115,6 +119,9 @@ class Settings:
         object.__setattr__(self, "root_path", _root_path(self.root_path))
         _ = self.frame_ancestor_list  # validate now: these become response headers
         _ = self.trusted_proxy_networks
+        _ = self.allowed_host_list
+        if self.retention_days < 0:
+            raise SettingsError("DZQA_RETENTION_DAYS must be 0 (keep everything) or a number of days")
 
     @cached_property
     def frame_ancestor_list(self) -> tuple[str, ...]:
@@ -131,6 +138,17 @@ class Settings:
                 out.append(ipaddress.ip_network(item, strict=False))
             except ValueError:
                 raise SettingsError(f"DZQA_TRUSTED_PROXIES: {item!r} is not an IP address or network") from None
+        return tuple(out)
+
+    @cached_property
+    def allowed_host_list(self) -> tuple[str, ...]:
+        """DZQA_ALLOWED_HOSTS as lower-case host names or *.domain patterns (ports are not part of it)."""
+        out = []
+        for item in str(self.allowed_hosts).replace(",", " ").split():
+            item = item.lower().rstrip(".")
+            if item != "*" and not re.fullmatch(r"(\*\.)?[a-z0-9.-]+|[0-9a-f:.]+", item.strip("[]")):
+                raise SettingsError(f"DZQA_ALLOWED_HOSTS: {item!r} is not a host name such as www.dezhou.gov.cn")
+            out.append(item.strip("[]"))
         return tuple(out)
 
     @property

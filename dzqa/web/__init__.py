@@ -3,26 +3,27 @@
 Nothing heavy is imported here; ``dzqa.web.server`` imports FastAPI and Gradio when the server starts.
 """
 
+import atexit
 import os
+import shutil
 import tempfile
-
-#: set before Gradio is first imported: no telemetry or version checks (the server has no internet)
-GRADIO_ENV = {
-    "GRADIO_ANALYTICS_ENABLED": "False",
-    "GRADIO_RUN_HISTORY": "False",
-    "GRADIO_SSR_MODE": "False",
-}
 
 
 def _private_temp() -> str:
-    """Gradio's file cache (it holds desk exports with citizens' questions): a folder only we can enter."""
-    path = os.path.join(tempfile.gettempdir(), f"dzqa-gradio-{os.getuid()}")
-    os.makedirs(path, mode=0o700, exist_ok=True)
-    os.chmod(path, 0o700)
+    """Gradio's file cache, private to this process: a fresh folder only our user can enter (mkdtemp
+    makes it 0700), never a shared or predictable one that another process, a restart or an inherited
+    GRADIO_TEMP_DIR would share. No page takes uploads and exports never touch it; it is removed at exit
+    (:func:`remove_temp`, also called on SIGTERM by ``dzqa serve``)."""
+    path = tempfile.mkdtemp(prefix=f"dzqa-gradio-{os.getpid()}-")
+    atexit.register(remove_temp)
     return path
 
 
-for _key, _value in GRADIO_ENV.items():  # this package is imported before any of its modules imports gradio
-    os.environ.setdefault(_key, _value)
-if "GRADIO_TEMP_DIR" not in os.environ:
-    os.environ["GRADIO_TEMP_DIR"] = _private_temp()
+def remove_temp() -> None:
+    """Remove this process's Gradio temp folder (idempotent)."""
+    shutil.rmtree(TEMP_DIR, ignore_errors=True)
+
+
+# set before any of this package's modules imports gradio, which reads it for every cached file
+TEMP_DIR = _private_temp()
+os.environ["GRADIO_TEMP_DIR"] = TEMP_DIR

@@ -23,7 +23,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ..engine import QuestionError, check_question
 from ..text import is_valid_unicode
 from ..feedback import EXPORTS, MAX_COMMENT, REASONS, Feedback, parse_rating
-from .hardening import security_headers
+from ..settings import Settings
+from .hardening import error_line, security_headers
 from .service import MAX_HISTORY, Services
 
 log = logging.getLogger("dzqa.api")
@@ -247,7 +248,7 @@ def build_router(services: Services) -> APIRouter:
 # ------------------------------------------------------------------------------------------- errors
 
 
-def install_error_handlers(app: FastAPI) -> None:
+def install_error_handlers(app: FastAPI, settings: Settings) -> None:
     """Every error of the JSON API is ``{"error": "..."}`` with a 4xx that says what is wrong."""
 
     @app.exception_handler(ApiError)
@@ -270,11 +271,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
-        # answered by Starlette's outermost layer, outside our middleware: the security headers come along here
-        log.exception("unexpected error on %s %s", request.method, request.url.path)
-        settings = request.app.state.services.settings
+        # normally ErrorLineMiddleware answers first; this is the last resort of Starlette's outermost layer,
+        # outside our middleware (security headers come along). The settings are the closure's: on a Gradio
+        # page request.app is Gradio's app, which has no dzqa state.
+        log.error(error_line(request.method, request.url.path, exc))
         return JSONResponse({"error": "internal error"}, status_code=500,
-                            headers=security_headers(settings.frame_ancestor_list))
+                            headers={**security_headers(settings.frame_ancestor_list), "Cache-Control": "no-store"})
 
 
 def _describe(error: dict[str, Any]) -> str:

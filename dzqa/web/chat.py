@@ -239,5 +239,7 @@ def build_chat(services: Services, *, compact: bool = False) -> gr.Blocks:
                   api_visibility="private")
         for event in (reset.click, chatbot.clear):  # the Chatbot's own 🗑 too: answers and turns stay in step
             event(clear, outputs=[chatbot, turns, status, pending, *pick], api_visibility="private", queue=False)
-    demo.queue(max_size=s.queue_size, default_concurrency_limit=s.queue_concurrency)
+    # api_open=False: queued events (answers) cannot be run directly through /gradio_api/run/predict,
+    # around the queue's concurrency limit; the page's unqueued events (clearing) still can
+    demo.queue(max_size=s.queue_size, default_concurrency_limit=s.queue_concurrency, api_open=False)
     return demo

@@ -1,24 +1,20 @@
 """The hotline staff's lookup desk (Gradio Blocks at ``/desk``): search, the report by section, statistics.
 
 Search shows the top passages at once (no chat), with scores, matched terms marked and a button that
-copies a ready-to-read reply with its citation. Statistics and CSV exports go through
-:func:`dzqa.web.service.admin_allowed` (the admin token; closed when none is configured).
+copies a ready-to-read reply with its citation. Statistics go through
+:func:`dzqa.web.service.admin_allowed` (the admin token; closed when none is configured); CSV exports are
+downloaded by the browser from the authenticated ``/api/export/<table>.csv`` (:func:`export_js`).
 """
 
 from __future__ import annotations
 
+import json
 import logging
-import os
 import sqlite3
-import tempfile
-import time
-from pathlib import Path
-from typing import Any
 
 import gradio as gr
 
 from ..engine import QuestionError
-from ..feedback import now
 from .render import corpus_source, esc, hits_html, notice_html, section_html, source_phrase, stats_html
 from .service import Services
 
@@ -27,8 +23,9 @@ log = logging.getLogger("dzqa.web.desk")
 ALL_SECTIONS = ""
 DAY_CHOICES = ((("最近 7 天", 7), ("最近 30 天", 30), ("最近 90 天", 90), ("最近一年", 365)))
 TOKEN_REFUSED = "管理口令不正确，无法查看统计。"
-#: seconds an exported CSV stays on the server
-EXPORT_TTL = 600
+EXPORT_REFUSED = "管理口令不正确，无法导出。"
+EXPORT_FAILED = "导出暂时无法完成，请稍后再试。"
+EXPORT_DONE = "已下载 {name}。"
 NO_TOKEN = "统计功能未启用：服务器没有配置管理口令（DZQA_ADMIN_TOKEN）。"
 
 
@@ -40,9 +37,6 @@ class DeskLogic:
         self.reports = {s.id: r for r in services.engine.corpus.reports for s in r.sections}
         self.sections = {s.id: s for s in services.engine.sections()}
         self.source = corpus_source(services.engine.corpus)  # 报告摘要 for a published summary
-        # CSV files handed to the browser: a folder only the server's user can enter (they hold citizens'
-        # questions), created on the first export, old files removed at each export
-        self.export_dir = Path(os.environ.get("GRADIO_TEMP_DIR") or tempfile.gettempdir()) / "dzqa-exports"
 
     def search(self, query: str, section: str | None, k: float | None) -> str:
         if not isinstance(query, str) or not query.strip():
@@ -69,23 +63,35 @@ class DeskLogic:
             log.error("statistics unavailable: %s", e)
             return notice_html(f"统计暂时无法读取（{e}）", "error")
 
-    def export(self, token: str | None, table: str) -> Any:
-        """A CSV file for the download box, or a warning (wrong token, unreadable database)."""
-        if not self.services.admin_allowed(token):
-            gr.Warning(self.refusal())
-            return gr.update(value=None, visible=False)
-        try:
-            data = self.services.store.export_csv(table)
-        except (sqlite3.Error, OSError) as e:
-            gr.Warning(f"导出失败：{e}")
-            return gr.update(value=None, visible=False)
-        self.export_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        for old in self.export_dir.glob("dzqa-*.csv"):
-            if time.time() - old.stat().st_mtime > EXPORT_TTL:
-                old.unlink(missing_ok=True)
-        path = self.export_dir / f"dzqa-{table}-{now():%Y%m%d-%H%M%S}.csv"
-        path.write_text(data, encoding="utf-8")
-        return gr.update(value=str(path), visible=True)
+
+def export_js(table: str) -> str:
+    """The export buttons run in the browser only: they fetch the authenticated ``/api/export/<table>.csv``
+    with the token in an Authorization header and save the response as a blob. Nothing is written on the
+    server, so no file with citizens' questions ever sits in Gradio's cache under a guessable URL."""
+    messages = json.dumps({"refused": EXPORT_REFUSED, "failed": EXPORT_FAILED, "done": EXPORT_DONE},
+                          ensure_ascii=False)
+    return f"""async (token) => {{
+  const M = {messages}, table = {json.dumps(table)};
+  const say = (text) => {{ const el = document.querySelector("#dz-export-status .dz-export-status");
+                          if (el) el.textContent = text; }};
+  say("");
+  try {{
+    const r = await fetch(new URL("../api/export/" + table + ".csv", window.location.href),
+                          {{headers: {{Authorization: "Bearer " + (token || "")}}, credentials: "omit", cache: "no-store"}});
+    if (!r.ok) {{ say(r.status === 401 ? M.refused : M.failed); return []; }}
+    const now = new Date(), pad = (n) => String(n).padStart(2, "0");
+    const name = `dzqa-${{table}}-${{now.getFullYear()}}${{pad(now.getMonth() + 1)}}${{pad(now.getDate())}}.csv`;
+    const a = document.createElement("a");
+    a.href = URL.createObjectURL(await r.blob());
+    a.download = name;
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(a.href), 60000);
+    say(M.done.replace("{{name}}", name));
+  }} catch (e) {{ say(M.failed); }}
+  return [];
+}}"""
 
 
 def header_html(title: str, source: str = "报告原文") -> str:
@@ -101,9 +107,7 @@ def build_desk(services: Services) -> gr.Blocks:
     logic = DeskLogic(services)
     sections = services.engine.sections()
     choices = [(sec.label, sec.id) for sec in sections]
-    # Gradio serves downloads from copies in its cache: remove them (and our exports) after EXPORT_TTL
-    with gr.Blocks(title="12345 热线查询台", analytics_enabled=False, elem_classes=["dz-desk"],
-                   delete_cache=(EXPORT_TTL, EXPORT_TTL)) as desk:
+    with gr.Blocks(title="12345 热线查询台", analytics_enabled=False, elem_classes=["dz-desk"]) as desk:
         gr.HTML(header_html(services.engine.title, logic.source), js_on_load=None, padding=False)
         with gr.Tabs():
             with gr.Tab("检索", id="search"):
@@ -139,12 +143,14 @@ def build_desk(services: Services) -> gr.Blocks:
                 with gr.Row():
                     export_q = gr.Button("导出提问记录 CSV", size="sm", elem_id="dz-export-questions")
                     export_f = gr.Button("导出反馈 CSV", size="sm", elem_id="dz-export-feedback")
-                download = gr.File(label="下载", visible=False, interactive=False, elem_id="dz-download")
+                gr.HTML('<p class="dz-export-status" role="status" aria-live="polite"></p>', elem_id="dz-export-status",
+                        js_on_load=None, padding=False)
                 refresh.click(logic.stats, inputs=[token, days], outputs=out, api_visibility="private")
                 days.change(logic.stats, inputs=[token, days], outputs=out, api_visibility="private")
-                export_q.click(lambda t: logic.export(t, "questions"), inputs=token, outputs=download,
-                               api_visibility="private")
-                export_f.click(lambda t: logic.export(t, "feedback"), inputs=token, outputs=download,
-                               api_visibility="private")
-    desk.queue(max_size=s.queue_size, default_concurrency_limit=s.queue_concurrency)
+                # browser-only events (fn=None): the token goes to the authenticated export route
+                export_q.click(None, inputs=token, js=export_js("questions"), api_visibility="private")
+                export_f.click(None, inputs=token, js=export_js("feedback"), api_visibility="private")
+    # api_open=False: queued events (answers) cannot be run directly through /gradio_api/run/predict,
+    # around the queue's concurrency limit; the page's unqueued events (clearing) still can
+    desk.queue(max_size=s.queue_size, default_concurrency_limit=s.queue_concurrency, api_open=False)
     return desk

@@ -10,6 +10,13 @@ Plain ASGI (no framework dependency), so each piece is small and testable on its
 * :class:`SecurityHeadersMiddleware` adds ``X-Content-Type-Options``, ``Referrer-Policy`` and a CSP whose
   ``frame-ancestors`` is ``DZQA_FRAME_ANCESTORS``; it removes any ``X-Frame-Options`` (framing is
   governed by the CSP alone, so configured origins can embed the chat).
+* :class:`ForwardedHeadersMiddleware` drops X-Forwarded-* from peers that are not DZQA_TRUSTED_PROXIES
+  (and X-Gradio-Server from everyone) and checks Host against DZQA_ALLOWED_HOSTS, so no client can
+  choose the host the page's scripts load from; :class:`CacheControlMiddleware` keeps pages, JSON and
+  exports out of shared caches.
+* :class:`GradioRoutesMiddleware` refuses every Gradio route the pages do not use (uploads, file=, …);
+  :class:`NoGradioCORSMiddleware` removes Gradio's own CORS answers.
+* :class:`ErrorLineMiddleware` turns any exception into one log line (and a JSON 500 if nothing was sent).
 * :class:`RequestLogMiddleware` writes one JSON line per request (time, method, route, status, latency,
   pseudonymous client, plus what the endpoint recorded with :func:`note`, e.g. ``found`` and ``passages``);
   never a raw IP.
@@ -19,11 +26,12 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from contextvars import ContextVar
 from typing import Any, Iterable
 
-from .limits import ASGIApp, Network, Receive, Scope, Send, anonymise, client_address
+from .limits import ASGIApp, Network, Receive, Scope, Send, _trusted, anonymise, client_address
 
 access_log = logging.getLogger("dzqa.access")
 
@@ -209,3 +217,269 @@ class RequestLogMiddleware:
                           "client": anonymise(client_address(scope, self.proxies))}
                 record.update(fields)
                 access_log.info(json.dumps(record, ensure_ascii=False))
+
+
+# --------------------------------------------------------------------------- headers that shape URLs
+
+#: headers through which a client could claim another host, scheme or prefix; Gradio builds the page's
+#: script and API URLs from them. Believed only from DZQA_TRUSTED_PROXIES.
+FORWARDED_HEADERS = (b"x-forwarded-host", b"x-forwarded-proto", b"x-forwarded-for", b"x-forwarded-port",
+                     b"x-forwarded-prefix", b"x-forwarded-server", b"x-forwarded-scheme", b"x-forwarded-ssl",
+                     b"x-real-ip", b"forwarded")
+#: a header Gradio takes as the server's URL from anyone; no proxy of ours sends it
+NEVER_BELIEVED = (b"x-gradio-server",)
+#: a Host (or X-Forwarded-Host) value: a DNS name, IPv4 or [IPv6], with an optional port
+_HOST = re.compile(r"^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)*\.?)(?::\d{1,5})?$")
+BAD_HOST = "请求的主机名无效。Invalid or unknown Host header."
+
+
+def host_name(value: str) -> str:
+    """'www.example.gov.cn:443' → 'www.example.gov.cn'; '[::1]:7860' → '::1' (lower case)."""
+    value = value.strip().lower()
+    if value.startswith("["):
+        return value[1:value.index("]")] if "]" in value else value
+    return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
+
+
+LOOPBACK_HOSTS = ("localhost", "::1")
+
+
+def host_allowed(name: str, allowed: tuple[str, ...]) -> bool:
+    """Whether a host name is one of DZQA_ALLOWED_HOSTS ('*.example.gov.cn' covers its subdomains), or the
+    machine itself (direct requests on the loopback port, health checks, a proxy's own Host)."""
+    name = name.rstrip(".")
+    if name in LOOPBACK_HOSTS or name.startswith("127.") and name.replace(".", "").isdigit():
+        return True
+    for pattern in allowed:
+        if pattern == "*" or name == pattern or (pattern.startswith("*.") and name.endswith(pattern[1:])):
+            return True
+    return False
+
+
+class ForwardedHeadersMiddleware:
+    """Only DZQA_TRUSTED_PROXIES may shape the URLs the pages are built with.
+
+    From any other peer, X-Forwarded-* and Forwarded are removed before Gradio (or anything else) sees
+    them; X-Gradio-Server is removed from everyone. The Host (and a trusted proxy's X-Forwarded-Host) must
+    be a plain host[:port], and one of DZQA_ALLOWED_HOSTS when that is set, else ``400``: a forged Host
+    cannot put a foreign script URL into a page (which is also never cached: see CacheControlMiddleware)."""
+
+    def __init__(self, app: ASGIApp, trusted_proxies: Iterable[Network] = (), allowed_hosts: Iterable[str] = ()) -> None:
+        self.app = app
+        self.proxies = tuple(trusted_proxies)
+        self.allowed = tuple(allowed_hosts)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        peer = (scope.get("client") or ("", 0))[0]
+        trusted = bool(self.proxies) and _trusted(peer, self.proxies)
+        dropped = NEVER_BELIEVED if trusted else NEVER_BELIEVED + FORWARDED_HEADERS
+        headers = [(k, v) for k, v in scope.get("headers") or () if k.lower() not in dropped]
+        for name, value in headers:
+            if name in (b"host", b"x-forwarded-host"):
+                first = value.decode("latin-1").split(",")[0].strip()
+                if not _HOST.match(first) or (self.allowed and not host_allowed(host_name(first), self.allowed)):
+                    if scope["type"] == "http":
+                        await _json_response(send, 400, {"error": BAD_HOST})
+                    else:
+                        await send({"type": "websocket.close", "code": 1008})
+                    return
+        await self.app({**scope, "headers": headers}, receive, send)
+
+
+# ----------------------------------------------------------------------------------------- caching
+
+#: Gradio's build assets carry a content hash in their names: cacheable for good
+HASHED_ASSETS = "/assets/"
+#: other static files (same content per version, not hashed): an hour
+STATIC_FILES = ("/static/", "/static-offline-docs/", "/favicon.ico")
+NO_STORE = b"no-store"
+
+
+class CacheControlMiddleware:
+    """Pages, JSON, event streams and exports are never stored by a cache in front (they are built per
+    request, from a session or for one admin); only static files may be. Replaces what the app set."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    @staticmethod
+    def policy(path: str) -> bytes:
+        if HASHED_ASSETS in path:
+            return b"public, max-age=31536000, immutable"
+        if any(p in path for p in STATIC_FILES):
+            return b"public, max-age=3600"
+        return NO_STORE
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        value = self.policy(scope.get("path", ""))
+
+        async def with_policy(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                chosen = value if 200 <= status < 300 or status == 304 else NO_STORE
+                kept = [(k, v) for k, v in message.get("headers", []) if k.lower() not in (b"cache-control", b"expires", b"pragma")]
+                message = {**message, "headers": kept + [(b"cache-control", chosen)]}
+            await send(message)
+
+        await self.app(scope, receive, with_policy)
+
+
+# ------------------------------------------------------------------------------ Gradio's routes
+
+#: what the pages (chat, embed, desk) call under their mount, checked in a real browser session:
+#: the page, its assets, the queue (join → data stream, heartbeat), unqueued events (run/predict). Plus the chat's published endpoint
+#: (/gradio_api/call/chat and /gradio_api/info: the load test and scripts drive the chat with it).
+#: Uploads, /gradio_api/file=, /proxy=, /config, /run/<name>, /stream, /monitoring, /login, … are refused.
+PAGE_ROUTES: tuple[tuple[str, re.Pattern[str]], ...] = tuple((m, re.compile(p)) for m, p in (
+    ("GET", r"/?"),
+    ("GET", r"/assets/[\w.@~-]+(/[\w.@~-]+)*"),
+    ("GET", r"/static/[\w.@~-]+(/[\w.@~-]+)*"),
+    ("GET", r"/(gradio_api/)?theme\.css"),
+    ("GET", r"/favicon\.ico"),
+    ("POST", r"/gradio_api/queue/join"),
+    ("GET", r"/gradio_api/queue/data"),
+    ("POST", r"/gradio_api/run/predict"),  # events outside the queue (clearing the chat), by fn_index
+    ("GET", r"/gradio_api/heartbeat/[\w-]+"),
+))
+CHAT_API_ROUTES: tuple[tuple[str, re.Pattern[str]], ...] = tuple((m, re.compile(p)) for m, p in (
+    ("GET", r"/gradio_api/info/?"),
+    ("POST", r"/gradio_api/call/chat/?"),
+    ("GET", r"/gradio_api/call/chat/[\w-]+"),
+))
+NOT_HERE = "没有这个地址。Not found."
+
+
+class GradioRoutesMiddleware:
+    """Refuse (404) every request under a Gradio mount that is not on the allow-list above.
+
+    ``own`` are the app's own paths (JSON API, reader, docs) that are never Gradio's; ``mounts`` the Gradio
+    mount points, longest first ("/embed", "/desk", ""); ``api_mounts`` those whose chat API is published."""
+
+    def __init__(self, app: ASGIApp, own: tuple[str, ...], own_exact: tuple[str, ...], mounts: tuple[str, ...],
+                 api_mounts: tuple[str, ...] = ("",)) -> None:
+        self.app = app
+        self.own = own
+        self.own_exact = own_exact
+        self.mounts = tuple(sorted(mounts, key=len, reverse=True))
+        self.api_mounts = api_mounts
+
+    def allowed(self, method: str, path: str) -> bool:
+        if path in self.own_exact or path.startswith(self.own):
+            return True
+        method = "GET" if method == "HEAD" else method
+        for mount in self.mounts:
+            if mount and not (path == mount or path.startswith(mount + "/")):
+                continue
+            rest = path[len(mount):]
+            routes = PAGE_ROUTES + (CHAT_API_ROUTES if mount in self.api_mounts else ())
+            return any(m == method and rx.fullmatch(rest) for m, rx in routes)
+        return False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope.get("method") != "OPTIONS":
+            from starlette._utils import get_route_path
+
+            if not self.allowed(scope["method"], get_route_path(scope)):
+                await _json_response(send, 404, {"error": NOT_HERE})
+                return
+        elif scope["type"] == "websocket":  # no page uses one
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        await self.app(scope, receive, send)
+
+
+# ------------------------------------------------------------------------------------------- CORS
+
+class NoGradioCORSMiddleware:
+    """Gradio answers any localhost Origin with Access-Control-Allow-Origin and credentials; dzqa's CORS
+    is only what docs/embed.md says (the JSON API, for DZQA_CORS_ORIGINS). Every Access-Control-* header
+    from inside is dropped; :class:`dzqa.web.server.ApiCORSMiddleware`, outside this one, adds its own."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def without_cors(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [(k, v) for k, v in message.get("headers", [])
+                                                  if not k.lower().startswith(b"access-control-")]}
+            await send(message)
+
+        await self.app(scope, receive, without_cors)
+
+
+# ----------------------------------------------------------------------------------------- errors
+
+error_log = logging.getLogger("dzqa.web.errors")
+
+
+def error_line(method: str, path: str, exc: BaseException) -> str:
+    """One line for an error: where it was raised (innermost frame) and what it was, no traceback."""
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    after_start = "response already started" in str(exc) and (exc.__cause__ or exc.__context__)
+    if after_start:  # Starlette's wrapper around the real error (e.g. Gradio's 404 for an unknown session)
+        exc = after_start  # type: ignore[assignment]
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    where = f" at {tb.tb_frame.f_code.co_filename.rsplit('/site-packages/', 1)[-1]}:{tb.tb_lineno}" if tb else ""
+    detail = str(exc).replace("\n", " ")[:200]
+    late = " (after the response started)" if after_start else ""
+    return f"{method} {path}: {type(exc).__name__}: {detail}{where}{late}"
+
+
+class ErrorLineMiddleware:
+    """An exception anywhere below (our code, FastAPI, a Gradio route, a stream that fails after it
+    started) becomes one log line and, when nothing was sent yet, a JSON 500 with the security headers —
+    never a multi-kilobyte traceback from the framework or uvicorn."""
+
+    def __init__(self, app: ASGIApp, frame_ancestors: Iterable[str] = ("*",)) -> None:
+        self.app = app
+        self.headers = [(k.lower().encode(), v.encode()) for k, v in security_headers(frame_ancestors).items()]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = finished = replaced = False
+
+        async def tracked(message: dict[str, Any]) -> None:
+            nonlocal started, finished, replaced
+            if replaced:  # the body of a framework's plain-text 500, dropped
+                return
+            if message["type"] == "http.response.start":
+                started = True
+                kind = dict(message.get("headers") or []).get(b"content-type", b"")
+                if message["status"] == 500 and kind.startswith(b"text/plain"):
+                    # a mounted app's own error layer (Gradio is a FastAPI app of its own) answered first
+                    replaced = finished = True
+                    await _json_response(send, 500, {"error": "internal error"},
+                                         [*self.headers, (b"cache-control", NO_STORE)])
+                    return
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                finished = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except Exception as e:  # noqa: BLE001 - the point is to catch everything, once
+            error_log.error(error_line(scope.get("method", ""), scope.get("path", ""), e))
+            try:
+                if not started:
+                    await _json_response(send, 500, {"error": "internal error"},
+                                         [*self.headers, (b"cache-control", NO_STORE)])
+                elif not finished:  # a stream that failed midway: end it cleanly instead of a second error
+                    await send({"type": "http.response.body", "body": b"", "more_body": False})
+            except OSError:  # the client is gone
+                pass

@@ -11,6 +11,7 @@ limits, the polite "busy" answer, CORS, the sub-path, request logs) is installed
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
@@ -19,7 +20,7 @@ from importlib import resources
 from typing import Any, AsyncIterator, Awaitable, Callable, MutableMapping
 from urllib.parse import urlencode
 
-import gradio as gr  # dzqa.web (imported first) has switched its telemetry off
+import gradio as gr  # dzqa (imported first) has switched its telemetry off; dzqa.web set its temp dir
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi_offline import FastAPIOffline
@@ -33,7 +34,9 @@ from ..settings import Settings, get_settings
 from .api import build_router, install_error_handlers
 from .chat import build_chat
 from .desk import build_desk
-from .hardening import BodyLimitMiddleware, BusyMessageMiddleware, RequestLogMiddleware, SecurityHeadersMiddleware
+from .hardening import (BodyLimitMiddleware, BusyMessageMiddleware, CacheControlMiddleware, ErrorLineMiddleware,
+                        ForwardedHeadersMiddleware, GradioRoutesMiddleware, NoGradioCORSMiddleware,
+                        RequestLogMiddleware, SecurityHeadersMiddleware)
 from .limits import RateLimitMiddleware
 from .render import reader_page
 from .service import Services
@@ -50,6 +53,9 @@ QUIET_PATHS = ("/assets/", "/static/", "/favicon", "/gradio_api/queue/data", "/g
 API_PREFIXES = ("/api/", "/healthz", "/openapi.json")
 #: Gradio pages that live under a sub-path; the bare path (/embed) redirects to the mount (/embed/)
 SUB_PAGES = ("embed", "desk")
+#: paths of the app's own routes (never Gradio's): the JSON API, the reader, the API docs and their files
+OWN_PREFIXES = API_PREFIXES + ("/docs", "/redoc", "/static-offline-docs/")
+OWN_EXACT = ("/reader", *(f"/{name}" for name in SUB_PAGES))
 #: marks the embed's page so the stylesheet can make it compact
 EMBED_CLASS = '<script>document.documentElement.classList.add("dz-embed");</script>'
 
@@ -116,17 +122,24 @@ class RootPathMiddleware:
 
 def install_middleware(app: FastAPI, settings: Settings) -> None:
     """Every middleware of the app, in one place. The last added runs first, so a request meets them in
-    the reverse order: log → root path → security headers → CORS → body limit → rate limit → busy message
-    (CORS outside the limits, so a cross-origin widget can read a 429 or 413 and its Retry-After)."""
+    the reverse order: log → one-line errors → root path → security headers → cache control → forwarded
+    headers and Host → CORS → no Gradio CORS → Gradio route allow-list → body limit → rate limit → busy
+    message (CORS outside the limits, so a cross-origin widget can read a 429 or 413 and its Retry-After)."""
     proxies = settings.trusted_proxy_networks
     app.add_middleware(BusyMessageMiddleware)
     app.add_middleware(RateLimitMiddleware, per_minute=settings.rate_limit, trusted_proxies=proxies)
     app.add_middleware(BodyLimitMiddleware)
+    app.add_middleware(GradioRoutesMiddleware, own=OWN_PREFIXES, own_exact=OWN_EXACT,
+                       mounts=tuple("/" + name for name in SUB_PAGES) + ("",))
+    app.add_middleware(NoGradioCORSMiddleware)
     if settings.cors_origin_list:
         app.add_middleware(ApiCORSMiddleware, origins=settings.cors_origin_list)
+    app.add_middleware(ForwardedHeadersMiddleware, trusted_proxies=proxies, allowed_hosts=settings.allowed_host_list)
+    app.add_middleware(CacheControlMiddleware)
     app.add_middleware(SecurityHeadersMiddleware, frame_ancestors=settings.frame_ancestor_list)
     if settings.root_path:
         app.add_middleware(RootPathMiddleware, root_path=settings.root_path)
+    app.add_middleware(ErrorLineMiddleware, frame_ancestors=settings.frame_ancestor_list)
     app.add_middleware(RequestLogMiddleware, trusted_proxies=proxies, quiet_prefixes=QUIET_PATHS)
 
 
@@ -140,7 +153,9 @@ def create_app(engine: Engine, settings: Settings | None = None, store: Feedback
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        retention = asyncio.create_task(enforce_retention(services.store, settings.retention_days))
         yield
+        retention.cancel()
         services.store.close()  # a clean close on shutdown (SIGTERM included): WAL checkpointed
 
     app = FastAPIOffline(title="dzqa · 德州市政府工作报告问答 API", version=__version__, lifespan=lifespan,
@@ -149,7 +164,7 @@ def create_app(engine: Engine, settings: Settings | None = None, store: Feedback
                                      "`dzqa search --json` prints. Errors are `{\"error\": \"...\"}` with a 4xx.",
                          favicon_url=None)
     app.state.services = services
-    install_error_handlers(app)
+    install_error_handlers(app, settings)
     app.include_router(build_router(services))
     add_page_routes(app, services)
 
@@ -166,6 +181,20 @@ def create_app(engine: Engine, settings: Settings | None = None, store: Feedback
         gr.mount_gradio_app(app, blocks, path=path, head=head, **look)  # type: ignore[arg-type]
     install_middleware(app, settings)
     return app
+
+
+#: seconds between two retention runs (the first is at start)
+RETENTION_INTERVAL = 3600
+
+
+async def enforce_retention(store: FeedbackStore, days: int, interval: float = RETENTION_INTERVAL) -> None:
+    """Delete questions and feedback older than DZQA_RETENTION_DAYS now, then every ``interval`` seconds
+    (in a worker thread: a locked database must not stall the event loop). 0 days: keep everything."""
+    if days <= 0:
+        return
+    while True:
+        await asyncio.to_thread(store.purge, days)  # failures are logged by the store; try again later
+        await asyncio.sleep(interval)
 
 
 def add_page_routes(app: FastAPI, services: Services) -> None:
@@ -209,11 +238,28 @@ def serve(host: str | None = None, port: int | None = None) -> None:
     app = create_app(engine, settings)
     base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}{settings.root_path}"
     print(f"dzqa: serving {base}/  (embed {base}/embed, desk {base}/desk, API {base}/docs)", file=sys.stderr)
-    # no uvicorn access log: it would write client addresses (ours writes pseudonyms). X-Forwarded-* are
-    # believed only from DZQA_TRUSTED_PROXIES, never from an arbitrary local process.
-    proxies = ",".join(str(n) for n in settings.trusted_proxy_networks)
-    uvicorn.run(app, host=host, port=port, access_log=False, log_level="warning", proxy_headers=bool(proxies),
-                forwarded_allow_ips=proxies or None, timeout_graceful_shutdown=10)
+    # no uvicorn access log: it would write client addresses (ours writes pseudonyms). No uvicorn proxy
+    # headers either: it would replace the peer address before ForwardedHeadersMiddleware can tell a
+    # trusted proxy (DZQA_TRUSTED_PROXIES) from anyone else; our middleware reads X-Forwarded-* itself.
+    remove_temp_on_sigterm()
+    uvicorn.run(app, host=host, port=port, access_log=False, log_level="warning", proxy_headers=False,
+                timeout_graceful_shutdown=10)
+
+
+def remove_temp_on_sigterm() -> None:
+    """uvicorn stops gracefully on SIGTERM and then re-raises it with the handler it found: with the
+    default one the process dies without atexit, leaving Gradio's temp folder. Ours removes it first and
+    then dies of SIGTERM as before (the exit status still says so)."""
+    import signal
+
+    from . import remove_temp
+
+    def handler(signum: int, frame: Any) -> None:
+        remove_temp()
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+
+    signal.signal(signal.SIGTERM, handler)
 
 
 def configure_logging() -> None:
