@@ -177,15 +177,14 @@ def compose(question: str, reading: Reading, query: Query, retrieval: Retrieval,
     if asked_years:
         preface = PARTIAL_YEAR.format(year="、".join(sorted(asked_years)), have="、".join(sorted(outline.report_years)))
     best = scored[0]
-    if reading.asks in DETAIL_TYPES:
-        carrier = next((c for c in scored if c[0] >= best[0] - DETAIL_MARGIN and carries(reading.asks, c[2].text)),
-                       None)
+    for detail in reading.details:  # each detail asked for must be carried by a sentence close to the best
+        carrier = next((c for c in scored if c[0] >= best[0] - DETAIL_MARGIN and carries(detail, c[2].text)), None)
         if carrier is None:
-            what = DETAIL_WORDS[reading.asks]
+            what = DETAIL_WORDS[detail]
             preface = preface or PARTIAL_DETAIL.format(what=what)
-        else:
-            best = carrier
-    chosen = _choose(best, scored, hits, reading, max_units)
+            break
+        best = carrier
+    chosen, listed = _choose(best, scored, hits, reading, max_units)
     cited_text = "".join(hits[c[1]].passage.text for c in chosen)
     away = [p for p in reading.other_places if p not in cited_text]
     if away and not reading.home_named and not preface:
@@ -199,8 +198,10 @@ def compose(question: str, reading: Reading, query: Query, retrieval: Retrieval,
             cited.append(hit)
         parts.append(AnswerPart(text=quote(unit.text), citation=cited.index(hit) + 1))
     if reading.asks == "list":
+        before = len(parts)
         parts, cited = _with_headings(parts, cited, chosen, hits, index, outline)
-        if not _enumerates(parts) and not preface:
+        listed = listed or len(parts) != before or _lists_the_asked(chosen[0][2].text, query, index)
+        if not listed and not preface:
             # a which-question whose best passage only names the programme ("实施快递业“两进一出”工程"):
             # the report does not list the items
             what = LIST_DETAIL
@@ -219,8 +220,9 @@ Scored = tuple[float, int, Unit]
 
 
 def _choose(best: Scored, scored: list[Scored], hits: tuple[Hit, ...], reading: Reading,
-            max_units: int) -> list[Scored]:
-    """The units to quote: the best one, then what the answer type needs from its sentence, then close runners-up."""
+            max_units: int) -> tuple[list[Scored], bool]:
+    """The units to quote: the best one, then what the answer type needs from its sentence, then close
+    runners-up; and whether they list items (a run of parallel sentences or an enumerating clause)."""
     chosen = [best]
     follower = _follower_of_lead(best, scored, hits)
     if follower is not None:  # the topic sentence names the subject; the sentence after it says what happens
@@ -228,18 +230,18 @@ def _choose(best: Scored, scored: list[Scored], hits: tuple[Hit, ...], reading: 
     if reading.asks == "list":
         run = _parallel(best, scored) or _semicolon_run(best, scored)
         if len(run) >= 2:
-            return run[:MAX_LIST_UNITS]
+            return run[:MAX_LIST_UNITS], True
     if reading.asks in ("purpose", "list"):
         extra = _same_sentence(best, scored, purpose=reading.asks == "purpose")
         if extra is not None and all(extra[2] is not c[2] for c in chosen):
             chosen.append(extra)
-        return chosen[:max_units]
+        return chosen[:max_units], extra is not None and reading.asks == "list"
     for cand in scored:
         if len(chosen) >= max_units:
             break
         if cand[0] >= scored[0][0] - EXTRA_MARGIN and all(cand[2] is not c[2] for c in chosen):
             chosen.append(cand)
-    return chosen
+    return chosen, False
 
 
 def _parallel(best: Scored, scored: list[Scored]) -> list[Scored]:
@@ -276,10 +278,15 @@ def _semicolon_run(best: Scored, scored: list[Scored]) -> list[Scored]:
     return run
 
 
-def _enumerates(parts: Sequence[AnswerPart]) -> bool:
-    """Whether quoted parts list several items (an enumeration with 、 or a run of clauses, several sentences
-    or headings)."""
-    return len(parts) >= 2 or any("、" in p.text or len(re.findall("[,，]", p.text)) >= 2 for p in parts)
+def _lists_the_asked(text: str, query: Query, index: Index) -> bool:
+    """Whether the clause of ``text`` that names what the question asks about lists items: "实施快递业“两进一出”
+    工程" names the programme without its items; "积极引进咨询管理、财务审计…等服务机构" lists them."""
+    clauses = [c for c in re.split("[,，;；。]", text) if c]
+    weights = {t: index.idf.get(t, index.top_idf) for t in set(query.all_tokens)}
+    if not clauses or not weights:
+        return False
+    key = max(clauses, key=lambda c: sum(w * match(t, c.lower()) for t, w in weights.items()))
+    return "、" in key or (len(clauses) >= 3 and key == clauses[0])
 
 
 def _same_sentence(best: Scored, scored: list[Scored], *, purpose: bool) -> Scored | None:

@@ -29,10 +29,11 @@ AnswerType = Literal["phone", "money", "date", "address", "person", "list", "pur
 ASK_PATTERNS: tuple[tuple[AnswerType, re.Pattern[str]], ...] = tuple((t, re.compile(p, re.I)) for t, p in (
     ("phone", r"电话|号码|热线|联系方式|怎么联系|phone|telephone|contact number"),
     ("money", r"多少钱|几块钱|啥价|什么价|价格|价钱|票价|门票|收费|费用|学费|保教费|花多少|多少元|给多少钱|补贴多少|补助多少|"
-              r"补多少|罚多少|罚款|多少补贴|多少补助|投资多少|多少亿|交多少|缴多少|price|cost|fee|how much money"),
+              r"补多少|补钱|给钱|罚多少|罚款|多少补贴|多少补助|投资多少|多少亿|交多少|缴多少|price|cost|fee|how much money"),
     ("date", r"什么时候|啥时候|啥时|哪天|几月|几号|何时|哪一天|哪年|哪一年|具体时间|什么时间|多久|多长时间|日期|时间表|"
              r"开工时间|通车时间|截止|几点|开门|上班|营业|when\b|what date|what time|how long|opening hours|\bopen\b"),
-    ("address", r"在哪(里|儿|个地方|块)|在哪[？?]?$|哪里|哪儿|去哪|到哪|什么地方|啥地方|什么位置|地址|位置在|地点|"
+    ("address", r"在哪(里|儿|个地方|块|条街|条路|个位置)|在哪[？?]?$|哪里|哪儿|去哪|到哪|哪条街|哪条路|哪个位置|什么地方|"
+                r"啥地方|什么位置|地址|位置在|地点|"
                 r"where\b|address|location"),
     ("person", r"负责人|谁负责|是谁|哪位|谁来|谁作|谁做|谁是|who\b"),
     ("purpose", r"为什么|为啥|为何|为了啥|为了什么|为的是|干啥用|干什么用|目的|意义何在|有啥用|有什么用|图啥|图的是|图什么|"
@@ -50,8 +51,7 @@ DETAIL_TYPES = ("phone", "money", "date", "address", "person")
 CARRIES: dict[str, re.Pattern[str]] = {
     "phone": re.compile(r"\d{3,4}-?\d{7,8}|(?<!\d)\d{5}(?!\d)热线|电话"),
     "money": re.compile(r"\d+(\.\d+)?\s*(万|亿)?元"),
-    # the report is the year's plan: what it says is completed or built is done within that year
-    "date": re.compile(r"\d{1,2}月(\d{1,2}日)?|\d{4}年|年底|年内|上半年|下半年|月底|完成|建成"),
+    "date": re.compile(r"\d{1,2}月(\d{1,2}日)?|\d{4}年|年底|年内|上半年|下半年|月底"),
     "address": re.compile(r"\d+号|[路街巷]\d|街道|门牌"),
     "person": re.compile(r"[\u4e00-\u9fff]{2,3}(代表|同志|书记|市长|主任)"),
 }
@@ -88,6 +88,7 @@ class Reading:
     core: str  # the clause(s) that ask, for a long story; else ``text``
     bridged: tuple[tuple[str, str], ...]  # (word as typed, report word of the same sound)
     asks: AnswerType
+    details: tuple[str, ...]  # every detail type asked for (a question may ask where and when at once)
     other_places: tuple[str, ...]  # places named that are neither the home city, its districts, nor related
     home_named: bool  # the question names the corpus's own city (or one of its districts)
     injection: bool
@@ -245,7 +246,8 @@ class Reader:
                     home_named = True
                 elif not _RELATION.search(text[max(0, m.start() - 4):m.start()]) and name not in other:
                     other.append(name)
-        return Reading(text=text, core=core, bridged=self.bridge(core), asks=answer_type(text),
+        return Reading(text=text, core=core, bridged=self.bridge(core), asks=answer_type(core),
+                       details=tuple(t for t, p in ASK_PATTERNS if t in DETAIL_TYPES and p.search(core)),
                        other_places=tuple(other), home_named=home_named, injection=bool(_INJECTION.search(text)))
 
 
