@@ -172,7 +172,10 @@ class Engine:
             raise QuestionError("问题里没有可检索的文字 (question has no words to search)")
         query, encode = self.prepare(self.reader.read(text).search_text)
         r = retrieve(self.index, query, k, self.settings.rrf_k, section=section)
-        return SearchResult(question=question, query=text, hits=r.hits, timings={"encode": encode, **r.timings})
+        sig = answer_mod.signals(r, query, self.index)
+        confident = (self.relevance(sig) if self.relevance is not None else sig["dense"]) >= self.settings.min_relevance
+        return SearchResult(question=question, query=text, hits=r.hits, timings={"encode": encode, **r.timings},
+                            confident=confident and bool(r.hits))
 
     def ask(self, question: str, history: Sequence[str] = ()) -> Answer:
         """An extractive, cited answer; ``history`` holds earlier questions of the same conversation."""

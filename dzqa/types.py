@@ -112,6 +112,8 @@ class SearchResult:
     query: str  # the normalised text that was searched
     hits: tuple[Hit, ...]
     timings: dict[str, float] = field(default_factory=dict, compare=False, hash=False)
+    #: whether the relevance model thinks the report covers the question (the desk says so when not)
+    confident: bool = True
 
     def to_json(self) -> dict[str, Any]:
         return {"question": self.question, "hits": [h.to_json() for h in self.hits]}

@@ -21,6 +21,8 @@ from .service import Services
 log = logging.getLogger("dzqa.web.desk")
 
 ALL_SECTIONS = ""
+LOW_CONFIDENCE = ("没有找到与这个问题足够相关的内容：报告很可能没有涉及。下面是最接近的段落，仅供参考，"
+                  "请勿当作答复；可请市民拨打 12345 或转相关部门。")
 DAY_CHOICES = ((("最近 7 天", 7), ("最近 30 天", 30), ("最近 90 天", 90), ("最近一年", 365)))
 TOKEN_REFUSED = "管理口令不正确，无法查看统计。"
 EXPORT_REFUSED = "管理口令不正确，无法导出。"
@@ -45,7 +47,10 @@ class DeskLogic:
             result = self.services.engine.search(query, k=int(k or 5), section=section or None)
         except QuestionError as e:
             return notice_html(str(e), "error")
-        return hits_html(result.hits, root="../", source=self.source)
+        hits = hits_html(result.hits, root="../", source=self.source)
+        if not result.confident:  # say so plainly rather than let five weak paragraphs look like an answer
+            return notice_html(LOW_CONFIDENCE, "warn") + hits
+        return hits
 
     def section(self, section_id: str | None) -> str:
         s = self.sections.get(section_id or "")
