@@ -311,3 +311,22 @@ def test_under_a_sub_path_with_cors_and_a_rate_limit(guarded: LiveServer) -> Non
             oai.models.list()
     assert e.value.response.headers["retry-after"] and e.value.body["type"] == "rate_limit_error"
     assert json.loads(e.value.response.text)["error"]["message"]
+
+
+def test_the_request_log_line_says_what_was_found(make_client: Any, caplog: pytest.LogCaptureFixture) -> None:
+    c = make_client()
+    with caplog.at_level("INFO", logger="dzqa.access"):
+        r = c.post("/v1/chat/completions", json={"model": MODEL, "messages": [user(KINDERGARTEN)]})
+    assert r.status_code == 200
+    lines = [json.loads(rec.getMessage()) for rec in caplog.records if rec.name == "dzqa.access"]
+    line = next(x for x in lines if x.get("route") == "/v1/chat/completions")
+    assert line["status"] == 200 and line["found"] is True and line["passages"] == ["2021/s6/p2"]
+    assert not any(str(x.get("route", "")).startswith("gradio:") for x in lines)
+
+
+def test_documented_in_the_openapi_schema(make_client: Any) -> None:
+    paths = make_client().get("/openapi.json").json()["paths"]
+    assert {"/v1/chat/completions", "/v1/models"} <= set(paths)
+    body = paths["/v1/chat/completions"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert body["required"] == ["messages"] and "reference" in body["properties"]
+    assert not any(p.startswith("/v1/{") for p in paths)
