@@ -48,7 +48,7 @@ RATING_EMOJI: dict[str, str] = {"up": "👍", "down": "👎"}
 REASONS: tuple[str, ...] = ("答非所问", "信息不全", "引用错误", "其他")
 #: the longest free-text reason a citizen may give with 👎
 MAX_COMMENT = 200
-CHANNELS: tuple[str, ...] = ("chat", "embed", "api")
+CHANNELS: tuple[str, ...] = ("chat", "embed", "api", "openai")
 #: the tables and their exported columns, in order
 EXPORTS: dict[str, tuple[str, ...]] = {
     "questions": ("asked_at", "channel", "question", "kind", "found", "citations", "ms"),
@@ -61,7 +61,7 @@ CREATE TABLE IF NOT EXISTS questions (
     id        INTEGER PRIMARY KEY,
     asked_at  TEXT NOT NULL,     -- ISO time, China time zone
     day       TEXT NOT NULL,     -- YYYY-MM-DD of asked_at, for per-day counts
-    channel   TEXT NOT NULL,     -- chat | embed | api
+    channel   TEXT NOT NULL,     -- chat | embed | api | openai
     question  TEXT NOT NULL,     -- as typed
     qkey      TEXT NOT NULL,     -- normalised question, groups "most asked"
     kind      TEXT NOT NULL,     -- answer | refusal | greeting

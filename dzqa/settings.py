@@ -84,6 +84,9 @@ class Settings:
     frame_ancestors: str = "*"
     cors_origins: str = ""
     admin_token: str = field(default="", repr=False)  # never printed with the settings
+    #: bearer keys for the OpenAI-compatible API (/v1/*) and /api/ask, /api/search, separated by commas or
+    #: spaces; empty: those are open (as the rest of the site is)
+    api_keys: str = field(default="", repr=False)
     rate_limit: int = 0
     trusted_proxies: str = ""
     #: host names the site answers to ("www.example.gov.cn *.dezhou.gov.cn"); empty: any well-formed Host
@@ -150,6 +153,11 @@ class Settings:
                 raise SettingsError(f"DZQA_ALLOWED_HOSTS: {item!r} is not a host name such as www.dezhou.gov.cn")
             out.append(item.strip("[]"))
         return tuple(out)
+
+    @property
+    def api_key_list(self) -> tuple[str, ...]:
+        """DZQA_API_KEYS split on spaces or commas (empty: the APIs need no key)."""
+        return tuple(x for x in str(self.api_keys).replace(",", " ").split() if x)
 
     @property
     def cors_origin_list(self) -> tuple[str, ...]:

@@ -25,7 +25,7 @@ from ..text import is_valid_unicode
 from ..feedback import EXPORTS, MAX_COMMENT, REASONS, Feedback, parse_rating
 from ..settings import Settings
 from .hardening import error_line, security_headers
-from .service import MAX_HISTORY, Services
+from .service import MAX_HISTORY, Services, bearer_token
 
 log = logging.getLogger("dzqa.api")
 
@@ -145,7 +145,14 @@ def build_router(services: Services) -> APIRouter:
             raise ApiError(401, "需要管理口令 (admin token required: Authorization: Bearer <DZQA_ADMIN_TOKEN>)",
                            {"WWW-Authenticate": "Bearer"})
 
-    @router.post("/api/ask", response_model=AskResponse, responses=ERRORS, tags=["questions"],
+    def require_api_key(request: Request) -> None:
+        if not services.api_key_allowed(bearer_token(request.headers.get("authorization"))):
+            raise ApiError(401, "需要 API 密钥 (API key required: Authorization: Bearer <one of DZQA_API_KEYS>)",
+                           {"WWW-Authenticate": "Bearer"})
+
+    keyed = [Depends(require_api_key)]
+
+    @router.post("/api/ask", response_model=AskResponse, responses=ERRORS, tags=["questions"], dependencies=keyed,
                  summary="A cited answer (same object as `dzqa ask --json`)")
     def ask(body: AskRequest) -> Response:
         try:
@@ -156,7 +163,7 @@ def build_router(services: Services) -> APIRouter:
             raise ApiError(422, str(e)) from None
         return JSONResponse(answer.to_json())
 
-    @router.get("/api/search", response_model=SearchResponse, responses=ERRORS, tags=["questions"],
+    @router.get("/api/search", response_model=SearchResponse, responses=ERRORS, tags=["questions"], dependencies=keyed,
                 summary="Top passages with scores (same object as `dzqa search --json`)")
     def search(q: str = Query(description="the question or keywords", examples=["农村公路"]),
                k: int = Query(5, ge=1, le=50, description="number of passages, 1–50"),

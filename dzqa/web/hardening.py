@@ -31,12 +31,16 @@ import time
 from contextvars import ContextVar
 from typing import Any, Iterable
 
-from .limits import ASGIApp, Network, Receive, Scope, Send, _trusted, anonymise, client_address
+from .limits import (ASGIApp, Network, Receive, Scope, Send, _trusted, anonymise, client_address, is_api_path,
+                     is_openai_path, route_path)
 
 access_log = logging.getLogger("dzqa.access")
 
 #: largest request body of the JSON API (questions are at most 500 characters; feedback is small)
 MAX_API_BODY = 64 * 1024
+#: largest body of the OpenAI-compatible API: a chat client resends the whole conversation, answers and their
+#: source footers included, often \u-escaped (6 bytes a character); 256 KiB hold ~100 turns
+MAX_OPENAI_BODY = 256 * 1024
 #: largest body elsewhere: a Gradio chat submission carries the conversation shown so far
 MAX_PAGE_BODY = 2 * 1024 * 1024
 TOO_LARGE = "请求内容过大。Request body too large (limit {limit} bytes)."
@@ -74,16 +78,23 @@ class _TooLarge(Exception):
 
 
 class BodyLimitMiddleware:
-    def __init__(self, app: ASGIApp, api_max: int = MAX_API_BODY, page_max: int = MAX_PAGE_BODY) -> None:
+    def __init__(self, app: ASGIApp, api_max: int = MAX_API_BODY, page_max: int = MAX_PAGE_BODY,
+                 openai_max: int = MAX_OPENAI_BODY) -> None:
         self.app = app
         self.api_max = api_max
         self.page_max = page_max
+        self.openai_max = openai_max
+
+    def limit(self, path: str) -> int:
+        if is_openai_path(path):
+            return self.openai_max
+        return self.api_max if is_api_path(path) else self.page_max
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.api_max if "/api/" in scope.get("path", "") else self.page_max
+        limit = self.limit(route_path(scope))
         error = {"error": TOO_LARGE.format(limit=limit)}
         for name, value in scope.get("headers") or ():
             if name == b"content-length":

@@ -5,7 +5,7 @@ Excess requests get ``429`` with ``Retry-After`` and a JSON body, never an error
 peer address; ``X-Forwarded-For`` is honoured only when the peer is one of ``DZQA_TRUSTED_PROXIES``
 (addresses or networks), and then the right-most address that is not itself a trusted proxy is used.
 Only what costs work is counted: POSTs (questions, feedback, Gradio submissions) and GETs under
-``/api/``; pages, static assets, health checks and Gradio's result streams are not.
+the API paths (``/api/``, ``/v1/``: :func:`is_api_path`); pages, static assets, health checks and Gradio's result streams are not.
 """
 
 from __future__ import annotations
@@ -31,6 +31,30 @@ MAX_CLIENTS = 100_000
 BUSY_MESSAGE = "请求过于频繁，请稍后再试。Too many requests, please try again later."
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+#: the machine-facing APIs: dzqa's JSON API and the OpenAI-compatible one. The one place that decides "is
+#: this an API path" (small body limit, GETs rate-limited, CORS, never Gradio's, OpenAI-style errors on /v1/)
+API_PREFIXES = ("/api/", "/v1/")
+#: the OpenAI-compatible API (its errors are OpenAI error objects)
+OPENAI_PREFIX = "/v1/"
+
+
+def route_path(scope: Scope) -> str:
+    """The request's path below DZQA_ROOT_PATH (what the routes match), whether a proxy stripped it or not."""
+    path = scope.get("path", "")
+    root = scope.get("root_path", "")
+    if root and (path == root or path.startswith(root + "/")):
+        return path[len(root):] or "/"
+    return path
+
+
+def is_api_path(path: str) -> bool:
+    """Whether a route path (see :func:`route_path`) belongs to one of the APIs."""
+    return path.startswith(API_PREFIXES) or path + "/" in API_PREFIXES
+
+
+def is_openai_path(path: str) -> bool:
+    return path.startswith(OPENAI_PREFIX) or path + "/" == OPENAI_PREFIX
 
 
 def _trusted(addr: str, proxies: tuple[Network, ...]) -> bool:
@@ -114,7 +138,7 @@ def counts(method: str, path: str) -> bool:
     """Whether a request costs enough work to count against the limit."""
     if method == "POST":
         return True
-    return method == "GET" and "/api/" in path
+    return method == "GET" and is_api_path(path)
 
 
 class RateLimitMiddleware:
@@ -126,7 +150,7 @@ class RateLimitMiddleware:
         self.proxies = tuple(trusted_proxies)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.limiter is None or scope["type"] != "http" or not counts(scope["method"], scope["path"]):
+        if self.limiter is None or scope["type"] != "http" or not counts(scope["method"], route_path(scope)):
             await self.app(scope, receive, send)
             return
         wait = self.limiter.acquire(bucket_key(client_address(scope, self.proxies)))

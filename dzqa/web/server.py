@@ -37,7 +37,8 @@ from .desk import build_desk
 from .hardening import (BodyLimitMiddleware, BusyMessageMiddleware, CacheControlMiddleware, ErrorLineMiddleware,
                         ForwardedHeadersMiddleware, GradioRoutesMiddleware, NoGradioCORSMiddleware,
                         RequestLogMiddleware, SecurityHeadersMiddleware)
-from .limits import RateLimitMiddleware
+from .limits import API_PREFIXES, RateLimitMiddleware
+from .openai_api import OpenAIErrorsMiddleware, build_openai_router
 from .render import reader_page
 from .service import Services
 
@@ -49,12 +50,12 @@ ASGIApp = Callable[[Scope, Callable[[], Awaitable[Any]], Callable[[Any], Awaitab
 #: static files and Gradio's result streams: not worth a log line each
 QUIET_PATHS = ("/assets/", "/static/", "/favicon", "/gradio_api/queue/data", "/gradio_api/heartbeat",
                "/theme.css", "/gradio_api/upload_progress", "/manifest.json")
-#: the paths of the JSON API (the only ones that get CORS headers)
-API_PREFIXES = ("/api/", "/healthz", "/openapi.json")
+#: the paths that get CORS headers: the APIs (dzqa.web.limits.API_PREFIXES: /api/, /v1/), health, the schema
+CORS_PREFIXES = API_PREFIXES + ("/healthz", "/openapi.json")
 #: Gradio pages that live under a sub-path; the bare path (/embed) redirects to the mount (/embed/)
 SUB_PAGES = ("embed", "desk")
 #: paths of the app's own routes (never Gradio's): the JSON API, the reader, the API docs and their files
-OWN_PREFIXES = API_PREFIXES + ("/docs", "/redoc", "/static-offline-docs/")
+OWN_PREFIXES = CORS_PREFIXES + ("/docs", "/redoc", "/static-offline-docs/")
 OWN_EXACT = ("/reader", *(f"/{name}" for name in SUB_PAGES))
 #: marks the embed's page so the stylesheet can make it compact
 EMBED_CLASS = '<script>document.documentElement.classList.add("dz-embed");</script>'
@@ -93,7 +94,7 @@ class ApiCORSMiddleware:
                                    allow_credentials=False, max_age=600)
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and get_route_path(scope).startswith(API_PREFIXES):
+        if scope["type"] == "http" and get_route_path(scope).startswith(CORS_PREFIXES):
             await self.cors(scope, receive, send)
         else:
             await self.app(scope, receive, send)
@@ -122,7 +123,7 @@ class RootPathMiddleware:
 
 def install_middleware(app: FastAPI, settings: Settings) -> None:
     """Every middleware of the app, in one place. The last added runs first, so a request meets them in
-    the reverse order: log → one-line errors → root path → security headers → cache control → forwarded
+    the reverse order: log → OpenAI-shaped errors on /v1/ → one-line errors → root path → security headers → cache control → forwarded
     headers and Host → CORS → no Gradio CORS → Gradio route allow-list → body limit → rate limit → busy
     message (CORS outside the limits, so a cross-origin widget can read a 429 or 413 and its Retry-After)."""
     proxies = settings.trusted_proxy_networks
@@ -140,6 +141,7 @@ def install_middleware(app: FastAPI, settings: Settings) -> None:
     if settings.root_path:
         app.add_middleware(RootPathMiddleware, root_path=settings.root_path)
     app.add_middleware(ErrorLineMiddleware, frame_ancestors=settings.frame_ancestor_list)
+    app.add_middleware(OpenAIErrorsMiddleware, root_path=settings.root_path)
     app.add_middleware(RequestLogMiddleware, trusted_proxies=proxies, quiet_prefixes=QUIET_PATHS)
 
 
@@ -166,6 +168,7 @@ def create_app(engine: Engine, settings: Settings | None = None, store: Feedback
     app.state.services = services
     install_error_handlers(app, settings)
     app.include_router(build_router(services))
+    app.include_router(build_openai_router(services))
     add_page_routes(app, services)
 
     script = f"<script>{static_text('dzqa.js')}</script>"

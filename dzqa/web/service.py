@@ -80,6 +80,9 @@ class Services:
     def admin_allowed(self, presented: str | None) -> bool:
         return admin_allowed(self.settings, presented)
 
+    def api_key_allowed(self, presented: str | None) -> bool:
+        return api_key_allowed(self.settings, presented)
+
 
 def admin_allowed(settings: Settings, presented: str | None) -> bool:
     """The one check guarding statistics and exports: the admin token, and closed when none is configured
@@ -87,3 +90,24 @@ def admin_allowed(settings: Settings, presented: str | None) -> bool:
     if not settings.admin_token or not isinstance(presented, str):
         return False
     return presented is not None and hmac.compare_digest(presented.encode(), settings.admin_token.encode())
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """'Bearer abc' → 'abc' (the scheme in any case); None without one."""
+    auth = authorization or ""
+    return auth[7:].strip() if auth[:7].lower() == "bearer " else None
+
+
+def api_key_allowed(settings: Settings, presented: str | None) -> bool:
+    """The check guarding /v1/* and /api/ask, /api/search: open when DZQA_API_KEYS is unset, else one of
+    its keys, compared in constant time with every key (no early exit reveals which one came close)."""
+    keys = settings.api_key_list
+    if not keys:
+        return True
+    if not isinstance(presented, str) or not presented:
+        return False
+    given = presented.encode()
+    ok = False
+    for key in keys:
+        ok |= hmac.compare_digest(given, key.encode())
+    return ok
