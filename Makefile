@@ -14,7 +14,7 @@ help:
 	@echo "make run      set everything up and serve http://127.0.0.1:7860"
 	@echo "make test     set everything up and run the tests (browser tests included)"
 	@echo "make install  create .venv with dzqa and its test tools"
-	@echo "make eval     quality on tests/data/questions.jsonl"
+	@echo "make eval     quality on the evaluation sets (tests/data/eval-*.jsonl)"
 	@echo "make bench    speed table (not part of the tests)"
 	@echo "make loadtest load, rate-limit and memory test against a local server"
 
@@ -69,7 +69,7 @@ test: index browser axe strace
 	$(PY) -m pytest -q
 
 eval: index
-	$(DZQA) eval tests/data/questions.jsonl
+	$(DZQA) eval tests/data/eval-singles.jsonl tests/data/eval-dialogues.jsonl
 
 bench: index
 	$(DZQA) bench

@@ -172,12 +172,17 @@ def security_headers(frame_ancestors: Iterable[str] = ("*",)) -> dict[str, str]:
                                        f"base-uri 'self'"}
 
 
+def security_header_list(frame_ancestors: Iterable[str]) -> list[tuple[bytes, bytes]]:
+    """:func:`security_headers` as raw ASGI header pairs."""
+    return [(k.lower().encode(), v.encode()) for k, v in security_headers(frame_ancestors).items()]
+
+
 class SecurityHeadersMiddleware:
     """The same security headers on every response: pages, API, Gradio's routes, errors alike."""
 
     def __init__(self, app: ASGIApp, frame_ancestors: Iterable[str] = ("*",)) -> None:
         self.app = app
-        self.headers = [(k.lower().encode(), v.encode()) for k, v in security_headers(frame_ancestors).items()]
+        self.headers = security_header_list(frame_ancestors)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -457,7 +462,7 @@ class ErrorLineMiddleware:
 
     def __init__(self, app: ASGIApp, frame_ancestors: Iterable[str] = ("*",)) -> None:
         self.app = app
-        self.headers = [(k.lower().encode(), v.encode()) for k, v in security_headers(frame_ancestors).items()]
+        self.headers = security_header_list(frame_ancestors)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
