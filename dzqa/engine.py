@@ -92,7 +92,8 @@ class Engine:
         docs = [r.document for r in corpus.reports]
         home = settings.home_city or next((str(d.meta.get("city")) for d in docs if d.meta.get("city")), "")
         self.outline = answer_mod.Outline(
-            headings={r.document.id: tuple((sec.id, sec.heading) for sec in r.sections if sec.number is not None)
+            headings={r.document.id: tuple((sec.id, sec.heading) for sec in r.sections
+                                      if sec.number is not None and not sec.parent)
                       for r in corpus.reports},
             titles={d.id: d.title for d in docs}, home=home,
             report_years=frozenset(str(d.meta["year"]) for d in docs if d.meta.get("year")) or index.years)
