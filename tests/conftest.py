@@ -88,9 +88,10 @@ def five_corpus(tmp_path_factory: pytest.TempPathFactory, settings: Settings) ->
 
 
 @pytest.fixture(scope="session")
-def five_settings(five_corpus: Path, settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    """Settings for the five-report corpus, with its own index folder (built on first use, in seconds)."""
-    return settings.replace(corpus_dir=five_corpus, index_dir=tmp_path_factory.mktemp("five-index"))
+def five_settings(five_corpus: Path, settings: Settings) -> Settings:
+    """Settings for the five-report corpus, with its own index folder inside the (git-ignored) index folder:
+    built once, then loaded by later sessions (the index is keyed by the corpus content, not its path)."""
+    return settings.replace(corpus_dir=five_corpus, index_dir=settings.index_dir / "five-reports")
 
 
 @pytest.fixture(scope="session")
