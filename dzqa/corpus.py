@@ -87,6 +87,26 @@ class Corpus:
         return h.hexdigest()
 
 
+#: the pages' title when the corpus holds reports of several places and no home city is set
+NEUTRAL_TITLE = "政府工作报告"
+
+
+def corpus_title(corpus: Corpus, home: str = "") -> str:
+    """What the greeting, the chat and desk headers and the reader are titled after.
+
+    One document: its title (《2021年德州市政府工作报告》). Several: from their metadata, never one report's
+    title: all of one place → that place's reports (德州市政府工作报告; 全国 → 国务院政府工作报告); several places →
+    the home city's (``DZQA_HOME_CITY``) when one is set, else the neutral 政府工作报告."""
+    docs = [r.document for r in corpus.reports]
+    if len(docs) == 1:
+        return docs[0].title
+    places = {str(d.meta.get("place") or d.meta.get("city") or "") for d in docs}
+    if len(places) == 1 and "" not in places:
+        place = places.pop()
+        return "国务院政府工作报告" if place == "全国" else f"{place}{NEUTRAL_TITLE}"
+    return f"{home}{NEUTRAL_TITLE}" if home and home != "全国" else NEUTRAL_TITLE
+
+
 def load_corpus(corpus_dir: Path) -> Corpus:
     """Load every report in ``corpus_dir``. Unusable files are skipped and listed in ``problems``.
 

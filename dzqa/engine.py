@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Callable, Sequence
 
 from . import answer as answer_mod
-from .corpus import Corpus, CorpusError, load_corpus
+from .corpus import Corpus, CorpusError, corpus_title, load_corpus
 from .embed import QueryEncoder, query_encoder
 from .index import Index, IndexNotReady, build_index, build_lock, check_index, fingerprint, index_path, load_index
 from .passages import document_year
@@ -92,7 +92,8 @@ class Engine:
         self.encoder = encoder
         self.tokenizer = tokenizer
         self.ready = ready
-        self.title = corpus.reports[0].document.title
+        #: the pages' title: the report's when there is one, else a neutral one from the corpus metadata
+        self.title = corpus_title(corpus, settings.home_city)
         self._paragraphs = {p.id: p for p in corpus.paragraphs}
         docs = [r.document for r in corpus.reports]
         home = settings.home_city or next((str(d.meta.get("city")) for d in docs if d.meta.get("city")), "")

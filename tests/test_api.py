@@ -454,3 +454,18 @@ def test_five_reports_search_and_ask_by_document_and_year(five_client) -> None:
     assert obj["citations"] and {c["doc_id"] for c in obj["citations"]} == {"cn2021"} and "6%以上" in obj["answer"]
     r = five_client.get("/api/search?q=就业&doc=cn2022&section=cn2021/s3")
     assert r.status_code == 422 and "exclude each other" in r.json()["error"]
+
+
+def test_five_reports_pages_are_titled_after_the_corpus(five_client, five_engine) -> None:
+    assert five_engine.title == "政府工作报告"
+    greeting = five_engine.ask("你好")
+    assert greeting.kind == "greeting" and "德州市政府工作报告》" not in greeting.text
+    page = five_client.get("/reader").text
+    assert "<title>政府工作报告 · " in page
+    for report in five_engine.corpus.reports:  # every document, each with its own table of contents
+        doc = report.document
+        assert f'id="d-{doc.id}"' in page and f'aria-label="目录：{doc.title}"' in page
+    assert 'href="#s-cn2021-s3.2"' in page and 'id="p-cn2021-s3.2-p1"' in page
+    from dzqa.web.desk import header_html
+
+    assert "《政府工作报告》" in header_html(five_engine.title)

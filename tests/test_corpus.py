@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from dzqa.corpus import ZERO_WIDTH, CorpusError, clean_line, load_corpus, parse_report
+from dzqa.corpus import ZERO_WIDTH, CorpusError, clean_line, corpus_title, load_corpus, parse_report
 from dzqa.passages import make_passages
 from dzqa.settings import Settings
 
@@ -262,3 +262,11 @@ def test_front_matter_lines_count_in_source_lines(tmp_path: Path) -> None:
     (tmp_path / "n.md").write_text("---\nid: n\n---\n\n一段内容。\n", encoding="utf-8")
     [report] = load_corpus(tmp_path).reports
     assert report.paragraphs[0].source_lines == (5,)
+
+
+def test_corpus_title_from_the_metadata(corpus, five) -> None:
+    assert corpus_title(corpus) == "2021年德州市政府工作报告"  # one document: its title, as before
+    assert corpus_title(five) == "政府工作报告"  # several places, no home city: neutral
+    assert corpus_title(five, "德州市") == "德州市政府工作报告"
+    national = type(five)(tuple(r for r in five.reports if r.document.id.startswith("cn")))
+    assert corpus_title(national) == "国务院政府工作报告"
