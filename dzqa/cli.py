@@ -17,6 +17,8 @@ EXIT_USER_ERROR = 2
 EPILOG = """examples:
   dzqa ask "今年要新建多少所公办幼儿园？"
   dzqa search "农村公路" -k 3 --json
+  dzqa ask "国内生产总值增长目标是多少？" --doc cn2024
+  dzqa search "粮食产量" --year 2022 --section cn2022/s3
   printf '问题一\\n问题二\\n' | dzqa ask - --json
   dzqa eval tests/data/questions.jsonl
 settings come from DZQA_* environment variables (see README)."""
@@ -86,11 +88,20 @@ def cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _filters(engine: Any, args: argparse.Namespace) -> dict[str, Any]:
+    """--doc, --year and --section, checked once by the engine before any question (an unknown one is a
+    one-line error and exit 2)."""
+    filters = {"doc": args.doc, "year": args.year, "section": args.section}
+    engine.filter_rows(**filters)
+    return filters
+
+
 def cmd_search(args: argparse.Namespace) -> int:
     engine = _engine()
+    filters = _filters(engine, args)
 
     def one(q: str) -> None:
-        result = engine.search(q, k=args.k, section=args.section)
+        result = engine.search(q, k=args.k, **filters)
         if args.json:
             _print_json(result.to_json())
             return
@@ -119,9 +130,10 @@ def format_answer(a: Any) -> str:
 
 def cmd_ask(args: argparse.Namespace) -> int:
     engine = _engine()
+    filters = _filters(engine, args)
 
     def one(q: str) -> None:
-        a = engine.ask(q)
+        a = engine.ask(q, **filters)
         if args.json:
             _print_json(a.to_json())
         else:
@@ -231,12 +243,13 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("search", help="top passages for a question")
     s.add_argument("question", metavar="QUESTION", help="the question, or - to read one per line from stdin")
     s.add_argument("-k", type=_k, default=5, help="number of passages (1-50, default 5)")
-    s.add_argument("--section", help="only passages of one section id, e.g. 2021/s6")
+    _add_filters(s)
     s.add_argument("--json", action="store_true", help="one JSON object per question per line")
     s.set_defaults(fn=cmd_search)
 
     a = sub.add_parser("ask", help="a cited answer to a question")
     a.add_argument("question", metavar="QUESTION", help="the question, or - to read one per line from stdin")
+    _add_filters(a)
     a.add_argument("--json", action="store_true", help="one JSON object per question per line")
     a.set_defaults(fn=cmd_ask)
 
@@ -266,6 +279,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_module_arguments(lt, "loadtest")
     lt.set_defaults(fn=cmd_loadtest)
     return p
+
+
+def _add_filters(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--doc", metavar="ID", help="only one document, by its id (see `dzqa info`), e.g. 2021")
+    parser.add_argument("--year", metavar="Y", help="only the reports of one year, e.g. 2021")
+    parser.add_argument("--section", metavar="ID",
+                        help="only one section id (with its subsections), e.g. 2021/s6 or cn2021/s3")
 
 
 def _add_module_arguments(parser: argparse.ArgumentParser, module: str) -> None:

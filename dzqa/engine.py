@@ -15,12 +15,13 @@ from dataclasses import dataclass, replace
 from typing import Any, Callable, Sequence
 
 from . import answer as answer_mod
-from .corpus import Corpus, CorpusError, load_corpus
+from .corpus import Corpus, CorpusError, corpus_title, load_corpus
 from .embed import QueryEncoder, query_encoder
 from .index import Index, IndexNotReady, build_index, build_lock, check_index, fingerprint, index_path, load_index
+from .passages import document_year
 from .model import ModelError, ModelSpec, resolve_model
 from .question import DETAIL_TYPES, Reader, Reading
-from .retrieve import Query, covers, retrieve
+from .retrieve import Query, covers, in_section, retrieve
 from .settings import Settings, get_settings
 from .text import Tokenizer, has_content, is_valid_unicode, normalize
 from .types import Answer, Hit, Paragraph, Passage, SearchResult, Section
@@ -50,8 +51,12 @@ class QuestionError(ValueError):
     """The question cannot be asked as given (empty, too long, no words); the message says why."""
 
 
+class FilterError(ValueError):
+    """A document, year or section filter the corpus has nothing for; the message names what exists."""
+
+
 #: errors a user can cause and fix; the CLI and the API show their message instead of a traceback
-UserError = (QuestionError, CorpusError, IndexNotReady, ModelError)
+UserError = (QuestionError, FilterError, CorpusError, IndexNotReady, ModelError)
 
 
 @dataclass(frozen=True)
@@ -87,12 +92,14 @@ class Engine:
         self.encoder = encoder
         self.tokenizer = tokenizer
         self.ready = ready
-        self.title = corpus.reports[0].document.title
+        #: the pages' title: the report's when there is one, else a neutral one from the corpus metadata
+        self.title = corpus_title(corpus, settings.home_city)
         self._paragraphs = {p.id: p for p in corpus.paragraphs}
         docs = [r.document for r in corpus.reports]
         home = settings.home_city or next((str(d.meta.get("city")) for d in docs if d.meta.get("city")), "")
         self.outline = answer_mod.Outline(
-            headings={r.document.id: tuple((sec.id, sec.heading) for sec in r.sections if sec.number is not None)
+            headings={r.document.id: tuple((sec.id, sec.heading) for sec in r.sections
+                                      if sec.number is not None and not sec.parent)
                       for r in corpus.reports},
             titles={d.id: d.title for d in docs}, home=home,
             report_years=frozenset(str(d.meta["year"]) for d in docs if d.meta.get("year")) or index.years)
@@ -163,23 +170,69 @@ class Engine:
         """The question normalised and read (answer type, places, the asking clause, bridged words)."""
         return self.reader.read(normalize(question))
 
-    def search(self, question: str, k: int | None = None, *, section: str | None = None) -> SearchResult:
-        """The top ``k`` passages for a question, best first (``section``: only from e.g. ``2021/s6``)."""
+    def filter_rows(self, *, doc: str | None = None, year: int | str | None = None,
+                    section: str | None = None) -> frozenset[int] | None:
+        """The passage rows that a document id, a report year and a section id (with its subsections) allow,
+        or None without a filter. The one place filters are checked (CLI, API and desk alike): an unknown
+        document, year or section, or filters that exclude each other, raise :class:`FilterError`."""
+        doc = doc or None
+        section = section or None
+        if year in ("", None):
+            year = None
+        if doc is None and year is None and section is None:
+            return None
+        docs = {r.document.id: r.document for r in self.corpus.reports}
+        if doc is not None and (not isinstance(doc, str) or doc not in docs):
+            raise FilterError(f"unknown document {doc!r}; one of {', '.join(docs)}")
+        years = sorted({y for d in docs.values() if (y := document_year(d.meta)) is not None})
+        if year is not None:
+            try:
+                year = int(str(year).strip())
+            except ValueError:
+                raise FilterError(f"year must be a number such as {years[-1] if years else 2021}, "
+                                  f"not {year!r}") from None
+            if year not in years:
+                raise FilterError(f"no report of the year {year}; the corpus has {', '.join(map(str, years)) or 'none'}")
+        if section is not None:
+            if not isinstance(section, str) or section not in {s.id for s in self.corpus.sections}:
+                hint = f" ({section} is a document: use the document filter, or one of its sections such as " \
+                    f"{section}/s1)" if section in docs else ""
+                example = next((x.id for x in self.corpus.sections if x.number), self.corpus.sections[0].id)
+                raise FilterError(f"unknown section {section!r}{hint}; section ids look like {example} "
+                                  f"(see GET /api/sections)")
+        rows = frozenset(
+            i for i, p in enumerate(self.index.passages)
+            if (doc is None or p.citation.doc_id == doc)
+            and (year is None or p.citation.year == year)
+            and (section is None or in_section(p.citation.section_id, section)))
+        if not rows:
+            given = ", ".join(f"{k}={v}" for k, v in (("doc", doc), ("year", year), ("section", section)) if v)
+            raise FilterError(f"no passage matches {given}: these filters exclude each other")
+        return rows
+
+    def search(self, question: str, k: int | None = None, *, section: str | None = None, doc: str | None = None,
+               year: int | str | None = None) -> SearchResult:
+        """The top ``k`` passages for a question, best first; ``doc`` (``cn2023``), ``year`` (2023) and
+        ``section`` (``2021/s6``, with its subsections) restrict the search (:meth:`filter_rows`)."""
+        rows = self.filter_rows(doc=doc, year=year, section=section)
         check_question(question, self.settings.max_question_chars)
         k = self.settings.top_k if k is None else k
         text = normalize(question)
         if not has_content(text):
             raise QuestionError("问题里没有可检索的文字 (question has no words to search)")
         query, encode = self.prepare(self.reader.read(text).search_text)
-        r = retrieve(self.index, query, k, self.settings.rrf_k, section=section)
+        r = retrieve(self.index, query, k, self.settings.rrf_k, rows=rows)
         sig = answer_mod.signals(r, query, self.index)
         confident = (self.relevance(sig) if self.relevance is not None else sig["dense"]) >= self.settings.min_relevance
         return SearchResult(question=question, query=text, hits=r.hits, timings={"encode": encode, **r.timings},
                             confident=confident and bool(r.hits))
 
-    def ask(self, question: str, history: Sequence[str] = ()) -> Answer:
-        """An extractive, cited answer; ``history`` holds earlier questions of the same conversation."""
+    def ask(self, question: str, history: Sequence[str] = (), *, section: str | None = None,
+            doc: str | None = None, year: int | str | None = None) -> Answer:
+        """An extractive, cited answer; ``history`` holds earlier questions of the same conversation;
+        ``doc``, ``year`` and ``section`` restrict retrieval as in :meth:`search`."""
         s = self.settings
+        rows = self.filter_rows(doc=doc, year=year, section=section)
         check_question(question, s.max_question_chars)
         t0 = time.perf_counter()
         text = normalize(question)
@@ -190,18 +243,18 @@ class Engine:
             return answer_mod.refusal(question, s.hotline, query=text)
         reading = self.reader.read(text)
         earlier = [h for h in history if isinstance(h, str) and h.strip()]
-        result = self._follow_up(question, reading, self._topic(earlier)) if earlier else None
+        result = self._follow_up(question, reading, self._topic(earlier), rows=rows) if earlier else None
         if result is None:
-            result = self._answer(question, reading, reading.search_text)
+            result = self._answer(question, reading, reading.search_text, rows=rows)
         timings = {**result.timings, "total": time.perf_counter() - t0}
         return replace(result, timings=timings)
 
     def _answer(self, question: str, reading: Reading, search_text: str, *, hits: tuple[Hit, ...] | None = None,
-                in_scope: bool = False) -> Answer:
+                in_scope: bool = False, rows: frozenset[int] | None = None) -> Answer:
         """Retrieve for ``search_text`` (or score the given ``hits``) and compose the answer to ``reading``."""
         s = self.settings
         query, encode = self.prepare(search_text)
-        r = retrieve(self.index, query, s.top_k, s.rrf_k)
+        r = retrieve(self.index, query, s.top_k, s.rrf_k, rows=rows)
         if hits is not None:
             r = replace(r, hits=hits)
         t1 = time.perf_counter()
@@ -237,7 +290,8 @@ class Engine:
         return [w for w in words if not _ABOUT_PREVIOUS.search(w)
                 and (len(w) >= 2 or (w in self.index.vocab and self.index.idf.get(w, 0.0) >= self._rare_idf))]
 
-    def _follow_up(self, question: str, reading: Reading, previous: str) -> Answer | None:
+    def _follow_up(self, question: str, reading: Reading, previous: str, *,
+                   rows: frozenset[int] | None = None) -> Answer | None:
         """A short question that leans on the previous one, answered in its light; None when it is a new
         question (it names a topic of its own that the previous answer does not touch)."""
         text = reading.text
@@ -253,14 +307,14 @@ class Engine:
             return None
         prev_reading = self.reader.read(prev_text)
         if anaphoric and not reading.other_places:
-            prev = self._answer(previous, prev_reading, prev_reading.search_text)
+            prev = self._answer(previous, prev_reading, prev_reading.search_text, rows=rows)
             if prev.kind in ("answer", "partial") and prev.citations:
                 cited = " ".join(h.passage.context + h.passage.text for h in prev.citations).lower()
                 if not checkable or sum(w in cited for w in checkable) >= len(checkable) / 2:
                     # about the previous answer: its passages, read with what is asked now (a purpose, a list…)
                     search = text if checkable else f"{prev_reading.core} {text}"
-                    return self._answer(question, reading, search, hits=prev.citations, in_scope=True)
-        result = self._answer(question, reading, f"{prev_reading.core} {text}")
+                    return self._answer(question, reading, search, hits=prev.citations, in_scope=True, rows=rows)
+        result = self._answer(question, reading, f"{prev_reading.core} {text}", rows=rows)
         # another place or a detail of the same topic ("那聊城呢？", "门票多少钱？") stays with the topic; a
         # topic word the found passage lacks means the earlier question steered the search away from what is
         # asked now ("医保" after a question on kindergartens): ask this one on its own

@@ -8,7 +8,7 @@ question's words) feed :func:`dzqa.answer.relevance`, which decides when to refu
 from __future__ import annotations
 
 import time
-from typing import Sequence
+from typing import Collection, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -42,12 +42,18 @@ class Retrieval:
     dense_gap: float = 0.0  # best cosine minus the tenth best passage's: how clearly one part of the report stands out
 
 
-def retrieve(index: Index, query: Query, k: int, rrf_k: int, *, section: str | None = None) -> Retrieval:
-    """Top ``k`` passages for ``query`` (optionally only from one section id such as ``2021/s6``)."""
+def retrieve(index: Index, query: Query, k: int, rrf_k: int, *, section: str | None = None,
+             rows: Collection[int] | None = None) -> Retrieval:
+    """Top ``k`` passages for ``query``; ``rows``: only these passage rows (a document, year or section filter,
+    see :meth:`dzqa.engine.Engine.filter_rows`); ``section``: only one section id such as ``2021/s6`` and its
+    subsections."""
+    if section:
+        inside = frozenset(i for i, p in enumerate(index.passages) if in_section(p.citation.section_id, section))
+        rows = inside if rows is None else inside & frozenset(rows)
     n = len(index.passages)
     cand = min(n, max(CANDIDATES, k * 3))
     t0 = time.perf_counter()
-    dense_scores = _dense(index, query, cand, section)
+    dense_scores = _dense(index, query, cand, rows)
     dense_ids = sorted(dense_scores, key=lambda i: -dense_scores[i])[:cand]
     t1 = time.perf_counter()
     keyword_scores: dict[int, float] = {}
@@ -56,8 +62,10 @@ def retrieve(index: Index, query: Query, k: int, rrf_k: int, *, section: str | N
         bm = index.bm25.get_scores(list(query.tokens))
         top = np.argpartition(-bm, cand - 1)[:cand] if n > cand else np.arange(n)
         top = top[np.argsort(-bm[top], kind="stable")]
-        keyword_ids = [int(i) for i in top if bm[i] > 0
-                       and (not section or index.passages[i].citation.section_id == section)]
+        if rows is not None:  # a filter: rank within its passages, not just the global top
+            allowed = np.fromiter(rows, dtype=np.int64, count=len(rows))
+            top = allowed[np.argsort(-bm[allowed], kind="stable")][:cand] if len(allowed) else allowed
+        keyword_ids = [int(i) for i in top if bm[i] > 0]
         keyword_scores = {i: float(bm[i]) for i in keyword_ids}
     t2 = time.perf_counter()
 
@@ -84,12 +92,17 @@ def retrieve(index: Index, query: Query, k: int, rrf_k: int, *, section: str | N
                      agree=agree, dense_gap=gap)
 
 
-def _dense(index: Index, query: Query, cand: int, section: str | None) -> dict[int, float]:
+def in_section(section_id: str, wanted: str) -> bool:
+    """Whether a passage of ``section_id`` is in section ``wanted``: the section itself or one of its
+    subsections (``cn2021/s3.2`` is in ``cn2021/s3``)."""
+    return section_id == wanted or section_id.startswith(wanted + ".")
+
+
+def _dense(index: Index, query: Query, cand: int, rows: Collection[int] | None) -> dict[int, float]:
     """Passage row → its best unit's cosine, for the passages of the best units."""
     best: dict[int, float] = {}
-    if section:  # a filter needs every unit of that section, not just the global top
-        rows = [i for i, p in enumerate(index.passages) if p.citation.section_id == section]
-        for i in rows:
+    if rows is not None:  # a filter needs every unit of its passages, not just the global top
+        for i in sorted(rows):
             best[i] = _passage_dense(index, query, i)
         return best
     # several units of one passage may be among the best: ask for more units than passages wanted

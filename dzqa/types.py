@@ -21,13 +21,16 @@ class Document:
 
 @dataclass(frozen=True)
 class Section:
-    """A numbered section (``s1``…), the opening (``s0``) or the headline block outside them (``h``)."""
+    """A numbered section (``s1``…), a subsection of one (``s3.2`` for 三、…（二）…), the opening (``s0``) or
+    the headline block outside them (``h``)."""
 
     doc_id: str
     key: str  # "s0", "s1"…, "h"
     number: int | None  # 1.. for numbered sections
     heading: str  # the report's own heading text ("" for the opening)
     label: str  # what a citation shows: "第六部分 聚焦基本公共服务需求 坚定不移增进民生福祉"
+    #: a （一） subsection: the key of its numbered section ("s3" for "s3.2"); "" otherwise
+    parent: str = ""
 
     @property
     def id(self) -> str:

@@ -15,6 +15,12 @@ from dzqa.settings import Settings, get_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data"
+#: four national reports, dirty on purpose (see its README); in CI and developer sessions, not in a user's clone
+EXTRA = ROOT.parent / "shared" / "corpus-extra"
+#: their sidecars: test data of this repository (the .txt files are never copied into it)
+EXTRA_SIDECARS = DATA / "corpus-extra"
+EXTRA_MISSING = (f"{EXTRA} is absent (a user's clone has no ../shared/corpus-extra/): "
+                 f"the tests of the five-report corpus are skipped")
 
 
 @pytest.fixture(scope="session")
@@ -64,6 +70,33 @@ def corpus_copy(tmp_path: Path, settings: Settings) -> Path:
     target = tmp_path / "corpus"
     shutil.copytree(settings.corpus_dir, target)
     return target
+
+
+@pytest.fixture(scope="session")
+def five_corpus(tmp_path_factory: pytest.TempPathFactory, settings: Settings) -> Path:
+    """A corpus folder in tmp: a copy of corpus/ plus the four national reports of ../shared/corpus-extra with
+    the sidecars of tests/data/corpus-extra (skipped with the reason when that folder is absent)."""
+    sidecars = sorted(EXTRA_SIDECARS.glob("*.json"))
+    if not EXTRA.is_dir() or not all((EXTRA / f"{s.stem}.txt").is_file() for s in sidecars):
+        pytest.skip(EXTRA_MISSING)
+    target = tmp_path_factory.mktemp("five") / "corpus"
+    shutil.copytree(settings.corpus_dir, target)
+    for sidecar in sidecars:
+        shutil.copyfile(EXTRA / f"{sidecar.stem}.txt", target / f"{sidecar.stem}.txt")
+        shutil.copyfile(sidecar, target / sidecar.name)
+    return target
+
+
+@pytest.fixture(scope="session")
+def five_settings(five_corpus: Path, settings: Settings) -> Settings:
+    """Settings for the five-report corpus, with its own index folder inside the (git-ignored) index folder:
+    built once, then loaded by later sessions (the index is keyed by the corpus content, not its path)."""
+    return settings.replace(corpus_dir=five_corpus, index_dir=settings.index_dir / "five-reports")
+
+
+@pytest.fixture(scope="session")
+def five_engine(five_settings: Settings) -> Engine:
+    return Engine.open(five_settings)
 
 
 @pytest.fixture(scope="module")

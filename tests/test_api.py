@@ -405,3 +405,67 @@ def test_desk_stats_need_the_token_when_one_is_set(make_client) -> None:
     assert TOKEN_REFUSED in desk.stats("", 30) and TOKEN_REFUSED in desk.stats("S3CRET", 30)
     assert "每日提问数" in desk.stats("s3cret", 30)
     assert "<img" not in desk.search("<img src=x onerror=alert(1)>", "", 3)
+
+
+# ------------------------------------------------------------------------------- document, year, section
+
+
+@pytest.mark.parametrize("query, message", [
+    ("q=农村&doc=nope", "unknown document"),
+    ("q=农村&year=1999", "no report of the year 1999"),
+    ("q=农村&section=cn2023", "unknown section"),
+])
+def test_search_rejects_unknown_filters(client, query, message) -> None:
+    r = client.get(f"/api/search?{query}")
+    assert r.status_code == 422 and message in r.json()["error"]
+
+
+@pytest.mark.parametrize("body, message", [
+    ({"doc": "nope"}, "unknown document"),
+    ({"year": 1999}, "no report of the year 1999"),
+    ({"section": "2021/s99"}, "unknown section"),
+])
+def test_ask_rejects_unknown_filters(client, body, message) -> None:
+    r = client.post("/api/ask", json={"question": "今年要新建多少所公办幼儿园？", **body})
+    assert r.status_code == 422 and message in r.json()["error"]
+
+
+def test_ask_with_filters_cites_only_from_them(client) -> None:
+    r = client.post("/api/ask", json={"question": "今年要新建多少所公办幼儿园？", "doc": "2021", "year": 2021,
+                                      "section": "2021/s6"})
+    obj = r.json()
+    assert r.status_code == 200 and obj["found"] and all(c["id"].startswith("2021/s6/") for c in obj["citations"])
+
+
+@pytest.fixture(scope="module")
+def five_client(five_engine, settings, tmp_path_factory):
+    from fastapi.testclient import TestClient
+
+    from dzqa.web.server import create_app
+
+    db = tmp_path_factory.mktemp("five-db") / "feedback.sqlite3"
+    return TestClient(create_app(five_engine, settings.replace(feedback_db=db, corpus_dir=five_engine.settings.corpus_dir)))
+
+
+def test_five_reports_search_and_ask_by_document_and_year(five_client) -> None:
+    hits = five_client.get("/api/search?q=粮食产量&k=6&year=2023").json()["hits"]
+    assert hits and {h["doc_id"] for h in hits} == {"cn2023"} and all(h["place"] == "全国" for h in hits)
+    obj = five_client.post("/api/ask", json={"question": "国内生产总值增长目标是多少？", "doc": "cn2021"}).json()
+    assert obj["citations"] and {c["doc_id"] for c in obj["citations"]} == {"cn2021"} and "6%以上" in obj["answer"]
+    r = five_client.get("/api/search?q=就业&doc=cn2022&section=cn2021/s3")
+    assert r.status_code == 422 and "exclude each other" in r.json()["error"]
+
+
+def test_five_reports_pages_are_titled_after_the_corpus(five_client, five_engine) -> None:
+    assert five_engine.title == "政府工作报告"
+    greeting = five_engine.ask("你好")
+    assert greeting.kind == "greeting" and "德州市政府工作报告》" not in greeting.text
+    page = five_client.get("/reader").text
+    assert "<title>政府工作报告 · " in page
+    for report in five_engine.corpus.reports:  # every document, each with its own table of contents
+        doc = report.document
+        assert f'id="d-{doc.id}"' in page and f'aria-label="目录：{doc.title}"' in page
+    assert 'href="#s-cn2021-s3.2"' in page and 'id="p-cn2021-s3.2-p1"' in page
+    from dzqa.web.desk import header_html
+
+    assert "《政府工作报告》" in header_html(five_engine.title)

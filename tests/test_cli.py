@@ -102,3 +102,61 @@ def test_help_is_instant_without_heavy_imports() -> None:
 def test_python_dash_m_entry_point() -> None:
     done = subprocess.run([sys.executable, "-m", "dzqa", "--help"], capture_output=True, text=True)
     assert done.returncode == 0 and "ask" in done.stdout
+
+
+# ------------------------------------------------------------------------------- document, year, section
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["search", "国内生产总值", "--section", "cn2023"], "unknown section 'cn2023'"),
+    (["ask", "今年要新建多少所公办幼儿园？", "--section", "2021/s99"], "unknown section"),
+    (["search", "农村公路", "--doc", "cn2099"], "unknown document 'cn2099'; one of 2021"),
+    (["ask", "农村公路", "--doc", "nope"], "unknown document"),
+    (["search", "农村公路", "--year", "1999"], "no report of the year 1999; the corpus has 2021"),
+    (["ask", "农村公路", "--year", "去年"], "year must be a number"),
+])
+def test_unknown_filters_are_one_line_and_exit_2(capsys, engine, argv, message) -> None:
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and out == "" and message in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_ask_with_a_section_and_the_document_filters(capsys, engine) -> None:
+    code, out, _ = run(capsys, "ask", "今年要新建多少所公办幼儿园？", "--section", "2021/s6", "--doc", "2021",
+                       "--year", "2021", "--json")
+    obj = json.loads(out)
+    assert code == 0 and obj["found"] and obj["citations"]
+    assert all(c["id"].startswith("2021/s6/") for c in obj["citations"])
+
+
+@pytest.fixture
+def five_cli(monkeypatch, five_engine):
+    monkeypatch.setattr("dzqa.cli._engine", lambda **kw: five_engine)
+    return five_engine
+
+
+@pytest.mark.parametrize("argv, check", [
+    (["--doc", "cn2023"], lambda h: h["doc_id"] == "cn2023"),
+    (["--year", "2022"], lambda h: h["year"] == 2022 and h["doc_id"] == "cn2022"),
+    (["--year", "2021"], lambda h: h["doc_id"] in ("2021", "cn2021")),
+    (["--section", "cn2021/s3"], lambda h: h["id"].startswith(("cn2021/s3/", "cn2021/s3."))),
+    (["--section", "cn2021/s3.2"], lambda h: h["id"].startswith("cn2021/s3.2/")),
+])
+def test_search_filters_on_five_reports(capsys, five_cli, argv, check) -> None:
+    code, out, _ = run(capsys, "search", "国内生产总值增长", "-k", "8", *argv, "--json")
+    hits = json.loads(out)["hits"]
+    assert code == 0 and hits and all(check(h) for h in hits), [h["id"] for h in hits]
+
+
+def test_ask_filtered_to_one_national_report(capsys, five_cli) -> None:
+    code, out, _ = run(capsys, "ask", "国内生产总值增长目标是多少？", "--doc", "cn2024", "--json")
+    obj = json.loads(out)
+    assert code == 0 and obj["citations"] and {c["doc_id"] for c in obj["citations"]} == {"cn2024"}
+    assert "5%左右" in obj["answer"]
+
+
+def test_a_document_given_as_section_says_so(capsys, five_cli) -> None:
+    code, _, err = run(capsys, "search", "就业", "--section", "cn2023")
+    assert code == 2 and "cn2023 is a document" in err and len(err.strip().splitlines()) == 1
+    code, _, err = run(capsys, "search", "就业", "--doc", "cn2023", "--section", "2021/s6")
+    assert code == 2 and "exclude each other" in err

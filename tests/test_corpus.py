@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from dzqa.corpus import CorpusError, load_corpus, parse_report
+from dzqa.corpus import ZERO_WIDTH, CorpusError, clean_line, corpus_title, load_corpus, parse_report
+from dzqa.passages import make_passages
 from dzqa.settings import Settings
 
 
@@ -112,3 +113,160 @@ def test_chinese_numbered_headings() -> None:
     sections, paragraphs = parse_report("x", "一、总体要求\n\n坚持稳中求进。\n\n二、重点任务\n\n扩大内需。\n")
     assert [s.label for s in sections] == ["第一部分 总体要求", "第二部分 重点任务"]
     assert [p.id for p in paragraphs] == ["x/s1/p1", "x/s2/p1"]
+
+
+# ------------------------------------------------------------------ dirty sources: the national reports
+
+FOOTER = ("本作品是中华人民共和国的", "Public domain", "维基文库", "不适用于该法", "公有领域")
+
+
+@pytest.fixture(scope="module")
+def five(five_corpus: Path):
+    return load_corpus(five_corpus)
+
+
+def _source_lines(path: str) -> list[str]:
+    return Path(path).read_bytes().decode("utf-8-sig").replace("\r\n", "\n").replace("\r", "\n").split("\n")
+
+
+def test_five_reports_load_with_their_metadata(five) -> None:
+    assert not five.problems
+    docs = {r.document.id: r.document for r in five.reports}
+    assert sorted(docs) == ["2021", "cn2021", "cn2022", "cn2023", "cn2024"]
+    for year in (2021, 2022, 2023, 2024):
+        doc = docs[f"cn{year}"]
+        assert doc.title == f"{year}年国务院政府工作报告"
+        assert doc.meta["place"] == "全国" and doc.meta["year"] == year
+
+
+def test_every_paragraph_is_its_cleaned_source_lines(five) -> None:
+    """Byte for byte: a paragraph is its source lines (zero-width characters and indents removed), joined."""
+    for report in five.reports:
+        lines = _source_lines(report.document.path)
+        for p in report.paragraphs:
+            assert p.text == "".join(clean_line(lines[n - 1]) for n in p.source_lines), p.id
+            assert p.text and not set(p.text) & set(ZERO_WIDTH + "\r\u3000"[:2]), p.id
+
+
+def test_nothing_of_the_licence_footer_is_a_paragraph_or_passage(five, settings: Settings) -> None:
+    passages = make_passages(five, settings.chunk_size, settings.max_passage_chars)
+    texts = [p.text for p in passages] + [p.context for p in passages] + [s.heading for s in five.sections]
+    for marker in FOOTER:
+        assert not [t for t in texts if marker in t], marker
+    for report in five.reports:
+        if "exclude" in report.document.meta:
+            lines = _source_lines(report.document.path)
+            start = next(i for i, line in enumerate(lines, 1) if "本作品是中华人民共和国的" in line)
+            assert max(n for p in report.paragraphs for n in p.source_lines) < start
+
+
+def test_every_passage_text_occurs_in_its_source_paragraph(five, settings: Settings) -> None:
+    paragraphs = {p.id: p for p in five.paragraphs}
+    sections = {s.id: s for s in five.sections}
+    for passage in make_passages(five, settings.chunk_size, settings.max_passage_chars):
+        c = passage.citation
+        if c.paragraph_number == 0:  # a section's heading: verbatim in the source file
+            assert passage.text == sections[c.section_id].heading
+            raw = "".join(clean_line(line) for line in _source_lines(
+                next(r.document.path for r in five.reports if r.document.id == c.doc_id)))
+            assert passage.text in raw
+            continue
+        para = paragraphs[c.paragraph_id]
+        assert para.text[c.start:c.end] == passage.text and passage.text in para.text
+
+
+@pytest.mark.parametrize("doc_id, chapters, subsections", [
+    ("cn2021", ["s1", "s2", "s3"], {"s3": 8}),
+    ("cn2022", ["s1", "s2", "s3"], {"s3": 9}),
+    ("cn2023", ["s1", "s2"], {"s1": 10, "s2": 8}),
+    ("cn2024", ["s1", "s2", "s3"], {"s3": 10}),
+])
+def test_national_reports_get_chapters_and_subsections(five, doc_id, chapters, subsections) -> None:
+    report = next(r for r in five.reports if r.document.id == doc_id)
+    keys = [s.key for s in report.sections]
+    assert [k for k in keys if "." not in k and k != "s0"] == chapters
+    assert keys[0] == "s0"  # the opening: 各位代表：现在，我代表国务院…
+    for chapter, n in subsections.items():
+        assert [k for k in keys if k.startswith(chapter + ".")] == [f"{chapter}.{i}" for i in range(1, n + 1)]
+        assert all(s.parent == chapter for s in report.sections if s.key.startswith(chapter + "."))
+    # no section of 60+ paragraphs, no headline section from a page break
+    sizes = {k: sum(p.section_key == k for p in report.paragraphs) for k in keys}
+    assert max(sizes.values()) <= 25, sizes
+    assert not [k for k in keys if k.startswith("h")]
+
+
+def test_subsection_ids_and_labels(five) -> None:
+    s = next(s for s in five.sections if s.id == "cn2021/s3.2")
+    assert s.heading == "深入推进重点领域改革，更大激发市场主体活力"
+    assert s.label == "第三部分（二） 深入推进重点领域改革，更大激发市场主体活力"
+    assert next(s for s in five.sections if s.id == "cn2021/s3").label == "第三部分 2021年重点工作"
+    # a subsection heading that opens its paragraph stays in that paragraph (2022: "（一）着力稳定…。继续做好…")
+    p = next(p for p in five.paragraphs if p.id == "cn2022/s3.1/p1")
+    assert p.text.startswith("（一）着力稳定宏观经济大盘，保持经济运行在合理区间。继续做好")
+
+
+def test_salutations_open_the_next_paragraph(five) -> None:
+    for report in five.reports:
+        assert not [p.id for p in report.paragraphs if p.text.rstrip("：:！!") == "各位代表"]
+    opening = next(p for p in five.paragraphs if p.id == "cn2021/s0/p1")
+    assert opening.text.startswith("各位代表：现在，我代表国务院") and opening.source_lines == (24, 26)
+    assert sum(p.text.startswith("各位代表！") for p in five.paragraphs if p.doc_id == "cn2022") >= 5
+
+
+@pytest.mark.parametrize("joined", [
+    "人民满意、世界瞩目",  # 人 / ​ / 民满意: a zero-width line at a page boundary
+    "今年预期目标设定为6%以上",  # 目标设定 / ​ / 为6%以上: no headline made of a broken sentence
+    "完善资本市场基础制度",
+    "全员劳动生产率增长",
+])
+def test_words_broken_at_page_boundaries_are_joined(five, joined: str) -> None:
+    assert sum(joined in p.text for p in five.paragraphs if p.doc_id == "cn2021") == 1
+
+
+def test_title_page_is_the_heading_of_the_opening(five) -> None:
+    for doc_id in ("cn2021", "cn2022", "cn2023", "cn2024"):
+        s0 = next(s for s in five.sections if s.id == f"{doc_id}/s0")
+        assert s0.label == "开篇" and s0.heading.startswith("政府工作报告") and "国务院总理" in s0.heading
+
+
+def test_crlf_bom_indents_and_blank_runs(tmp_path: Path) -> None:
+    body = ("\ufeff标题\r\n \r\n\u3000\u3000一、总体要求\r\n \r\n各位代表！\r\n\u3000\u3000\r\n\r\n"
+            "\u3000\u3000坚持稳中求进，\u200b推动高质量\r\n\u200b\r\n发展。\r\n\r\n\r\n\r\n"
+            "\u3000\u3000（一）扩大内需。消费是主引擎。\r\n\r\n（二）稳定就业\r\n\r\n就业是最大的民生。\r\n")
+    (tmp_path / "r.txt").write_bytes(body.encode("utf-8"))
+    (tmp_path / "r.json").write_text('{"id": "r"}', encoding="utf-8")
+    [report] = load_corpus(tmp_path).reports
+    got = [(p.id, p.text, p.source_lines) for p in report.paragraphs]
+    assert got == [("r/s1/p1", "各位代表！坚持稳中求进，推动高质量发展。", (5, 8, 10)),
+                   ("r/s1.1/p1", "（一）扩大内需。消费是主引擎。", (14,)),
+                   ("r/s1.2/p1", "就业是最大的民生。", (18,))]
+    assert [s.key for s in report.sections] == ["s1", "s1.1", "s1.2"]  # 标题: the title page, no text of its own
+    assert [s.heading for s in report.sections] == ["总体要求", "扩大内需", "稳定就业"]
+
+
+def test_exclude_marker_must_be_found(tmp_path: Path) -> None:
+    (tmp_path / "r.txt").write_text("第一段。\n\n页脚从这里开始。\n\nPublic domain\n", encoding="utf-8")
+    (tmp_path / "r.json").write_text(json.dumps({"id": "r", "exclude": ["页脚从这里"]}, ensure_ascii=False),
+                                     encoding="utf-8")
+    (tmp_path / "s.txt").write_text("第一段。\n", encoding="utf-8")
+    (tmp_path / "s.json").write_text(json.dumps({"id": "s", "exclude": ["没有的标记"]}, ensure_ascii=False),
+                                     encoding="utf-8")
+    loaded = load_corpus(tmp_path)
+    [r] = loaded.reports
+    assert [p.text for p in r.paragraphs] == ["第一段。"]
+    [problem] = loaded.problems
+    assert "s.txt" in problem and "没有的标记" in problem
+
+
+def test_front_matter_lines_count_in_source_lines(tmp_path: Path) -> None:
+    (tmp_path / "n.md").write_text("---\nid: n\n---\n\n一段内容。\n", encoding="utf-8")
+    [report] = load_corpus(tmp_path).reports
+    assert report.paragraphs[0].source_lines == (5,)
+
+
+def test_corpus_title_from_the_metadata(corpus, five) -> None:
+    assert corpus_title(corpus) == "2021年德州市政府工作报告"  # one document: its title, as before
+    assert corpus_title(five) == "政府工作报告"  # several places, no home city: neutral
+    assert corpus_title(five, "德州市") == "德州市政府工作报告"
+    national = type(five)(tuple(r for r in five.reports if r.document.id.startswith("cn")))
+    assert corpus_title(national) == "国务院政府工作报告"

@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..engine import QuestionError, check_question
+from ..engine import FilterError, QuestionError, check_question
 from ..text import is_valid_unicode
 from ..feedback import EXPORTS, MAX_COMMENT, REASONS, Feedback, parse_rating
 from ..settings import Settings
@@ -50,6 +50,9 @@ class AskRequest(BaseModel):
     history: list[StrictStr] = Field(default_factory=list, max_length=MAX_HISTORY,
                                      description="earlier questions of the conversation, oldest first; "
                                                  "a short follow-up (“那农村呢？”) is read with the last one")
+    doc: StrictStr | None = Field(None, description="only one document, by its id (see /healthz), e.g. 2021")
+    year: int | None = Field(None, description="only the reports of one year, e.g. 2021")
+    section: StrictStr | None = Field(None, description="only one section (with its subsections), e.g. 2021/s6")
 
 
 class Hit(BaseModel):
@@ -158,8 +161,9 @@ def build_router(services: Services) -> APIRouter:
         try:
             question = check_question(body.question, settings.max_question_chars)
             history = services.check_history(body.history)
-            answer = services.ask(question, history, channel="api")
-        except QuestionError as e:
+            answer = services.ask(question, history, channel="api", doc=body.doc, year=body.year,
+                                  section=body.section)
+        except (QuestionError, FilterError) as e:
             raise ApiError(422, str(e)) from None
         return JSONResponse(answer.to_json())
 
@@ -167,12 +171,12 @@ def build_router(services: Services) -> APIRouter:
                 summary="Top passages with scores (same object as `dzqa search --json`)")
     def search(q: str = Query(description="the question or keywords", examples=["农村公路"]),
                k: int = Query(5, ge=1, le=50, description="number of passages, 1–50"),
-               section: str | None = Query(None, description="only one section, e.g. 2021/s6")) -> Response:
-        if section is not None and section not in services.section_ids():
-            raise ApiError(422, f"unknown section {section!r}; one of {', '.join(services.section_ids())}")
+               section: str | None = Query(None, description="only one section (with its subsections), e.g. 2021/s6"),
+               doc: str | None = Query(None, description="only one document, by its id, e.g. 2021"),
+               year: int | None = Query(None, description="only the reports of one year, e.g. 2021")) -> Response:
         try:
-            result = engine.search(q, k=k, section=section)
-        except QuestionError as e:
+            result = engine.search(q, k=k, section=section, doc=doc, year=year)
+        except (QuestionError, FilterError) as e:
             raise ApiError(422, str(e)) from None
         return JSONResponse(result.to_json())
 

@@ -14,7 +14,7 @@ import sqlite3
 
 import gradio as gr
 
-from ..engine import QuestionError
+from ..engine import FilterError, QuestionError
 from .render import corpus_source, esc, hits_html, notice_html, section_html, source_phrase, stats_html
 from .service import Services
 
@@ -23,6 +23,7 @@ log = logging.getLogger("dzqa.web.desk")
 ALL_SECTIONS = ""
 LOW_CONFIDENCE = ("没有找到与这个问题足够相关的内容：报告很可能没有涉及。下面是最接近的段落，仅供参考，"
                   "请勿当作答复；可请市民拨打 12345 或转相关部门。")
+ALL_DOCUMENTS = ""
 DAY_CHOICES = ((("最近 7 天", 7), ("最近 30 天", 30), ("最近 90 天", 90), ("最近一年", 365)))
 TOKEN_REFUSED = "管理口令不正确，无法查看统计。"
 EXPORT_REFUSED = "管理口令不正确，无法导出。"
@@ -40,12 +41,14 @@ class DeskLogic:
         self.sections = {s.id: s for s in services.engine.sections()}
         self.source = corpus_source(services.engine.corpus)  # 报告摘要 for a published summary
 
-    def search(self, query: str, section: str | None, k: float | None) -> str:
+    def search(self, query: str, section: str | None, k: float | None, doc: str | None = None) -> str:
         if not isinstance(query, str) or not query.strip():
             return notice_html("请输入关键词或市民的问题。")
+        if doc and section and not section.startswith(doc + "/"):
+            section = None  # a section of another document than the one chosen: the document decides
         try:
-            result = self.services.engine.search(query, k=int(k or 5), section=section or None)
-        except QuestionError as e:
+            result = self.services.engine.search(query, k=int(k or 5), section=section or None, doc=doc or None)
+        except (QuestionError, FilterError) as e:
             return notice_html(str(e), "error")
         hits = hits_html(result.hits, root="../", source=self.source)
         if not result.confident:  # say so plainly rather than let five weak paragraphs look like an answer
@@ -120,16 +123,23 @@ def build_desk(services: Services) -> gr.Blocks:
                     query = gr.Textbox(label="查询", placeholder="输入关键词或市民的问题，例如：农村公路", lines=1,
                                        max_lines=1, max_length=s.max_question_chars, scale=4, min_width=220,
                                        elem_id="dz-desk-q", autofocus=True)
+                    reports = services.engine.corpus.reports
+                    # several documents: choose one (its id), or search them all
+                    doc = gr.Dropdown([("全部报告", ALL_DOCUMENTS)] + [(r.document.title, r.document.id) for r in reports],
+                                      value=ALL_DOCUMENTS, label="报告", scale=2, min_width=160,
+                                      elem_id="dz-desk-doc", visible=len(reports) > 1)
                     section = gr.Dropdown([("全部", ALL_SECTIONS)] + choices, value=ALL_SECTIONS, label="部分",
                                           scale=2, min_width=160, elem_id="dz-desk-section")
                     k = gr.Slider(1, 20, value=5, step=1, label="条数", scale=1, min_width=120, elem_id="dz-desk-k")
                 go = gr.Button("查找", variant="primary", elem_id="dz-desk-go")
                 results = gr.HTML(notice_html(f"输入后按回车，立即列出{source_phrase(logic.source)}中最相关的段落。"), elem_id="dz-results",
                                   js_on_load=None, padding=False)
-                io = dict(inputs=[query, section, k], outputs=results, concurrency_id="desk", show_progress="minimal")
+                io = dict(inputs=[query, section, k, doc], outputs=results, concurrency_id="desk",
+                          show_progress="minimal")
                 query.submit(logic.search, api_name="desk_search", **io)  # type: ignore[arg-type]
                 go.click(logic.search, api_visibility="private", **io)  # type: ignore[arg-type]
                 section.change(logic.search, api_visibility="private", trigger_mode="always_last", **io)  # type: ignore[arg-type]
+                doc.change(logic.search, api_visibility="private", trigger_mode="always_last", **io)  # type: ignore[arg-type]
             with gr.Tab(logic.source, id="reader"):
                 chosen = gr.Dropdown(choices, value=sections[0].id if sections else None, label="选择部分",
                                      elem_id="dz-reader-section")

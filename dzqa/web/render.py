@@ -189,21 +189,28 @@ def section_html(report: Report, section: Section) -> str:
             f'<h2 id="p-{esc(section.id.replace("/", "-"))}-h">{esc(section.label)}</h2>{paras}</section>')
 
 
-def reader_page(corpus: Corpus, css: str) -> str:
-    """The whole report as one static page (works without JavaScript; anchors land on paragraphs)."""
+def reader_page(corpus: Corpus, css: str, title: str | None = None) -> str:
+    """Every report of the corpus as one static page, each with its own table of contents (works without
+    JavaScript; anchors land on paragraphs). ``title``: the corpus title (:func:`dzqa.corpus.corpus_title`);
+    several documents get a list of them at the top."""
     parts = []
     for report in corpus.reports:
         doc = report.document
-        toc = "".join(f'<li><a href="#s-{esc(s.id.replace("/", "-"))}">{esc(s.label)}</a></li>'
-                      for s in report.sections)
+        toc = "".join(f'<li{" class=dz-sub" if s.parent else ""}><a href="#s-{esc(s.id.replace("/", "-"))}">'
+                      f'{esc(s.label)}</a></li>' for s in report.sections)
         body = "".join(section_html(report, s) for s in report.sections)
-        parts.append(f'<article class="dz-doc"><h1>{esc(doc.title)}</h1>'
-                     f'<nav class="dz-toc" aria-label="目录"><ol>{toc}</ol></nav>{body}</article>')
+        parts.append(f'<article class="dz-doc" id="d-{esc(doc.id)}"><h1>{esc(doc.title)}</h1>'
+                     f'<nav class="dz-toc" aria-label="目录：{esc(doc.title)}"><ol>{toc}</ol></nav>{body}</article>')
+    if len(corpus.reports) > 1:
+        docs = "".join(f'<li><a href="#d-{esc(r.document.id)}">{esc(r.document.title)}</a></li>'
+                       for r in corpus.reports)
+        parts.insert(0, f'<nav class="dz-docs" aria-label="报告列表"><h1>{esc(title or "")}</h1><ol>{docs}</ol></nav>')
     source = corpus_source(corpus)
-    title = esc(corpus.reports[0].document.title) if corpus.reports else source
+    if title is None:
+        title = corpus.reports[0].document.title if len(corpus.reports) == 1 else source
     return (f'<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f'<title>{title} · {esc(source)}</title><style>{css}</style></head>'
+            f'<title>{esc(title)} · {esc(source)}</title><style>{css}</style></head>'
             f'<body class="dz-reader"><header class="dz-reader-bar"><a href="./">← 返回问答</a>'
             f'<span>{esc(source_phrase(source))} · 每段均可引用</span></header><main>{"".join(parts)}</main></body></html>')
 

@@ -202,7 +202,7 @@ async def enforce_retention(store: FeedbackStore, days: int, interval: float = R
 
 def add_page_routes(app: FastAPI, services: Services) -> None:
     """The reader, and the published bare URLs of the sub-path pages (/embed, /desk)."""
-    page = reader_page(services.engine.corpus, static_text("dzqa.css"))
+    page = reader_page(services.engine.corpus, static_text("dzqa.css"), services.engine.title)
 
     @app.get("/reader", response_class=HTMLResponse, include_in_schema=False)
     def reader() -> HTMLResponse:

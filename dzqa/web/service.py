@@ -33,12 +33,15 @@ class Services:
     store: FeedbackStore
     settings: Settings
 
-    def ask(self, question: str, history: Sequence[str] = (), *, channel: str) -> Answer:
-        """A cited answer, logged for the desk's statistics (question, kind, cited ids; never who asked).
+    def ask(self, question: str, history: Sequence[str] = (), *, channel: str, **filters: Any) -> Answer:
+        """A cited answer, logged for the desk's statistics (question, kind, cited ids; never who asked);
+        ``filters``: ``doc``, ``year``, ``section`` as in :meth:`dzqa.engine.Engine.ask`.
 
-        Raises :class:`dzqa.engine.QuestionError` for an empty or over-long question."""
+        Raises :class:`dzqa.engine.QuestionError` for an empty or over-long question and
+        :class:`dzqa.engine.FilterError` for an unknown filter."""
         t0 = time.perf_counter()
-        answer = self.engine.ask(question, history=[h for h in history[-MAX_HISTORY:] if isinstance(h, str)])
+        answer = self.engine.ask(question, history=[h for h in history[-MAX_HISTORY:] if isinstance(h, str)],
+                                 **filters)
         ms = (time.perf_counter() - t0) * 1000
         passages = [h.passage.id for h in answer.citations]
         # the request's JSON log line gets what was found; Gradio's queue workers run outside a request
