@@ -25,7 +25,7 @@ from typing import Sequence
 
 from .index import Index
 from .passages import LEAD_MAX, Unit, quote
-from .question import DETAIL_TYPES, DETAIL_WORDS, Reading, carries
+from .question import DETAIL_WORDS, Reading, carries
 from .retrieve import Query, Retrieval
 from .text import match, years
 from .types import Answer, AnswerPart, Hit
@@ -159,9 +159,11 @@ class Outline:
 
 def compose(question: str, reading: Reading, query: Query, retrieval: Retrieval, index: Index,
             outline: Outline, *, hotline: str, model: RelevanceModel | None, min_relevance: float,
-            max_units: int, max_passages: int = 3, in_scope: bool = False) -> Answer:
+            max_units: int, max_passages: int = 3, in_scope: bool = False,
+            missing_years: frozenset[str] | None = None, have_years: frozenset[str] | None = None) -> Answer:
     """The answer for ``question`` from ``retrieval``. ``in_scope``: the caller already knows the topic is
-    covered (a follow-up about the previous answer)."""
+    covered (a follow-up about the previous answer). ``missing_years``: years asked for that the asked
+    place has no report of (the engine knows the place; without it, the corpus's years decide)."""
     sig = signals(retrieval, query, index)
     rel = 1.0 if in_scope else (model(sig) if model is not None else sig["dense"])
     hits = retrieval.hits[:max_passages]
@@ -173,9 +175,11 @@ def compose(question: str, reading: Reading, query: Query, retrieval: Retrieval,
 
     preface = closing = ""
     what = PARTIAL_WHAT
-    asked_years = (years(reading.text) | relative_years(reading.text, outline.report_years)) - outline.report_years
+    have = have_years if have_years is not None else outline.report_years
+    asked_years = missing_years if missing_years is not None else \
+        (years(reading.text) | relative_years(reading.text, have)) - have
     if asked_years:
-        preface = PARTIAL_YEAR.format(year="、".join(sorted(asked_years)), have="、".join(sorted(outline.report_years)))
+        preface = PARTIAL_YEAR.format(year="、".join(sorted(asked_years)), have="、".join(sorted(have)))
     best = scored[0]
     for detail in reading.details:  # each detail asked for must be carried by a sentence close to the best
         carrier = next((c for c in scored if c[0] >= best[0] - DETAIL_MARGIN and carries(detail, c[2].text)), None)

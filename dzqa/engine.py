@@ -18,12 +18,13 @@ from . import answer as answer_mod
 from .corpus import Corpus, CorpusError, corpus_title, load_corpus
 from .embed import QueryEncoder, query_encoder
 from .index import Index, IndexNotReady, build_index, build_lock, check_index, fingerprint, index_path, load_index
-from .passages import document_year
+from .answer import relative_years
 from .model import ModelError, ModelSpec, resolve_model
+from .passages import document_place, document_year
 from .question import DETAIL_TYPES, Reader, Reading
 from .retrieve import Query, covers, in_section, retrieve
 from .settings import Settings, get_settings
-from .text import Tokenizer, has_content, is_valid_unicode, normalize
+from .text import Tokenizer, has_content, is_valid_unicode, normalize, years
 from .types import Answer, Hit, Paragraph, Passage, SearchResult, Section
 
 log = logging.getLogger("dzqa")
@@ -45,6 +46,48 @@ MAX_TOPIC_TURNS = 6
 _CJK = re.compile(r"[\u3400-\u9fff]")
 #: a follow-up read with the previous question must still find its own words (idf-weighted share)
 FOLLOW_UP_MIN_COVERAGE = 0.5
+
+
+@dataclass(frozen=True)
+class Scoped:
+    """A document as the scope logic sees it: its place, year and passage rows."""
+
+    id: str
+    place: str
+    year: int | None
+    rows: frozenset[int]
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The passage rows to try in order (None: all), and the asked years the place has no report of."""
+
+    rows: tuple[frozenset[int] | None, ...]
+    missing: frozenset[str] | None
+    have: frozenset[str] | None
+
+
+#: how a question names the national reports ("国家" only as the subject: 国家创新型城市 is Dezhou's plan)
+NATIONAL = r"全国|国务院|我国|中央|^国家|国家(?=今年|去年|前年|明年|\d|的|说|定|要|把|给|对|层面)|national|nationwide|china\b"
+#: words asking what a year achieved rather than planned
+_RESULTS = re.compile(r"实际|完成了|实现了|达到了|增长了|涨了|到底|结果|成绩|了多少|回顾|actual|did\b|grew|achieved")
+
+
+def place_names(places: Sequence[str], home: str) -> dict[str, re.Pattern[str]]:
+    """How a question names each place of the corpus (德州市: 德州, its districts; 全国: 国务院, 我国…)."""
+    from .question import places as divisions
+
+    out: dict[str, re.Pattern[str]] = {}
+    for place in {p for p in places if p}:
+        if place == "全国":
+            out[place] = re.compile(NATIONAL, re.I)
+            continue
+        if place == home:
+            names = sorted(divisions(home).home, key=len, reverse=True)
+        else:
+            names = [place, place[:-1] if place.endswith(("市", "省", "县", "区")) and len(place) > 2 else place]
+        out[place] = re.compile("|".join(re.escape(n) for n in names))
+    return out
 
 
 class QuestionError(ValueError):
@@ -103,6 +146,10 @@ class Engine:
                       for r in corpus.reports},
             titles={d.id: d.title for d in docs}, home=home,
             report_years=frozenset(str(d.meta["year"]) for d in docs if d.meta.get("year")) or index.years)
+        self._documents = tuple(Scoped(d.id, document_place(d.meta), document_year(d.meta),
+                                       frozenset(i for i, p in enumerate(index.passages) if p.citation.doc_id == d.id))
+                                for d in docs)
+        self._place_names = place_names([d.place for d in self._documents], home)
         corpus_text = " ".join(p.text for p in index.passages).lower()
         self.reader = reader or Reader(list(index.vocab) + list(index.terms), corpus_text, home, tokenizer.cut)
         idf = sorted(index.idf.values())
@@ -220,8 +267,18 @@ class Engine:
         text = normalize(question)
         if not has_content(text):
             raise QuestionError("问题里没有可检索的文字 (question has no words to search)")
-        query, encode = self.prepare(self.reader.read(text).search_text)
-        r = retrieve(self.index, query, k, self.settings.rrf_k, rows=rows)
+        reading = self.reader.read(text)
+        query, encode = self.prepare(reading.search_text)
+        # the reports the question's place and year point at come first (the home city's without a place);
+        # the rest of the corpus fills the list
+        scopes = (rows,) if rows is not None else self._scope(reading).rows
+        r = retrieve(self.index, query, k, self.settings.rrf_k, rows=scopes[0])
+        for wider in scopes[1:]:
+            if len(r.hits) >= k:
+                break
+            more = retrieve(self.index, query, k, self.settings.rrf_k, rows=wider)
+            seen = {h.passage.id for h in r.hits}
+            r = replace(r, hits=r.hits + tuple(h for h in more.hits if h.passage.id not in seen)[:k - len(r.hits)])
         sig = answer_mod.signals(r, query, self.index)
         confident = (self.relevance(sig) if self.relevance is not None else sig["dense"]) >= self.settings.min_relevance
         return SearchResult(question=question, query=text, hits=r.hits, timings={"encode": encode, **r.timings},
@@ -243,14 +300,65 @@ class Engine:
             return answer_mod.refusal(question, s.hotline, query=text)
         reading = self.reader.read(text)
         earlier = [h for h in history if isinstance(h, str) and h.strip()]
-        result = self._follow_up(question, reading, self._topic(earlier), rows=rows) if earlier else None
-        if result is None:
-            result = self._answer(question, reading, reading.search_text, rows=rows)
+        # the report(s) the question's place and year point at; a filter given by the caller wins
+        scope = self._scope(reading) if rows is None else Scope((rows,), None, None)
+        result = None
+        for attempt in scope.rows:
+            years = dict(missing_years=scope.missing, have_years=scope.have)
+            result = self._follow_up(question, reading, self._topic(earlier), rows=attempt, **years) \
+                if earlier else None
+            if result is None:
+                result = self._answer(question, reading, reading.search_text, rows=attempt, **years)
+            if result.kind != "refusal":
+                break  # the leading reports answer it; a wider scope is tried only after a refusal
+        assert result is not None
         timings = {**result.timings, "total": time.perf_counter() - t0}
         return replace(result, timings=timings)
 
+    def _scope(self, reading: Reading) -> "Scope":
+        """Which reports answer first. A place named (德州, 全国) picks its reports, else the home city's lead;
+        a year named (2022年, 去年 and 前年 counted from the newest report of that place) picks that year's
+        report, else the newest leads. Without a named place or year, wider scopes follow a refusal (a topic
+        only the national reports cover); a named year the place has no report of is the partial case."""
+        docs = self._documents
+        if len(docs) <= 1:
+            return Scope((None,), None, None)
+        named = {place for place, pattern in self._place_names.items() if pattern.search(reading.text)}
+        home = {d.place for d in docs if d.place and d.place == self.outline.home}
+        candidates = [d for d in docs if d.place in (named or home)] or list(docs)
+        have = frozenset(str(d.year) for d in candidates if d.year is not None)
+        asked = years(reading.text) | relative_years(reading.text, have)
+        if asked and not named and not asked & have:
+            # a year the home city has no report of, asked without a place: the reports of that year answer
+            candidates = [d for d in docs if str(d.year) in asked] or candidates
+            have = frozenset(str(d.year) for d in candidates if d.year is not None)
+        if asked and _RESULTS.search(reading.text):
+            # what a year achieved is reviewed in the next year's report ("2022年…实际完成了多少" → 2023's)
+            wanted = {str(int(y) + 1) for y in asked} | asked
+            covered = {y for y in asked if y in have or str(int(y) + 1) in have}
+        else:
+            wanted, covered = asked, asked & have
+        if asked:
+            chosen = [d for d in candidates if str(d.year) in wanted] or candidates
+        else:
+            newest = max((d.year or 0 for d in candidates), default=0)
+            chosen = [d for d in candidates if (d.year or 0) == newest]
+        scopes: list[frozenset[int] | None] = [frozenset().union(*(d.rows for d in chosen))]
+        if not (named or asked):
+            scopes += [frozenset().union(*(d.rows for d in candidates)), None]
+        elif not asked:
+            scopes.append(frozenset().union(*(d.rows for d in candidates)))
+        unique: list[frozenset[int] | None] = []
+        for rows in scopes:
+            rows = None if rows is not None and len(rows) == len(self.index.passages) else rows
+            if rows not in unique:
+                unique.append(rows)
+        return Scope(tuple(unique), frozenset(asked - covered), have | frozenset(covered))
+
+
     def _answer(self, question: str, reading: Reading, search_text: str, *, hits: tuple[Hit, ...] | None = None,
-                in_scope: bool = False, rows: frozenset[int] | None = None) -> Answer:
+                in_scope: bool = False, rows: frozenset[int] | None = None,
+                missing_years: frozenset[str] | None = None, have_years: frozenset[str] | None = None) -> Answer:
         """Retrieve for ``search_text`` (or score the given ``hits``) and compose the answer to ``reading``."""
         s = self.settings
         query, encode = self.prepare(search_text)
@@ -260,7 +368,8 @@ class Engine:
         t1 = time.perf_counter()
         result = answer_mod.compose(question, reading, query, r, self.index, self.outline, hotline=s.hotline,
                                     model=self.relevance, min_relevance=s.min_relevance,
-                                    max_units=s.max_answer_units, in_scope=in_scope)
+                                    max_units=s.max_answer_units, in_scope=in_scope,
+                                    missing_years=missing_years, have_years=have_years)
         return replace(result, timings={"encode": encode, **r.timings, "answer": time.perf_counter() - t1})
 
     def _topic(self, history: Sequence[str]) -> str:
@@ -290,8 +399,8 @@ class Engine:
         return [w for w in words if not _ABOUT_PREVIOUS.search(w)
                 and (len(w) >= 2 or (w in self.index.vocab and self.index.idf.get(w, 0.0) >= self._rare_idf))]
 
-    def _follow_up(self, question: str, reading: Reading, previous: str, *,
-                   rows: frozenset[int] | None = None) -> Answer | None:
+    def _follow_up(self, question: str, reading: Reading, previous: str, *, rows: frozenset[int] | None = None,
+                   **years: frozenset[str] | None) -> Answer | None:
         """A short question that leans on the previous one, answered in its light; None when it is a new
         question (it names a topic of its own that the previous answer does not touch)."""
         text = reading.text
@@ -313,8 +422,9 @@ class Engine:
                 if not checkable or sum(w in cited for w in checkable) >= len(checkable) / 2:
                     # about the previous answer: its passages, read with what is asked now (a purpose, a list…)
                     search = text if checkable else f"{prev_reading.core} {text}"
-                    return self._answer(question, reading, search, hits=prev.citations, in_scope=True, rows=rows)
-        result = self._answer(question, reading, f"{prev_reading.core} {text}", rows=rows)
+                    return self._answer(question, reading, search, hits=prev.citations, in_scope=True, rows=rows,
+                                        **years)
+        result = self._answer(question, reading, f"{prev_reading.core} {text}", rows=rows, **years)
         # another place or a detail of the same topic ("那聊城呢？", "门票多少钱？") stays with the topic; a
         # topic word the found passage lacks means the earlier question steered the search away from what is
         # asked now ("医保" after a question on kindergartens): ask this one on its own
