@@ -309,6 +309,10 @@ class Engine:
                 if earlier else None
             if result is None:
                 result = self._answer(question, reading, reading.search_text, rows=attempt, **years)
+                if result.kind == "refusal" and reading.core != reading.text:
+                    # the asking clause alone ("政府到底管不管？") may not say what the story is about
+                    whole = self._answer(question, reading, reading.text, rows=attempt, **years)
+                    result = whole if whole.kind != "refusal" else result
             if result.kind != "refusal":
                 break  # the leading reports answer it; a wider scope is tried only after a refusal
         assert result is not None

@@ -31,7 +31,7 @@ ASK_PATTERNS: tuple[tuple[AnswerType, re.Pattern[str]], ...] = tuple((t, re.comp
     ("money", r"多少钱|几块钱|啥价|什么价|价格|价钱|票价|门票|收费|费用|学费|保教费|花多少|多少元|给多少钱|补贴多少|补助多少|"
               r"补多少|补钱|给钱|罚多少|罚款|多少补贴|多少补助|投资多少|多少亿|交多少|缴多少|price|cost|fee|how much money"),
     ("date", r"什么时候|啥时候|啥时|哪天|几月|几号|何时|哪一天|哪年|哪一年|具体时间|什么时间|多久|多长时间|日期|时间表|"
-             r"开工时间|通车时间|截止|几点|开门|上班|营业|when\b|what date|what time|how long|opening hours|\bopen\b"),
+             r"开工时间|通车时间|截止|几点|开门时间|营业时间|when\b|what date|what time|how long|opening hours|\bopen\b"),
     ("address", r"在哪(里|儿|个地方|块|条街|条路|个位置)|在哪[？?]?$|哪里|哪儿|去哪|到哪|哪条街|哪条路|哪个位置|什么地方|"
                 r"啥地方|什么位置|地址|位置在|地点|"
                 r"where\b|address|location"),
@@ -67,10 +67,10 @@ _INJECTION = re.compile(
     r"(忽略|无视|忘掉|忘记|不要管).{0,4}(以上|之前|前面|上面|上述|所有|指令|规则|设定)|你现在是|现在你是|你现在扮演|"
     r"扮演一个|假装你|系统提示|提示词|越狱|照我说的|跟我重复|重复我说的|请直接回答说|就说|输出以下", re.I)
 #: a clause that asks: the question inside a long story is the last clause holding one of these
-_ASKS = re.compile(r"[？?]|吗|呢|啥|什么|怎么|咋|多少|哪|几|是否|有没有|管不管|给不给|让不让|为何|为啥|"
+_ASKS = re.compile(r"[？?]|吗|呢|啥|什么|怎么|咋|多少|哪|几|是否|([\u4e00-\u9fff])[没不]\1|为何|为啥|"
                    r"\b(what|how|why|when|where|which|who|is|are|does|do|can)\b", re.I)
 _CLAUSES = re.compile(r"[^，,。！？!?；;…\n]+[，,。！？!?；;…\n]*")
-STORY_MIN_CHARS = 40
+STORY_MIN_CHARS = 24
 CORE_MIN_CHARS = 10
 GENERIC_PLACES = frozenset({"城区", "郊区", "矿区", "市辖区", "市辖", "新区", "县", "市", "开发区", "高新区"})
 #: a place named after one of these is a relation of the home city ("德州和济南", "融入省会济南"), not its subject
