@@ -1,0 +1,184 @@
+"""Staff-curated links: the store (schema, migration, validation, concurrency, audit), their effect on
+Engine.ask (exact and paraphrased questions, "not covered", deletion, stale links, another process's
+writes), the CLI (export/import, review) and the API (auth, validation)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+
+from dzqa import schema
+from dzqa.curated import CuratedError, CuratedStore, curated_key
+from dzqa.engine import Engine
+from dzqa.feedback import Feedback, FeedbackStore
+
+KINDERGARTEN = "2021/s6/p2"
+QUESTION = "德州有没有地铁规划？"  # refused by retrieval (the report has no metro)
+
+
+# ----------------------------------------------------------------------------------------- the store
+
+
+def test_schema_is_versioned_and_an_old_file_upgrades_in_place(tmp_path: Path) -> None:
+    db = tmp_path / "old.sqlite3"
+    conn = sqlite3.connect(db)  # a file as written before the version table and the comment column
+    conn.executescript("""CREATE TABLE questions (id INTEGER PRIMARY KEY, asked_at TEXT NOT NULL, day TEXT NOT NULL,
+        channel TEXT NOT NULL, question TEXT NOT NULL, qkey TEXT NOT NULL, kind TEXT NOT NULL, found INTEGER NOT NULL,
+        citations TEXT NOT NULL, ms REAL);
+        CREATE TABLE feedback (id INTEGER PRIMARY KEY, key TEXT UNIQUE, created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL, channel TEXT NOT NULL, question TEXT NOT NULL, answer TEXT NOT NULL,
+        citations TEXT NOT NULL, rating TEXT NOT NULL, reason TEXT);
+        INSERT INTO feedback VALUES (1, NULL, '2026-01-01T00:00:00+08:00', '2026-01-01T00:00:00+08:00', 'api',
+        '旧问题', '旧答案', '[]', 'down', NULL);""")
+    conn.commit()
+    conn.close()
+    store = CuratedStore(db)
+    assert store.links() == []
+    conn = sqlite3.connect(db)
+    assert schema.version(conn) == schema.VERSION
+    assert "comment" in {r[1] for r in conn.execute("PRAGMA table_info(feedback)")}
+    assert conn.execute("SELECT question FROM feedback").fetchall() == [("旧问题",)]  # nothing lost
+    conn.close()
+    fb = FeedbackStore(db)  # the feedback store opens the migrated file as is
+    assert fb.save_feedback(Feedback("新问题", "答", (), "up", comment=None)) == 2
+    fb.close()
+
+
+def test_save_validates_and_upserts_by_normalised_question(tmp_path: Path) -> None:
+    store = CuratedStore(tmp_path / "db.sqlite3")
+    link, action = store.save("今年新建多少所公办幼儿园？", [KINDERGARTEN], author="王芳")
+    assert action == "created" and link.passages == (KINDERGARTEN,) and link.covered and link.author == "王芳"
+    _, action = store.save("今年 新建多少所公办幼儿园", [KINDERGARTEN], author="王芳")
+    assert action == "updated"  # the same key, another wording
+    assert store.save("今年 新建多少所公办幼儿园", [KINDERGARTEN], author="李强")[1] == "unchanged"
+    assert len(store.links()) == 1
+    _, action = store.save("今年新建多少所公办幼儿园？", None, author="王芳")
+    assert action == "updated" and not store.get("今年新建多少所公办幼儿园").covered
+    for question, passages, author, message in [
+        ("", [KINDERGARTEN], "王芳", "question"),
+        ("字" * 501, [KINDERGARTEN], "王芳", "500"),
+        ("坏\ud800字", [KINDERGARTEN], "王芳", "invalid"),
+        ("？？", [KINDERGARTEN], "王芳", "no words"),
+        ("问题", [], "王芳", "passages"),
+        ("问题", [KINDERGARTEN], "", "author"),
+        ("问题", [KINDERGARTEN], "名" * 41, "40"),
+        ("问题", [42], "王芳", "passage ids"),
+    ]:
+        with pytest.raises(CuratedError, match=message):
+            store.save(question, passages, author=author)
+    actions = [a["action"] for a in store.audit()]
+    assert actions == ["curated.update", "curated.update", "curated.create"]  # newest first; unchanged not audited
+    assert store.delete("今年新建多少所公办幼儿园", author="王芳") and not store.delete("没有的问题", author="王芳")
+    assert store.audit(1)[0]["action"] == "curated.delete" and store.audit(1)[0]["who"] == "王芳"
+
+
+def test_two_operators_at_once_lose_nothing(tmp_path: Path) -> None:
+    db = tmp_path / "db.sqlite3"
+    stores = [CuratedStore(db), CuratedStore(db)]  # two servers (or a server and the CLI) on one file
+    errors: list[BaseException] = []
+
+    def work(n: int) -> None:
+        try:
+            for i in range(15):
+                stores[n % 2].save(f"问题{n}号第{i}个", [KINDERGARTEN], author=f"员工{n}")
+                stores[n % 2].add_hit(curated_key(f"问题{n}号第{i}个"))
+        except BaseException as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    links = CuratedStore(db).links()
+    assert len(links) == 6 * 15 and all(link.hits == 1 for link in links)
+    assert len(CuratedStore(db).audit(1000)) == 6 * 15
+    assert CuratedStore(db).version() == 6 * 15  # every change moved the counter once
+
+
+def test_version_never_creates_the_database(tmp_path: Path) -> None:
+    store = CuratedStore(tmp_path / "none" / "db.sqlite3")
+    assert store.version() is None and not (tmp_path / "none").exists()
+
+
+# ------------------------------------------------------------------------------------- engine effect
+
+
+@pytest.fixture
+def cur_engine(engine: Engine, tmp_path: Path) -> Engine:
+    e = engine.with_database(tmp_path / "feedback.sqlite3")
+    e.curated.check_seconds = 0.0  # tests see every write at once (the server checks once a second)
+    return e
+
+
+def test_a_link_answers_the_question_and_its_paraphrases_and_deletion_restores_retrieval(cur_engine) -> None:
+    before = cur_engine.ask(QUESTION)
+    assert before.source == "retrieval"
+    store = cur_engine.curated.store
+    store.save(QUESTION, ["2021/s3/p2"], author="王芳")  # any paragraph will do for the test
+    for asked in (QUESTION, "德州有没有地铁规划", "德州有地铁规划吗？", "德州有没有地铁的规划"):
+        a = cur_engine.ask(asked)
+        assert a.source == "curated" and a.kind == "answer" and a.found, asked
+        assert [h.passage.id for h in a.citations] == ["2021/s3/p2"]
+        assert all(p.text in a.citations[p.citation - 1].passage.text for p in a.parts)  # verbatim
+        assert a.to_json()["source"] == "curated"
+    # another topic word is another question, however close the vectors
+    for other in ("德州有没有高铁规划？", "德州有没有机场规划？"):
+        assert cur_engine.ask(other).source == "retrieval", other
+    assert store.get(QUESTION).hits == 4
+    assert store.delete(QUESTION, author="王芳")
+    after = cur_engine.ask(QUESTION)
+    assert after.source == "retrieval" and after.to_json() == before.to_json()
+
+
+def test_kindergarten_paraphrases_but_not_other_schools(cur_engine) -> None:
+    cur_engine.curated.store.save("今年要新建多少所公办幼儿园？", [KINDERGARTEN], author="王芳")
+    for asked in ("今年计划新建几所公办幼儿园？", "公办幼儿园今年要新建多少所？"):
+        a = cur_engine.ask(asked)
+        assert a.source == "curated" and "38所" in a.text, asked
+    assert cur_engine.ask("今年要新建多少所公办小学？").source == "retrieval"
+
+
+def test_not_covered_gives_the_standard_refusal(cur_engine) -> None:
+    cur_engine.curated.store.save("今年要新建多少所公办幼儿园？", None, author="王芳")
+    a = cur_engine.ask("今年要新建多少所公办幼儿园")
+    assert a.kind == "refusal" and a.source == "curated" and not a.found and not a.citations
+    assert "12345" in a.text
+
+
+def test_paragraph_ids_stand_for_their_passages_and_unknown_ids_are_refused(cur_engine, engine) -> None:
+    split = next(p for p in engine.index.passages if p.id != p.citation.paragraph_id)
+    ids = cur_engine.resolve_passages([split.citation.paragraph_id])
+    assert len(ids) > 1 and split.id in ids
+    with pytest.raises(CuratedError, match="2099/s1/p1"):
+        cur_engine.resolve_passages([KINDERGARTEN, "2099/s1/p1"])
+
+
+def test_stale_links_are_reported_and_never_used(cur_engine, tmp_path: Path) -> None:
+    store = cur_engine.curated.store
+    store.save(QUESTION, ["2021/s3/p2"], author="王芳")  # stored while the passage existed …
+    conn = sqlite3.connect(store.path)  # … then the corpus changed under it
+    conn.execute("UPDATE curated SET passages = ? WHERE qkey = ?", (json.dumps(["2021/s3/p99"]), curated_key(QUESTION)))
+    conn.execute("UPDATE curated_version SET version = version + 1")
+    conn.commit()
+    conn.close()
+    assert cur_engine.ask(QUESTION).source == "retrieval"
+    info = cur_engine.info()
+    assert info["curated_links"] == 1 and info["curated_stale"][0]["question"] == QUESTION
+    assert "2021/s3/p99" in info["curated_stale"][0]["problem"]
+
+
+def test_the_engine_sees_another_writers_links_within_its_check_interval(engine, tmp_path: Path) -> None:
+    e = engine.with_database(tmp_path / "db.sqlite3")
+    e.curated.check_seconds = 0.2
+    assert e.ask(QUESTION).source == "retrieval"
+    CuratedStore(tmp_path / "db.sqlite3").save(QUESTION, ["2021/s3/p2"], author="cli")  # "another process"
+    import time
+
+    time.sleep(0.25)
+    assert e.ask(QUESTION).source == "curated"
