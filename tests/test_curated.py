@@ -182,3 +182,85 @@ def test_the_engine_sees_another_writers_links_within_its_check_interval(engine,
 
     time.sleep(0.25)
     assert e.ask(QUESTION).source == "curated"
+
+
+# ----------------------------------------------------------------------------------------------- CLI
+
+
+@pytest.fixture
+def cli(monkeypatch: pytest.MonkeyPatch, engine: Engine, tmp_path: Path, capsys: pytest.CaptureFixture):
+    """Run ``dzqa …`` on a private database (DZQA_FEEDBACK_DB) with the loaded engine; (code, out, err)."""
+    import io
+    import sys
+
+    import dzqa.cli
+
+    db = tmp_path / "cli.sqlite3"
+    monkeypatch.setenv("DZQA_FEEDBACK_DB", str(db))
+    monkeypatch.setattr(dzqa.cli, "_engine", lambda **kw: engine)
+
+    def run(*argv: str, stdin: str | None = None) -> tuple[int, str, str]:
+        if stdin is not None:
+            monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+        code = dzqa.cli.main(list(argv))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    run.db = db  # type: ignore[attr-defined]
+    return run
+
+
+def test_cli_import_export_round_trip_and_idempotence(cli, tmp_path: Path) -> None:
+    src = tmp_path / "links.jsonl"
+    src.write_text(json.dumps({"question": QUESTION, "passages": ["2021/s3/p2"], "hits": 99, "note": "x"},
+                              ensure_ascii=False) + "\n\n"
+                   + json.dumps({"question": "德州明天天气怎么样", "covered": False}, ensure_ascii=False) + "\n",
+                   encoding="utf-8")
+    code, _, err = cli("curated", "import", str(src), "--author", "王芳")
+    assert code == 0 and "2 created" in err
+    version = CuratedStore(cli.db).version()
+    code, _, err = cli("curated", "import", str(src))
+    assert code == 0 and "2 unchanged" in err and CuratedStore(cli.db).version() == version  # twice: no change
+    code, out, _ = cli("curated", "export", "-")
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert [{k: v for k, v in x.items() if k in ("question", "passages", "covered")} for x in lines] == [
+        {"question": QUESTION, "passages": ["2021/s3/p2"]}, {"question": "德州明天天气怎么样", "covered": False}]
+    assert lines[0]["hits"] == 0 and lines[0]["author"] == "王芳"  # the file's hits are ignored on import
+    exported = tmp_path / "out.jsonl"
+    assert cli("curated", "export", str(exported))[0] == 0
+    # the export imports into another database as it is (stdin), and again changes nothing
+    code, _, err = cli("curated", "import", "-", stdin=exported.read_text(encoding="utf-8"))
+    assert code == 0 and "2 unchanged" in err
+
+
+@pytest.mark.parametrize("bad, message", [
+    ("{not json", "line 2: not JSON"),
+    ('{"question": "问题"}', "line 2: passages"),
+    ('{"question": "问题", "passages": ["2099/s1/p1"]}', "line 2: unknown passage id(s) '2099/s1/p1'"),
+    ('{"question": "", "passages": ["2021/s6/p2"]}', "line 2: question"),
+    ('["2021/s6/p2"]', "line 2: expected an object"),
+])
+def test_cli_import_of_a_bad_file_names_the_line_and_imports_nothing(cli, bad, message) -> None:
+    good = json.dumps({"question": QUESTION, "passages": ["2021/s3/p2"]}, ensure_ascii=False)
+    code, _, err = cli("curated", "import", "-", stdin=good + "\n" + bad + "\n")
+    assert code == 2 and message in err and "nothing imported" in err and len(err.strip().splitlines()) == 1
+    assert CuratedStore(cli.db).links() == []
+
+
+def test_cli_review_lists_refused_partial_and_disliked_questions_grouped(cli) -> None:
+    fb = FeedbackStore(cli.db)
+    for q in ("德州有没有地铁规划？", "德州有没有地铁规划", "德州 有没有地铁规划！"):
+        fb.log_question(q, channel="chat", kind="refusal", found=False)
+    fb.log_question("门票多少钱", channel="chat", kind="partial", found=False, citations=["2021/s5/p1"])
+    fb.log_question("今年要新建多少所公办幼儿园？", channel="chat", kind="answer", found=True)  # not queued
+    fb.save_feedback(Feedback("今年要新建多少所公办幼儿园？", "新建38所[1]", (KINDERGARTEN,), "down", reason="引用错误"))
+    fb.close()
+    code, out, _ = cli("review", "--json")
+    queue = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and [q["count"] for q in queue] == [3, 1, 1]
+    assert queue[0]["question"] == "德州 有没有地铁规划！" and queue[0]["reasons"] == {"refusal": 3}
+    assert {q["question"] for q in queue[1:]} == {"门票多少钱", "今年要新建多少所公办幼儿园？"}
+    disliked = next(q for q in queue if q["question"].startswith("今年"))
+    assert disliked["answer"] == "新建38所[1]" and disliked["citations"] == [KINDERGARTEN]
+    code, out, _ = cli("review")
+    assert code == 0 and "3×" in out and "德州 有没有地铁规划！" in out
