@@ -17,7 +17,7 @@ from dzqa.engine import Engine
 from dzqa.feedback import Feedback, FeedbackStore
 
 KINDERGARTEN = "2021/s6/p2"
-QUESTION = "德州有没有地铁规划？"  # refused by retrieval (the report has no metro)
+QUESTION = "德州有没有地铁规划？"  # the report has no metro (retrieval quotes other plans)
 
 
 # ----------------------------------------------------------------------------------------- the store
@@ -264,3 +264,69 @@ def test_cli_review_lists_refused_partial_and_disliked_questions_grouped(cli) ->
     assert disliked["answer"] == "新建38所[1]" and disliked["citations"] == [KINDERGARTEN]
     code, out, _ = cli("review")
     assert code == 0 and "3×" in out and "德州 有没有地铁规划！" in out
+
+
+# ----------------------------------------------------------------------------------------------- API
+
+
+@pytest.fixture(scope="module")
+def admin(make_client):
+    return make_client(admin_token="s3cret")
+
+
+AUTH = {"Authorization": "Bearer s3cret"}
+
+
+def test_api_curated_needs_the_admin_token(admin) -> None:
+    for method, path in (("GET", "/api/review"), ("GET", "/api/curated"), ("POST", "/api/curated"),
+                         ("DELETE", "/api/curated?question=x&author=y"), ("GET", "/api/curated/audit")):
+        for headers in ({}, {"Authorization": "Bearer wrong"}):
+            r = admin.request(method, path, headers=headers, json={"question": "x", "passages": ["2021/s6/p2"],
+                                                                   "author": "王芳"} if method == "POST" else None)
+            assert r.status_code == 401 and "admin token" in r.json()["error"], (method, path)
+    assert CuratedStore(admin.app.state.services.settings.feedback_db).links() == []
+
+
+@pytest.mark.parametrize("body, message", [
+    ({"question": QUESTION, "passages": ["2099/s1/p1"], "author": "王芳"}, "unknown passage id"),
+    ({"question": QUESTION, "author": "王芳"}, "passages"),
+    ({"question": QUESTION, "passages": [], "author": "王芳"}, "passages"),
+    ({"question": QUESTION, "passages": ["2021/s3/p2"], "covered": False, "author": "王芳"}, "takes no passages"),
+    ({"question": "字" * 501, "passages": ["2021/s3/p2"], "author": "王芳"}, "500"),
+    ({"question": QUESTION, "passages": ["2021/s3/p2"], "author": ""}, "author"),
+    ({"question": QUESTION, "passages": ["2021/s3/p2"], "author": "名" * 41}, "40"),
+    ({"question": QUESTION, "passages": ["2021/s3/p2"]}, "author: Field required"),
+    ({"question": 5, "passages": ["2021/s3/p2"], "author": "王芳"}, "question"),
+])
+def test_api_curated_validates_what_staff_enter(admin, body, message) -> None:
+    r = admin.post("/api/curated", json=body, headers=AUTH)
+    assert r.status_code == 422 and message in r.json()["error"]
+
+
+def test_api_link_changes_the_answer_is_audited_and_deletion_restores_it(admin) -> None:
+    before = admin.post("/api/ask", json={"question": QUESTION}).json()
+    assert before["source"] == "retrieval"
+    r = admin.post("/api/curated", json={"question": QUESTION, "passages": ["2021/s3/p2"], "author": "王芳"},
+                   headers=AUTH)
+    assert r.status_code == 201 and r.json()["action"] == "created"
+    again = admin.post("/api/curated", json={"question": QUESTION, "passages": ["2021/s3/p2"], "author": "李强"},
+                       headers=AUTH)
+    assert again.status_code == 200 and again.json()["action"] == "unchanged"
+    a = admin.post("/api/ask", json={"question": "德州有地铁规划吗？"}).json()
+    assert a["source"] == "curated" and a["kind"] == "answer" and a["citations"][0]["id"] == "2021/s3/p2"
+    listed = admin.get("/api/curated", headers=AUTH).json()
+    assert listed["links"][0]["question"] == QUESTION and listed["links"][0]["hits"] == 1 and listed["stale"] == []
+    assert admin.post("/api/ask", json={"question": "德州明天天气怎么样"}).json()["kind"] == "refusal"
+    queue = admin.get("/api/review", headers=AUTH).json()["queue"]
+    assert [(q["question"], q["count"], q["link"]) for q in queue] == [("德州明天天气怎么样", 1, None)]
+    r = admin.delete("/api/curated", params={"question": QUESTION, "author": "王芳"}, headers=AUTH)
+    assert r.status_code == 200
+    assert admin.delete("/api/curated", params={"question": QUESTION, "author": "王芳"}, headers=AUTH).status_code == 404
+    assert admin.post("/api/ask", json={"question": QUESTION}).json() == before
+    audit = admin.get("/api/curated/audit", headers=AUTH).json()["audit"]
+    assert [(x["who"], x["action"]) for x in audit] == [("王芳", "curated.delete"), ("王芳", "curated.create")]
+    r = admin.post("/api/curated", json={"question": QUESTION, "covered": False, "author": "王芳"}, headers=AUTH)
+    assert r.status_code == 201 and r.json()["link"] == {**r.json()["link"], "covered": False}
+    refused = admin.post("/api/ask", json={"question": QUESTION}).json()
+    assert refused["kind"] == "refusal" and refused["source"] == "curated"
+    admin.delete("/api/curated", params={"question": QUESTION, "author": "王芳"}, headers=AUTH)
