@@ -330,3 +330,30 @@ def test_api_link_changes_the_answer_is_audited_and_deletion_restores_it(admin) 
     refused = admin.post("/api/ask", json={"question": QUESTION}).json()
     assert refused["kind"] == "refusal" and refused["source"] == "curated"
     admin.delete("/api/curated", params={"question": QUESTION, "author": "王芳"}, headers=AUTH)
+
+
+# ---------------------------------------------------------------------------------------------- desk
+
+
+def test_desk_curated_tab_needs_the_token_links_and_escapes(admin) -> None:
+    from dzqa.web.desk import CURATED_REFUSED, DeskLogic
+
+    desk = DeskLogic(admin.app.state.services)
+    assert CURATED_REFUSED in desk.curated_view("")[0] and CURATED_REFUSED in desk.curated_save(
+        "wrong", "王芳", QUESTION, ["2021/s3/p2"], "", False)[0]
+    evil = "<img src=x onerror=alert(1)>地铁规划？"
+    picks, found = desk.curated_search(evil)
+    assert picks["choices"] and "<img" not in found
+    status, queue, links, edit = desk.curated_save("s3cret", "<b>王芳</b>", evil, [picks["choices"][0][1]],
+                                                   "2021/s3/p2，2021/s6/p2", False)
+    assert "已保存纠错" in status and "<img" not in status + queue + links and "&lt;img" in links
+    assert "&lt;b&gt;王芳&lt;/b&gt;" in links and evil in edit["choices"]
+    assert "2021/s6/p2" in links
+    q, loaded, typed, uncovered = desk.curated_load("s3cret", evil)
+    assert q == evil and "2021/s6/p2" in loaded["value"] and uncovered is False
+    bad = desk.curated_save("s3cret", "王芳", "问题", [], "2099/s1/p1", False)[0]
+    assert "unknown passage id" in bad and "dz-notice-error" in bad
+    assert "已删除纠错" in desk.curated_delete("s3cret", "王芳", evil)[0]
+    assert "没有纠错记录" in desk.curated_delete("s3cret", "王芳", evil)[0]
+    page = admin.get("/desk/")
+    assert page.status_code == 200 and "纠错" in page.text and "dz-cur-save" in page.text  # the tab is there
