@@ -254,7 +254,7 @@ def build_desk(services: Services) -> gr.Blocks:
                     not_covered = gr.Checkbox(label="报告未涉及（回复标准答复）", scale=1, elem_id="dz-cur-uncovered")
                 with gr.Row():
                     cur_save = gr.Button("保存纠错", variant="primary", elem_id="dz-cur-save")
-                    cur_delete = gr.Button("删除该问题的纠错", variant="stop", elem_id="dz-cur-delete")
+                    cur_delete = gr.Button("删除该问题的纠错", variant="secondary", elem_id="dz-cur-delete")
                 cur_status = gr.HTML("", elem_id="dz-cur-status", js_on_load=None, padding=False)
                 edit = gr.Dropdown([], label="修改已保存的纠错", value=None, elem_id="dz-cur-edit")
                 links_out = gr.HTML("", elem_id="dz-curated", js_on_load=None, padding=False)
