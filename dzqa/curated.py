@@ -40,6 +40,8 @@ log = logging.getLogger("dzqa.curated")
 MAX_QUESTION = 500
 MAX_AUTHOR = 40
 MAX_PASSAGES = 10
+#: the longest a hit count waits for a locked database (it is counted on the way to the citizen's answer)
+HIT_TIMEOUT = 0.5
 #: characters that do not change what is asked: spacing and punctuation anywhere in the question
 _NOISE = re.compile(r"[\s\u3000,.!?;:，。！？；：、…“”‘’\"'（）()《》〈〉【】\[\]~·-]+")
 
@@ -129,12 +131,13 @@ class CuratedStore:
         self._migrated = False
 
     # ------------------------------------------------------------------------------------ connection
-    def _open(self, *, write: bool) -> sqlite3.Connection:
+    def _open(self, *, write: bool, timeout: float | None = None) -> sqlite3.Connection:
         if write or not self._migrated:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False)
+        timeout = self.timeout if timeout is None else timeout
+        conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None, check_same_thread=False)
         try:
-            conn.execute(f"PRAGMA busy_timeout={int(self.timeout * 1000)}")
+            conn.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
             if not self._migrated:
                 conn.execute("PRAGMA journal_mode=WAL")
                 migrate(conn)
@@ -144,8 +147,8 @@ class CuratedStore:
             raise
         return conn
 
-    def _transaction(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
-        conn = self._open(write=True)
+    def _transaction(self, fn: Callable[[sqlite3.Connection], Any], timeout: float | None = None) -> Any:
+        conn = self._open(write=True, timeout=timeout)
         try:
             conn.execute("BEGIN IMMEDIATE")  # the write lock first: concurrent operators queue, never overwrite
             try:
@@ -277,9 +280,11 @@ class CuratedStore:
         return bool(self._transaction(write))
 
     def add_hit(self, key: str) -> None:
-        """Count one use of a link (does not move the change counter; a failure is only logged)."""
+        """Count one use of a link (does not move the change counter; a failure is only logged, and a locked
+        database delays the citizen's answer by at most HIT_TIMEOUT seconds)."""
         try:
-            self._transaction(lambda conn: conn.execute("UPDATE curated SET hits = hits + 1 WHERE qkey = ?", (key,)))
+            self._transaction(lambda conn: conn.execute("UPDATE curated SET hits = hits + 1 WHERE qkey = ?", (key,)),
+                              timeout=HIT_TIMEOUT)
         except (sqlite3.Error, OSError) as e:
             log.warning("could not count a hit of a curated link: %s", e)
 
