@@ -21,6 +21,8 @@ EPILOG = """examples:
   dzqa search "粮食产量" --year 2022 --section cn2022/s3
   printf '问题一\\n问题二\\n' | dzqa ask - --json
   dzqa eval tests/data/questions.jsonl
+  dzqa curated export links.jsonl && dzqa curated import links.jsonl --author 王芳
+  dzqa review
 settings come from DZQA_* environment variables (see README)."""
 
 
@@ -152,6 +154,8 @@ def cmd_info(args: argparse.Namespace) -> int:
     for k, v in info.items():
         if k == "documents":
             v = "; ".join(f"{d['title']} ({d['id']}, {d['paragraphs']} paragraphs)" for d in v)
+        if k == "curated_stale":
+            v = "; ".join(f"{x['question']} → {x['problem']}" for x in v) or "none"
         print(f"{k:<{width}}  {v}")
     return 0
 
@@ -204,6 +208,64 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print(f"\nrelevance model fitted on {fitted['questions']} questions and written to {target} for "
               f"{engine.spec.identity}; {cv['folds']}-fold cross-validation: covered kept {cv['covered_kept']}, "
               f"refusals refused {cv['refusals_refused']}", file=sys.stderr)
+    return 0
+
+
+def _curated_store() -> Any:
+    from .curated import CuratedStore
+    from .settings import get_settings
+
+    return CuratedStore(get_settings().feedback_db)  # the server's database (DZQA_FEEDBACK_DB)
+
+
+def cmd_curated_export(args: argparse.Namespace) -> int:
+    lines = list(_curated_store().export_lines())
+    text = "".join(line + "\n" for line in lines)
+    if args.file == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    else:
+        Path(args.file).write_text(text, encoding="utf-8")
+        print(f"exported {len(lines)} curated link(s) to {args.file}", file=sys.stderr)
+    return 0
+
+
+def cmd_curated_import(args: argparse.Namespace) -> int:
+    from .curated import CuratedError
+
+    try:
+        text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise CliError(f"cannot read {args.file}: {e}") from None
+    store = _curated_store()
+    engine = _engine()  # passage ids are checked against the corpus
+    try:
+        counts = store.import_lines(text.splitlines(), author=args.author, resolve=engine.resolve_passages,
+                                    source="stdin" if args.file == "-" else args.file)
+    except CuratedError as e:
+        raise CliError(f"{e} (nothing imported)") from None
+    print(f"curated links: {counts['created']} created, {counts['updated']} updated, "
+          f"{counts['unchanged']} unchanged", file=sys.stderr)
+    return 0
+
+
+def cmd_review(args: argparse.Namespace) -> int:
+    queue = _curated_store().review(days=args.days, limit=args.limit)
+    if args.json:
+        for item in queue:
+            _print_json(item)
+        return 0
+    if not queue:
+        print(f"(the review queue is empty: no refused, partial or 👎 questions in {args.days} days)")
+    for item in queue:
+        why = ", ".join(f"{k} ×{n}" for k, n in item["reasons"].items())
+        linked = ""
+        if item["link"]:
+            linked = "  → linked: " + (", ".join(item["link"]["passages"]) if "passages" in item["link"]
+                                       else "not covered")
+        print(f"{item['count']:>4}×  {item['last']}  {item['question']}  [{why}]{linked}")
+        if item["citations"]:
+            print(f"       cited: {', '.join(item['citations'])}")
     return 0
 
 
@@ -264,6 +326,24 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--fit", action="store_true",
                    help="fit the relevance model on these files (with cross-validation) and store it for this model")
     e.set_defaults(fn=cmd_eval)
+
+    c = sub.add_parser("curated", help="staff-curated links: export or import them as JSONL")
+    csub = c.add_subparsers(dest="curated_command", metavar="ACTION")
+    csub.required = True
+    ce = csub.add_parser("export", help='write every link as one JSON line ({"question", "passages"} or '
+                                        '{"question", "covered": false}, then hits, author, times)')
+    ce.add_argument("file", metavar="FILE", help="the JSONL file, or - for stdout")
+    ce.set_defaults(fn=cmd_curated_export)
+    ci = csub.add_parser("import", help="add or update links from JSONL (all or nothing; twice changes nothing)")
+    ci.add_argument("file", metavar="FILE", help="the JSONL file, or - for stdin")
+    ci.add_argument("--author", default="cli", help="the staff name written to the audit table (default cli)")
+    ci.set_defaults(fn=cmd_curated_import)
+
+    r = sub.add_parser("review", help="the review queue: refused, partial and 👎 questions, most frequent first")
+    r.add_argument("--days", type=int, default=30, help="look back this many days (default 30)")
+    r.add_argument("--limit", type=int, default=50, help="at most this many questions (default 50)")
+    r.add_argument("--json", action="store_true", help="one JSON object per queued question")
+    r.set_defaults(fn=cmd_review)
 
     v = sub.add_parser("serve", help="serve the web chat, staff desk and JSON API")
     v.add_argument("--host", default=None, help="address to bind (default DZQA_HOST or 127.0.0.1)")

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import re
 import time
@@ -15,6 +16,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Callable, Sequence
 
 from . import answer as answer_mod
+from .curated import CuratedError, CuratedSource, CuratedStore
 from .corpus import Corpus, CorpusError, corpus_title, load_corpus
 from .embed import QueryEncoder, query_encoder
 from .index import Index, IndexNotReady, build_index, build_lock, check_index, fingerprint, index_path, load_index
@@ -25,7 +27,7 @@ from .question import DETAIL_TYPES, Reader, Reading
 from .retrieve import Query, covers, in_section, retrieve
 from .settings import Settings, get_settings
 from .text import Tokenizer, has_content, is_valid_unicode, normalize, years
-from .types import Answer, Hit, Paragraph, Passage, SearchResult, Section
+from .types import Answer, AnswerPart, Hit, Paragraph, Passage, SearchResult, Section
 
 log = logging.getLogger("dzqa")
 
@@ -155,9 +157,31 @@ class Engine:
         idf = sorted(index.idf.values())
         self._rare_idf = idf[len(idf) // 2] if idf else 0.0  # single-character words rarer than the median word
         self.relevance = settings.relevance or answer_mod.relevance_model(spec.identity)
+        self.curated = self._curated_source(settings.feedback_db)
         if self.relevance is None:
             log.warning("no relevance model fitted for %s: refusals fall back to a plain similarity threshold; "
                         "fit one with `dzqa eval FILE --fit`", spec.identity)
+
+    def _curated_source(self, db: Any) -> CuratedSource:
+        return CuratedSource(CuratedStore(db), self.encoder.encode, self.resolve_passages,
+                             self.settings.curated_min_similarity, overlap=self.word_overlap,
+                             min_overlap=self.settings.curated_min_overlap)
+
+    def word_overlap(self, a: str, b: str) -> float:
+        """How much of their words two questions share: Dice over their tokens, each weighted by its idf
+        (words the report lacks weigh most)."""
+        ta, tb = set(self.tokenizer(normalize(a))), set(self.tokenizer(normalize(b)))
+        weight = lambda t: self.index.idf.get(t, self.index.top_idf)  # noqa: E731
+        total = sum(map(weight, ta)) + sum(map(weight, tb))
+        return 2 * sum(map(weight, ta & tb)) / total if total else 0.0
+
+    def with_database(self, db: Any) -> "Engine":
+        """The same loaded engine reading its curated links from another database file (the server's own
+        ``feedback_db`` when it differs from the settings the engine was opened with; tests)."""
+        other = copy.copy(self)
+        other.settings = self.settings.replace(feedback_db=db)
+        other.curated = other._curated_source(other.settings.feedback_db)
+        return other
 
     # ---------------------------------------------------------------------------------------- opening
     @classmethod
@@ -293,6 +317,9 @@ class Engine:
         check_question(question, s.max_question_chars)
         t0 = time.perf_counter()
         text = normalize(question)
+        curated = self._curated(question, text, rows) if has_content(text) else None
+        if curated is not None:  # a staff-curated link comes first (dzqa/curated.py)
+            return replace(curated, timings={**curated.timings, "total": time.perf_counter() - t0})
         reply = answer_mod.small_talk(text, self.title, s.hotline)
         if reply is not None:
             return Answer(question=question, text=reply, found=False, kind="greeting")
@@ -318,6 +345,56 @@ class Engine:
         assert result is not None
         timings = {**result.timings, "total": time.perf_counter() - t0}
         return replace(result, timings=timings)
+
+    def _curated(self, question: str, text: str, rows: frozenset[int] | None) -> Answer | None:
+        """The answer of a staff-curated link matching the question (exact normalised wording or a close
+        paraphrase), None without one. The linked passages are the hits and composition quotes their best
+        units for this question, verbatim; a link marked "not covered" gives the standard refusal."""
+        s = self.settings
+        match = self.curated.match(question, lambda: self.encoder.encode(text))
+        if match is None:
+            return None
+        if not match.link.covered:
+            return replace(answer_mod.refusal(question, s.hotline, query=text), source="curated")
+        passage_rows = [self.index.positions[p] for p in match.passages]
+        if rows is not None and not all(r in rows for r in passage_rows):
+            return None  # the caller's filter excludes the linked passages: retrieval answers within it
+        reading = self.reader.read(text)
+        query, _ = self.prepare(reading.search_text)
+        hits = tuple(Hit(self.index.passages[r], score=1.0, dense=self._passage_similarity(query.vector, r),
+                         keyword=0.0) for r in passage_rows)
+        result = self._answer(question, reading, reading.search_text, hits=hits, in_scope=True)
+        if result.kind != "answer" or not result.parts:
+            # staff said these passages answer it: quote them whole rather than a partial reply
+            parts = tuple(AnswerPart(text=h.passage.text, citation=i) for i, h in enumerate(hits, 1))
+            result = Answer(question=question, text="".join(f"{p.text}[{p.citation}]" for p in parts), found=True,
+                            kind="answer", citations=hits, parts=parts, relevance=1.0, query=query.text,
+                            timings=result.timings)
+        return replace(result, source="curated", found=True)
+
+    def _passage_similarity(self, vector: Any, row: int) -> float:
+        """Cosine of a query vector and a passage: that of its best answer unit."""
+        first, last = self.index.passage_units[row]
+        if last <= first:
+            return 0.0
+        return float((self.index.unit_vectors[first:last] @ vector).max())
+
+    def resolve_passages(self, ids: Sequence[str]) -> tuple[str, ...]:
+        """Passage ids as staff give them (a paragraph id stands for all its passages) → passage ids of the
+        index, in order; :class:`dzqa.curated.CuratedError` naming the ids the corpus does not have."""
+        out: list[str] = []
+        unknown: list[str] = []
+        for pid in ids:
+            if pid in self.index.positions:
+                out.append(pid)
+            elif pid in self._paragraphs:
+                out += [p.id for p in self.index.passages if p.citation.paragraph_id == pid]
+            else:
+                unknown.append(pid)
+        if unknown:
+            raise CuratedError(f"unknown passage id(s) {', '.join(map(repr, unknown))}; ids look like 2021/s6/p2 "
+                               f"(see `dzqa search --json` or /api/search)")
+        return tuple(dict.fromkeys(out))
 
     def _scope(self, reading: Reading) -> "Scope":
         """Which reports answer first. A place named (德州, 全国) picks its reports, else the home city's lead;
@@ -462,4 +539,6 @@ class Engine:
             "passages": m["passages"], "answer_units": m["units"], "dense_index": m["dense"],
             "fingerprint": m["fingerprint"], "built_at": m["built_at"], "build_seconds": m["build_seconds"],
             "index_path": str(self.index.path), "corpus_problems": list(self.corpus.problems),
+            "curated_links": len(self.curated.refresh(force=True).links),
+            "curated_stale": self.curated.stale(),
         }

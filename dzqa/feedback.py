@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, Iterable, Literal, Sequence
 
 from .privacy import mask
+from .schema import migrate
 from .text import normalize
 
 log = logging.getLogger("dzqa.feedback")
@@ -56,35 +57,6 @@ EXPORTS: dict[str, tuple[str, ...]] = {
                  "comment"),
 }
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS questions (
-    id        INTEGER PRIMARY KEY,
-    asked_at  TEXT NOT NULL,     -- ISO time, China time zone
-    day       TEXT NOT NULL,     -- YYYY-MM-DD of asked_at, for per-day counts
-    channel   TEXT NOT NULL,     -- chat | embed | api | openai
-    question  TEXT NOT NULL,     -- as typed
-    qkey      TEXT NOT NULL,     -- normalised question, groups "most asked"
-    kind      TEXT NOT NULL,     -- answer | refusal | greeting
-    found     INTEGER NOT NULL,
-    citations TEXT NOT NULL,     -- JSON list of passage ids
-    ms        REAL
-);
-CREATE INDEX IF NOT EXISTS questions_day ON questions(day);
-CREATE INDEX IF NOT EXISTS questions_qkey ON questions(qkey, id);  -- "most asked": group and latest wording
-CREATE TABLE IF NOT EXISTS feedback (
-    id         INTEGER PRIMARY KEY,
-    key        TEXT UNIQUE,      -- the chat's answer id (a later click updates the same row); NULL from the API
-    created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL,
-    channel    TEXT NOT NULL,
-    question   TEXT NOT NULL,
-    answer     TEXT NOT NULL,
-    citations  TEXT NOT NULL,    -- JSON list of passage ids
-    rating     TEXT NOT NULL CHECK (rating IN ('up', 'down')),
-    reason     TEXT,
-    comment    TEXT              -- free-text reason given with 👎 (at most MAX_COMMENT characters)
-);
-"""
 
 
 _INSERT_QUESTION = ("INSERT INTO questions (asked_at, day, channel, question, qkey, kind, found, citations, ms) "
@@ -160,9 +132,7 @@ class FeedbackStore:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")  # durable at checkpoints; WAL keeps it consistent
             conn.execute(f"PRAGMA busy_timeout={int(self.timeout * 1000)}")
-            conn.executescript(_SCHEMA)
-            if "comment" not in {r[1] for r in conn.execute("PRAGMA table_info(feedback)")}:  # older files
-                conn.execute("ALTER TABLE feedback ADD COLUMN comment TEXT")
+            migrate(conn)  # the tables and their versions live in dzqa/schema.py (older files upgrade in place)
         except BaseException:
             conn.close()
             raise

@@ -130,11 +130,17 @@ def axe_violations(page: Any) -> list[dict[str, Any]]:
 
 @pytest.mark.parametrize("path, answered, elder", [
     ("/", False, False), ("/", True, False), ("/", True, True), ("/embed", False, False), ("/embed", True, True),
-    ("/embed?theme=dark", True, False), ("/embed?theme=dark&elder=1", True, True), ("/desk", False, False), ("/reader", False, False)])
+    ("/embed?theme=dark", True, False), ("/embed?theme=dark&elder=1", True, True), ("/desk", False, False),
+    ("/desk#纠错", False, False), ("/reader", False, False)])
 def test_axe_finds_no_serious_or_critical_violation(open_page, path, answered, elder) -> None:
     page = open_page(path, width=1100 if not path.startswith("/embed") else 400, height=900 if "embed" not in path else 600)
     if path.startswith("/desk"):
         page.locator("#dz-desk-q").wait_for()
+        if path.endswith("#纠错"):  # the corrections tab, with its form filled from a search
+            page.get_by_role("tab", name="纠错").click()
+            page.locator("#dz-cur-q textarea, #dz-cur-q input").first.fill("公办幼儿园")
+            page.locator("#dz-cur-find").click()
+            page.locator("#dz-cur-picks input[type=checkbox]").first.wait_for()
     elif path != "/reader":
         chat_input(page)
     if answered:

@@ -456,3 +456,43 @@ def test_overload_shows_a_polite_busy_message_not_a_hung_page(browser, engine, s
         page.get_by_text("当前咨询人数较多" if "queue_size" in changes else "请求过于频繁").first.wait_for()
         shot(page, f"busy-{'queue' if 'queue_size' in changes else 'rate'}.png")
         ctx.close()
+
+
+def test_desk_curated_link_answers_a_paraphrase_and_deleting_it_restores_the_refusal(open_page, server) -> None:
+    """An operator opens the review queue, links a refused question to a paragraph, a new citizen asking a
+    paraphrase gets the cited answer; the link is deleted and the refusal returns (docs/curated.md)."""
+    refused = "德州明天天气怎么样呀"
+    chat = open_page("/")
+    assert "没有找到" in ask(chat, refused).inner_text()
+    page = open_page("/desk")
+    page.get_by_role("tab", name="纠错").click()
+    page.locator("#dz-cur-token input").fill(ADMIN_TOKEN)
+    page.locator("#dz-cur-author input, #dz-cur-author textarea").first.fill("王芳")
+    page.locator("#dz-cur-refresh").click()
+    queue = page.locator("#dz-review .dz-review")
+    queue.wait_for()
+    assert refused in queue.inner_text() and "拒答" in queue.inner_text()
+    box = page.locator("#dz-cur-q textarea, #dz-cur-q input").first
+    box.fill(refused)
+    page.locator("#dz-cur-find").click()
+    pick = page.locator("#dz-cur-picks input[type=checkbox]").first
+    pick.wait_for()
+    pick.check()
+    page.locator("#dz-cur-save").click()
+    page.locator("#dz-cur-status").get_by_text("已保存纠错").wait_for()
+    links = page.locator("#dz-curated .dz-curated")
+    links.wait_for()
+    assert refused in links.inner_text() and "王芳" in links.inner_text()
+    shot(page, "desk-curated.png", full_page=True)
+
+    citizen = open_page("/")
+    reply = ask(citizen, "德州明天天气怎么样？")  # the same question in other punctuation
+    assert "没有找到" not in reply.inner_text() and reply.locator(".dz-cite").count() >= 1
+    assert rows(server, "SELECT hits FROM curated") == [(1,)]
+
+    page.locator("#dz-cur-delete").click()
+    page.locator("#dz-cur-status").get_by_text("已删除纠错").wait_for()
+    again = open_page("/")
+    assert "没有找到" in ask(again, "德州明天天气怎么样？").inner_text()
+    assert rows(server, "SELECT COUNT(*) FROM curated") == [(0,)]
+    assert [r[0] for r in rows(server, "SELECT action FROM audit ORDER BY id")] == ["curated.create", "curated.delete"]

@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ..curated import CuratedError
 from ..engine import FilterError, QuestionError, check_question
 from ..text import is_valid_unicode
 from ..feedback import EXPORTS, MAX_COMMENT, REASONS, Feedback, parse_rating
@@ -117,6 +118,17 @@ class FeedbackRequest(BaseModel):
     reason: Literal[REASONS] | None = Field(default=None, description="only with down: " + " / ".join(REASONS))  # type: ignore[valid-type]
     comment: StrictStr | None = Field(default=None, max_length=MAX_COMMENT,
                                       description=f"only with down: the citizen's own words, at most {MAX_COMMENT} characters")
+
+
+class CuratedRequest(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"question": EXAMPLE_QUESTION, "passages": ["2021/s6/p2"], "author": "王芳"},
+        {"question": "德州明天天气怎么样", "covered": False, "author": "王芳"}]})
+    question: StrictStr = Field(description="the question, 1–500 characters")
+    passages: list[StrictStr] | None = Field(None, max_length=10,
+                                             description="passage or paragraph ids, as /api/search gives them")
+    covered: bool = Field(True, description="false: the report does not cover it (the standard refusal)")
+    author: StrictStr = Field(description="the staff member's name, 1–40 characters (written to the audit table)")
 
 
 class FeedbackResponse(BaseModel):
@@ -241,6 +253,55 @@ def build_router(services: Services) -> APIRouter:
             raise ApiError(503, f"导出暂时无法完成 (export unavailable: {type(e).__name__})") from None
         return Response(data, media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f'attachment; filename="dzqa-{table}.csv"'})
+
+    admin = [Depends(require_admin)]
+
+    @router.get("/api/review", tags=["curated"], dependencies=admin,
+                summary="The review queue: refused, partial and 👎 questions grouped by wording (admin token)")
+    def review(days: int = Query(30, ge=1, le=3660), limit: int = Query(50, ge=1, le=500)) -> dict[str, Any]:
+        try:
+            return {"queue": services.review(days=days, limit=limit)}
+        except (sqlite3.Error, OSError) as e:
+            raise ApiError(503, f"审核队列暂时无法读取 (review queue unavailable: {type(e).__name__})") from None
+
+    @router.get("/api/curated", tags=["curated"], dependencies=admin,
+                summary="Staff-curated links with hit counts, and stale ones (admin token)")
+    def curated_list() -> dict[str, Any]:
+        try:
+            return services.curated_links()
+        except (sqlite3.Error, OSError) as e:
+            raise ApiError(503, f"纠错记录暂时无法读取 (curated links unavailable: {type(e).__name__})") from None
+
+    @router.post("/api/curated", tags=["curated"], dependencies=admin, status_code=201,
+                 responses={**ERRORS, 200: {"description": "an existing link updated (or unchanged)"}},
+                 summary="Link a question to passages, or mark it not covered (admin token; audited)")
+    def curated_save(body: CuratedRequest) -> Response:
+        try:
+            link, action = services.save_link(body.question, body.passages, covered=body.covered, author=body.author)
+        except CuratedError as e:
+            raise ApiError(422, str(e)) from None
+        except (sqlite3.Error, OSError) as e:
+            raise ApiError(503, f"纠错未能保存 (curated link not saved: {type(e).__name__})") from None
+        return JSONResponse({"link": link, "action": action}, status_code=201 if action == "created" else 200)
+
+    @router.delete("/api/curated", tags=["curated"], dependencies=admin, responses={404: {"model": ErrorResponse}},
+                   summary="Delete the link of a question (admin token; audited)")
+    def curated_delete(question: str = Query(description="the question (its normalised wording is matched)"),
+                       author: str = Query(description="the staff name written to the audit table")) -> dict[str, Any]:
+        try:
+            deleted = services.delete_link(question, author=author)
+        except CuratedError as e:
+            raise ApiError(422, str(e)) from None
+        except (sqlite3.Error, OSError) as e:
+            raise ApiError(503, f"纠错未能删除 (curated link not deleted: {type(e).__name__})") from None
+        if not deleted:
+            raise ApiError(404, "no curated link for this question")
+        return {"deleted": True}
+
+    @router.get("/api/curated/audit", tags=["curated"], dependencies=admin,
+                summary="The latest changes of the curated links: who, what, when (admin token)")
+    def curated_audit(limit: int = Query(100, ge=1, le=1000)) -> dict[str, Any]:
+        return {"audit": services.engine.curated.store.audit(limit)}
 
     @router.api_route("/api/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
                       include_in_schema=False)

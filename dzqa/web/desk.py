@@ -11,11 +11,14 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+from typing import Any
 
 import gradio as gr
 
 from ..engine import FilterError, QuestionError
-from .render import corpus_source, esc, hits_html, notice_html, section_html, source_phrase, stats_html
+from ..curated import CuratedError
+from .render import (corpus_source, curated_html, esc, hits_html, notice_html, pick_label, review_html, section_html,
+                     source_phrase, stats_html)
 from .service import Services
 
 log = logging.getLogger("dzqa.web.desk")
@@ -30,6 +33,11 @@ EXPORT_REFUSED = "管理口令不正确，无法导出。"
 EXPORT_FAILED = "导出暂时无法完成，请稍后再试。"
 EXPORT_DONE = "已下载 {name}。"
 NO_TOKEN = "统计功能未启用：服务器没有配置管理口令（DZQA_ADMIN_TOKEN）。"
+CURATED_REFUSED = "管理口令不正确，无法查看或修改纠错。"
+CURATED_SAVED = {"created": "已保存纠错：{q}", "updated": "已更新纠错：{q}", "unchanged": "纠错没有变化：{q}"}
+CURATED_DELETED = "已删除纠错：{q}"
+CURATED_NONE = "这个问题没有纠错记录：{q}"
+CURATED_FAILED = "纠错暂时无法保存或读取（{e}）"
 
 
 class DeskLogic:
@@ -70,6 +78,67 @@ class DeskLogic:
         except (sqlite3.Error, OSError) as e:
             log.error("statistics unavailable: %s", e)
             return notice_html(f"统计暂时无法读取（{e}）", "error")
+
+    # ------------------------------------------------------------------------------------ 纠错 (curated)
+    def curated_view(self, token: str | None) -> tuple[str, str, Any]:
+        """The review queue, the saved links (with hit counts and stale ones) and the edit choices."""
+        if not self.services.admin_allowed(token):
+            refused = notice_html(CURATED_REFUSED if self.services.settings.admin_token else NO_TOKEN, "error")
+            return refused, "", gr.update(choices=[], value=None)
+        try:
+            queue = self.services.review()
+            links = self.services.curated_links()
+        except (sqlite3.Error, OSError) as e:
+            log.error("curated links unavailable: %s", e)
+            return notice_html(CURATED_FAILED.format(e=e), "error"), "", gr.update(choices=[], value=None)
+        return (review_html(queue), curated_html(links["links"], links["stale"]),
+                gr.update(choices=[x["question"] for x in links["links"]], value=None))
+
+    def curated_search(self, question: str | None) -> tuple[Any, str]:
+        """Passages to pick for a question: the top ten of the search, as choices 'id · text'."""
+        if not isinstance(question, str) or not question.strip():
+            return gr.update(choices=[], value=[]), notice_html("请先输入市民的问题。")
+        try:
+            result = self.services.engine.search(question, k=10)
+        except (QuestionError, FilterError) as e:
+            return gr.update(choices=[], value=[]), notice_html(str(e), "error")
+        choices = [(pick_label(h), h.passage.id) for h in result.hits]
+        return gr.update(choices=choices, value=[]), hits_html(result.hits, root="../", source=self.source)
+
+    def curated_load(self, token: str | None, question: str | None) -> tuple[Any, Any, Any, Any]:
+        """An existing link into the form to edit: question, picked passages, typed ids, not covered."""
+        link = None
+        if self.services.admin_allowed(token) and isinstance(question, str) and question:
+            link = self.services.engine.curated.store.get(question)
+        if link is None:
+            return gr.update(), gr.update(), gr.update(), gr.update()
+        ids = list(link.passages)
+        return (link.question, gr.update(choices=[(i, i) for i in ids], value=ids), "", not link.covered)
+
+    def curated_save(self, token: str | None, author: str | None, question: str | None, picked: list[str] | None,
+                     typed: str | None, not_covered: bool) -> tuple[str, str, str, Any]:
+        if not self.services.admin_allowed(token):
+            return (notice_html(CURATED_REFUSED, "error"),) + self.curated_view(token)
+        ids = list(picked or []) + [x for x in (typed or "").replace("，", ",").replace(",", " ").split() if x]
+        try:
+            link, action = self.services.save_link(question, ids or None, covered=not not_covered, author=author)
+        except CuratedError as e:
+            return (notice_html(str(e), "error"),) + self.curated_view(token)
+        except (sqlite3.Error, OSError) as e:
+            return (notice_html(CURATED_FAILED.format(e=e), "error"),) + self.curated_view(token)
+        return (notice_html(CURATED_SAVED[action].format(q=link["question"])),) + self.curated_view(token)
+
+    def curated_delete(self, token: str | None, author: str | None, question: str | None) -> tuple[str, str, str, Any]:
+        if not self.services.admin_allowed(token):
+            return (notice_html(CURATED_REFUSED, "error"),) + self.curated_view(token)
+        try:
+            deleted = self.services.delete_link(question, author=author)
+        except CuratedError as e:
+            return (notice_html(str(e), "error"),) + self.curated_view(token)
+        except (sqlite3.Error, OSError) as e:
+            return (notice_html(CURATED_FAILED.format(e=e), "error"),) + self.curated_view(token)
+        message = (CURATED_DELETED if deleted else CURATED_NONE).format(q=question)
+        return (notice_html(message, "info" if deleted else "warn"),) + self.curated_view(token)
 
 
 def export_js(table: str) -> str:
@@ -165,6 +234,42 @@ def build_desk(services: Services) -> gr.Blocks:
                 # browser-only events (fn=None): the token goes to the authenticated export route
                 export_q.click(None, inputs=token, js=export_js("questions"), api_visibility="private")
                 export_f.click(None, inputs=token, js=export_js("feedback"), api_visibility="private")
+            with gr.Tab("纠错", id="curated"):
+                gr.HTML(notice_html("把市民的问题关联到报告中正确的段落，或标记为“报告未涉及”。答复仍然逐字引用报告原文。"),
+                        js_on_load=None, padding=False)
+                with gr.Row(equal_height=True):
+                    cur_token = gr.Textbox(label="管理口令", type="password", scale=2, elem_id="dz-cur-token")
+                    author = gr.Textbox(label="您的姓名（记入修改记录）", max_length=40, scale=2, elem_id="dz-cur-author")
+                    cur_refresh = gr.Button("刷新队列", variant="primary", scale=1, elem_id="dz-cur-refresh")
+                queue_out = gr.HTML(notice_html("输入管理口令后点击“刷新队列”。"), elem_id="dz-review",
+                                    js_on_load=None, padding=False)
+                with gr.Row(equal_height=True):
+                    cur_q = gr.Textbox(label="市民的问题", max_length=s.max_question_chars, scale=4,
+                                       elem_id="dz-cur-q")
+                    cur_find = gr.Button("检索段落", scale=1, elem_id="dz-cur-find")
+                picks = gr.CheckboxGroup([], label="选择回答这个问题的段落", elem_id="dz-cur-picks")
+                with gr.Row(equal_height=True):
+                    typed = gr.Textbox(label="或直接填写段落编号（如 2021/s6/p2，多个用逗号分隔）", scale=3,
+                                       elem_id="dz-cur-ids")
+                    not_covered = gr.Checkbox(label="报告未涉及（回复标准答复）", scale=1, elem_id="dz-cur-uncovered")
+                with gr.Row():
+                    cur_save = gr.Button("保存纠错", variant="primary", elem_id="dz-cur-save")
+                    cur_delete = gr.Button("删除该问题的纠错", variant="secondary", elem_id="dz-cur-delete")
+                cur_status = gr.HTML("", elem_id="dz-cur-status", js_on_load=None, padding=False)
+                edit = gr.Dropdown([], label="修改已保存的纠错", value=None, elem_id="dz-cur-edit")
+                links_out = gr.HTML("", elem_id="dz-curated", js_on_load=None, padding=False)
+                found = gr.HTML("", elem_id="dz-cur-found", js_on_load=None, padding=False)
+                view_out = [queue_out, links_out, edit]
+                private = dict(api_visibility="private")
+                cur_refresh.click(logic.curated_view, inputs=cur_token, outputs=view_out, **private)  # type: ignore[arg-type]
+                cur_find.click(logic.curated_search, inputs=cur_q, outputs=[picks, found], **private)  # type: ignore[arg-type]
+                cur_q.submit(logic.curated_search, inputs=cur_q, outputs=[picks, found], **private)  # type: ignore[arg-type]
+                edit.input(logic.curated_load, inputs=[cur_token, edit], outputs=[cur_q, picks, typed, not_covered],
+                           **private)  # type: ignore[arg-type]
+                cur_save.click(logic.curated_save, inputs=[cur_token, author, cur_q, picks, typed, not_covered],
+                               outputs=[cur_status, *view_out], **private)  # type: ignore[arg-type]
+                cur_delete.click(logic.curated_delete, inputs=[cur_token, author, cur_q],
+                                 outputs=[cur_status, *view_out], **private)  # type: ignore[arg-type]
     # api_open=False: queued events (answers) cannot be run directly through /gradio_api/run/predict,
     # around the queue's concurrency limit; the page's unqueued events (clearing) still can
     desk.queue(max_size=s.queue_size, default_concurrency_limit=s.queue_concurrency, api_open=False)

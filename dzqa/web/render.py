@@ -254,3 +254,48 @@ def stats_html(s: Stats) -> str:
             + _table("最近的差评", ("时间", "问题", "原因", "回答"),
                      ((short_time(t), q, r, a) for t, q, r, a in s.dislikes), "dz-dislikes")
             + "</div>")
+
+
+# ------------------------------------------------------------------------------------ curated (纠错)
+
+REVIEW_WHY = {"refusal": "拒答", "partial": "部分回答", "down": "差评"}
+
+
+def _why(reasons: dict[str, int]) -> str:
+    words = []
+    for key, n in reasons.items():
+        kind, _, reason = key.partition(":")
+        words.append(f"{REVIEW_WHY.get(kind, kind)}{'（' + reason + '）' if reason else ''} ×{n}")
+    return "，".join(words)
+
+
+def _linked(link: dict | None) -> str:
+    if not link:
+        return "未纠错"
+    return "已标记：报告未涉及" if link.get("covered") is False else "已关联 " + "、".join(link.get("passages", []))
+
+
+def review_html(queue: Sequence[dict]) -> str:
+    """The review queue: refused, partial and disliked questions grouped by wording, most frequent first."""
+    return _table("待审核的问题（拒答、部分回答、差评，按出现次数）", ("问题", "次数", "最近一次", "原因", "当时的回答与引用", "纠错"),
+                  ((q["question"], q["count"], short_time(q["last"]), _why(q["reasons"]),
+                    (q.get("answer") or "") + (" 〔" + "、".join(q["citations"]) + "〕" if q.get("citations") else ""),
+                    _linked(q.get("link"))) for q in queue), "dz-review")
+
+
+def curated_html(links: Sequence[dict], stale: Sequence[dict]) -> str:
+    """The curated links with their hit counts, and the stale ones (passages gone after a corpus change)."""
+    out = _table("已保存的纠错", ("问题", "关联段落", "使用次数", "修改人", "更新时间"),
+                 ((x["question"], _linked(x), x.get("hits", 0), x.get("author", ""), short_time(x.get("updated_at", "")))
+                  for x in links), "dz-curated")
+    if stale:
+        out += _table("失效的纠错（段落已不存在，不会使用，请修改或删除）", ("问题", "原关联段落", "问题说明"),
+                      ((x["question"], "、".join(x["passages"]), x["problem"]) for x in stale), "dz-stale")
+    return out
+
+
+def pick_label(hit: Hit) -> str:
+    """A search hit as a choice of the 纠错 form: its id and the start of its text (plain text: Gradio
+    shows choices as text, never as HTML)."""
+    text = hit.passage.text
+    return f"{hit.passage.id} · {text[:60]}{'…' if len(text) > 60 else ''}"

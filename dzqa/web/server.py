@@ -151,6 +151,8 @@ def install_middleware(app: FastAPI, settings: Settings) -> None:
 def create_app(engine: Engine, settings: Settings | None = None, store: FeedbackStore | None = None) -> FastAPI:
     """The whole site around an already loaded engine."""
     settings = settings or engine.settings
+    if settings.feedback_db != engine.settings.feedback_db:  # curated links live in the server's database
+        engine = engine.with_database(settings.feedback_db)
     services = Services(engine=engine, store=store or FeedbackStore(settings.feedback_db), settings=settings)
 
     @contextlib.asynccontextmanager

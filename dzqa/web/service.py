@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Sequence
 
+from ..curated import CuratedError, parse_link
 from ..engine import Engine, QuestionError, check_question
 from ..feedback import FeedbackStore
 from ..settings import Settings
@@ -79,6 +80,37 @@ class Services:
                 "start": c.start, "end": c.end, "label": c.label(), "anchor": c.anchor,
                 "reader": reader_href(c), "paragraph": paragraph.text if paragraph else passage.text,
                 "previous": neighbour(row - 1), "next": neighbour(row + 1)}
+
+    # ---------------------------------------------------------------------------- curated links (admin)
+    def review(self, days: int = 30, limit: int = 50) -> list[dict[str, Any]]:
+        """The review queue (refused, partial and 👎 questions grouped by wording), questions asked so far included."""
+        self.store.flush()
+        return self.engine.curated.store.review(days=days, limit=limit)
+
+    def curated_links(self) -> dict[str, Any]:
+        source = self.engine.curated
+        return {"links": [link.to_json() for link in source.store.links()], "stale": source.stale()}
+
+    def save_link(self, question: Any, passages: Any, *, covered: Any = True, author: Any) -> tuple[dict[str, Any], str]:
+        """Link a question to passages (checked by the engine) or mark it not covered; audited under ``author``.
+        Raises :class:`dzqa.curated.CuratedError` saying what is wrong."""
+        body: dict[str, Any] = {"question": question, "covered": covered}
+        if covered is not False:
+            body["passages"] = passages
+        elif passages:
+            body["passages"] = passages  # parse_link refuses passages with covered false
+        question, ids = parse_link(body)
+        link, action = self.engine.curated.store.save(question, ids, author=author,
+                                                      resolve=self.engine.resolve_passages)
+        self.engine.curated.refresh(force=True)  # this server answers with it at once
+        return link.to_json(), action
+
+    def delete_link(self, question: Any, *, author: Any) -> bool:
+        if not isinstance(question, str):
+            raise CuratedError("question is required")
+        deleted = self.engine.curated.store.delete(question, author=author)
+        self.engine.curated.refresh(force=True)
+        return deleted
 
     def admin_allowed(self, presented: str | None) -> bool:
         return admin_allowed(self.settings, presented)
