@@ -406,7 +406,9 @@ class Engine:
             return Scope((None,), None, None)
         named = {place for place, pattern in self._place_names.items() if pattern.search(reading.text)}
         home = {d.place for d in docs if d.place and d.place == self.outline.home}
-        candidates = [d for d in docs if d.place in (named or home)] or list(docs)
+        # without a named place the home city's reports lead, with those that name no place at all
+        candidates = [d for d in docs if d.place in named or (not named and (d.place in home or not d.place))] \
+            or list(docs)
         have = frozenset(str(d.year) for d in candidates if d.year is not None)
         asked = years(reading.text) | relative_years(reading.text, have)
         if asked and not named and not asked & have:
@@ -423,7 +425,7 @@ class Engine:
             chosen = [d for d in candidates if str(d.year) in wanted] or candidates
         else:
             newest = max((d.year or 0 for d in candidates), default=0)
-            chosen = [d for d in candidates if (d.year or 0) == newest]
+            chosen = [d for d in candidates if (d.year or 0) == newest or d.year is None]  # undated: no order
         scopes: list[frozenset[int] | None] = [frozenset().union(*(d.rows for d in chosen))]
         if not (named or asked):
             scopes += [frozenset().union(*(d.rows for d in candidates)), None]
