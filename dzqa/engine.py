@@ -229,9 +229,12 @@ class Engine:
         return cls(settings, corpus, spec, index, encoder, tokenizer, ready)
 
     # ----------------------------------------------------------------------------------------- asking
-    def prepare(self, text: str) -> tuple[Query, float]:
-        """Tokens and vector of a normalised question; returns the encode time too."""
-        all_tokens = tuple(self.tokenizer(text))
+    def prepare(self, text: str, bridged: frozenset[str] = frozenset()) -> tuple[Query, float]:
+        """Tokens and vector of a normalised question; returns the encode time too. ``bridged``: typed words
+        the reading mapped onto report words; words of the question the report lacks that hold one of them
+        are not counted as missing (their report words are in ``text``)."""
+        all_tokens = tuple(t for t in self.tokenizer(text)
+                           if t in self.index.vocab or not any(b in t for b in bridged))
         known = tuple(t for t in all_tokens if t in self.index.vocab)
         t0 = time.perf_counter()
         vector = self.encoder.encode(text)
@@ -292,7 +295,7 @@ class Engine:
         if not has_content(text):
             raise QuestionError("问题里没有可检索的文字 (question has no words to search)")
         reading = self.reader.read(text)
-        query, encode = self.prepare(reading.search_text)
+        query, encode = self.prepare(reading.search_text, reading.bridged_words)
         # the reports the question's place and year point at come first (the home city's without a place);
         # the rest of the corpus fills the list
         scopes = (rows,) if rows is not None else self._scope(reading).rows
@@ -360,7 +363,7 @@ class Engine:
         if rows is not None and not all(r in rows for r in passage_rows):
             return None  # the caller's filter excludes the linked passages: retrieval answers within it
         reading = self.reader.read(text)
-        query, _ = self.prepare(reading.search_text)
+        query, _ = self.prepare(reading.search_text, reading.bridged_words)
         hits = tuple(Hit(self.index.passages[r], score=1.0, dense=self._passage_similarity(query.vector, r),
                          keyword=0.0) for r in passage_rows)
         result = self._answer(question, reading, reading.search_text, hits=hits, in_scope=True)
@@ -444,7 +447,7 @@ class Engine:
                 missing_years: frozenset[str] | None = None, have_years: frozenset[str] | None = None) -> Answer:
         """Retrieve for ``search_text`` (or score the given ``hits``) and compose the answer to ``reading``."""
         s = self.settings
-        query, encode = self.prepare(search_text)
+        query, encode = self.prepare(search_text, reading.bridged_words)
         r = retrieve(self.index, query, s.top_k, s.rrf_k, rows=rows)
         if hits is not None:
             r = replace(r, hits=hits)

@@ -22,6 +22,9 @@ import importlib.util
 from pathlib import Path
 from typing import Callable, Iterable, Literal
 
+from .synonyms import SynonymBridge
+from .text import STOPWORDS
+
 AnswerType = Literal["phone", "money", "date", "address", "person", "list", "purpose", "quantity", "yesno",
                      "other"]
 
@@ -86,7 +89,7 @@ class Reading:
 
     text: str  # normalised question
     core: str  # the clause(s) that ask, for a long story; else ``text``
-    bridged: tuple[tuple[str, str], ...]  # (word as typed, report word of the same sound)
+    bridged: tuple[tuple[str, str], ...]  # (word as typed, report word of the same sound or meaning)
     asks: AnswerType
     details: tuple[str, ...]  # every detail type asked for (a question may ask where and when at once)
     other_places: tuple[str, ...]  # places named that are neither the home city, its districts, nor related
@@ -95,9 +98,14 @@ class Reading:
 
     @property
     def search_text(self) -> str:
-        """What retrieval sees: the core, with the report's spelling of bridged words appended."""
-        extra = " ".join(w for _, w in self.bridged if w not in self.core)
+        """What retrieval sees: the core, with the report's words for bridged words appended."""
+        extra = " ".join(dict.fromkeys(w for _, w in self.bridged if w not in self.core))
         return f"{self.core} {extra}" if extra else self.core
+
+    @property
+    def bridged_words(self) -> frozenset[str]:
+        """The typed words that were bridged: the report lacks them, so they do not count as missing."""
+        return frozenset(typed for typed, _ in self.bridged)
 
 
 def answer_type(text: str) -> AnswerType:
@@ -230,7 +238,9 @@ class Reader:
 
     def __init__(self, vocabulary: Iterable[str], corpus_text: str, home_city: str,
                  cut: Callable[[str], list[str]]) -> None:
-        self.bridge = SoundBridge(vocabulary, corpus_text, cut)
+        words = list(vocabulary)
+        self.bridge = SoundBridge(words, corpus_text, cut)
+        self.synonyms = SynonymBridge(words, corpus_text, cut, STOPWORDS)
         self.places = places(home_city)
         self.corpus = corpus_text
 
@@ -246,7 +256,9 @@ class Reader:
                     home_named = True
                 elif not _RELATION.search(text[max(0, m.start() - 4):m.start()]) and name not in other:
                     other.append(name)
-        return Reading(text=text, core=core, bridged=self.bridge(core), asks=answer_type(core),
+        sound = self.bridge(core)
+        bridged = sound + self.synonyms(core, skip=(typed for typed, _ in sound))
+        return Reading(text=text, core=core, bridged=bridged, asks=answer_type(core),
                        details=tuple(t for t, p in ASK_PATTERNS if t in DETAIL_TYPES and p.search(core)),
                        other_places=tuple(other), home_named=home_named, injection=bool(_INJECTION.search(text)))
 
