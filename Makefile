@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 # torch must come from the CPU wheel on local disk before sentence-transformers asks for it
 TORCH := torch==2.13.0
 
-.PHONY: install model index browser axe strace run test bench loadtest eval clean help
+.PHONY: install model index browser axe strace nginx run test bench loadtest eval clean help
 
 help:
 	@echo "make run      set everything up and serve http://127.0.0.1:7860"
@@ -62,10 +62,19 @@ strace:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq strace >/dev/null; \
 	fi
 
+# nginx for the test of two replicas behind a reverse proxy under a sub-path (Debian package)
+nginx:
+	@if command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; then \
+	  echo "nginx present"; \
+	else \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nginx >/dev/null; \
+	fi
+
 run: index
 	$(DZQA) serve
 
-test: index browser axe strace
+test: index browser axe strace nginx
 	$(PY) -m pytest -q
 
 eval: index
