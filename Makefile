@@ -74,7 +74,7 @@ nginx:
 run: index
 	$(DZQA) serve
 
-test: index browser axe strace nginx
+test: index browser axe strace
 	$(PY) -m pytest -q
 
 eval: index
