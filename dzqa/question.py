@@ -22,7 +22,7 @@ import importlib.util
 from pathlib import Path
 from typing import Callable, Iterable, Literal
 
-from .synonyms import SynonymBridge
+from .synonyms import FRAME_WORDS, SynonymBridge
 from .text import STOPWORDS
 
 AnswerType = Literal["phone", "money", "date", "address", "person", "list", "purpose", "quantity", "yesno",
@@ -104,8 +104,9 @@ class Reading:
 
     @property
     def bridged_words(self) -> frozenset[str]:
-        """The typed words that were bridged: the report lacks them, so they do not count as missing."""
-        return frozenset(typed for typed, _ in self.bridged)
+        """Words the report lacks that do not count as missing: the typed words that were bridged onto report
+        words, and the question's frame words (有啥安排, 有什么措施) that name no topic."""
+        return frozenset(typed for typed, _ in self.bridged) | frozenset(w for w in FRAME_WORDS if w in self.core)
 
 
 def answer_type(text: str) -> AnswerType:
