@@ -469,5 +469,16 @@ class CuratedSource:
         self.store.add_hit(link.key)
         return Match(link=link, similarity=similarity, passages=ids)
 
+    def complete(self, typed: str, n: int = 5) -> list[str]:
+        """Curated questions whose wording contains what was typed (at least two characters after
+        normalising), for the chat's completions: only links that answer (not "not covered" ones) and whose
+        passages still exist; the most used first, then those that start with it, then the shortest."""
+        key = curated_key(typed)
+        if len(key) < 2:
+            return []
+        found = [link for link, _ in self.refresh().usable if link.covered and key in link.key and link.key != key]
+        found.sort(key=lambda link: (-link.hits, not link.key.startswith(key), len(link.key), link.key))
+        return [link.question for link in found[:n]]
+
     def stale(self) -> list[dict[str, Any]]:
         return list(self.refresh(force=True).stale)

@@ -24,10 +24,11 @@ from .answer import relative_years
 from .model import ModelError, ModelSpec, resolve_model
 from .passages import document_place, document_year
 from .question import DETAIL_TYPES, Reader, Reading
+from .related import Outline as TopicOutline
 from .retrieve import Query, covers, in_section, retrieve
 from .settings import Settings, get_settings
 from .text import Tokenizer, has_content, is_valid_unicode, normalize, years
-from .types import Answer, AnswerPart, Hit, Paragraph, Passage, SearchResult, Section
+from .types import Answer, AnswerPart, Hit, Paragraph, Passage, SearchResult, Section, Topic
 
 log = logging.getLogger("dzqa")
 
@@ -140,6 +141,7 @@ class Engine:
         #: the pages' title: the report's when there is one, else a neutral one from the corpus metadata
         self.title = corpus_title(corpus, settings.home_city)
         self._paragraphs = {p.id: p for p in corpus.paragraphs}
+        self.topics = TopicOutline(corpus)  # the chat's follow-up chips (dzqa/related.py)
         docs = [r.document for r in corpus.reports]
         home = settings.home_city or next((str(d.meta.get("city")) for d in docs if d.meta.get("city")), "")
         self.outline = answer_mod.Outline(
@@ -322,7 +324,8 @@ class Engine:
         text = normalize(question)
         curated = self._curated(question, text, rows) if has_content(text) else None
         if curated is not None:  # a staff-curated link comes first (dzqa/curated.py)
-            return replace(curated, timings={**curated.timings, "total": time.perf_counter() - t0})
+            return replace(curated, related=self._related(curated),
+                           timings={**curated.timings, "total": time.perf_counter() - t0})
         reply = answer_mod.small_talk(text, self.title, s.hotline)
         if reply is not None:
             return Answer(question=question, text=reply, found=False, kind="greeting")
@@ -347,7 +350,20 @@ class Engine:
                 break  # the leading reports answer it; a wider scope is tried only after a refusal
         assert result is not None
         timings = {**result.timings, "total": time.perf_counter() - t0}
-        return replace(result, timings=timings)
+        return replace(result, related=self._related(result), timings=timings)
+
+    def _related(self, answer: Answer) -> tuple[Topic, ...]:
+        """Follow-up topics next to what the answer cites; none after a refusal or small talk."""
+        if answer.kind not in ("answer", "partial"):
+            return ()
+        return self.topics.related_topics([h.passage.id for h in answer.citations])
+
+    def complete(self, typed: str, n: int = 5) -> list[str]:
+        """Staff-curated questions containing what is being typed (the chat's completions); at most 100
+        characters of it count. Raises :class:`QuestionError` for text that is not valid Unicode."""
+        if not isinstance(typed, str) or not is_valid_unicode(typed):
+            raise QuestionError("问题含有无效字符 (question contains invalid Unicode: lone surrogates)")
+        return self.curated.complete(typed[:100], n)
 
     def _curated(self, question: str, text: str, rows: frozenset[int] | None) -> Answer | None:
         """The answer of a staff-curated link matching the question (exact normalised wording or a close

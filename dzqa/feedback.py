@@ -325,6 +325,30 @@ class FeedbackStore:
                      reasons=tuple((r, int(n)) for r, n in reasons),
                      dislikes=tuple(tuple(row) for row in dislikes))  # type: ignore[misc]
 
+    def popular(self, *, limit: int = 6, min_asks: int = 3, days: int = 90, max_chars: int = 40) -> list[str]:
+        """The most asked questions that were answered and are not rated down more often than up, newest
+        wording of each, most asked first: the chat's opening suggestions. A question must have been asked
+        ``min_asks`` times (so one visitor's own case never appears on everyone's page) and hold no masked
+        personal data (:mod:`dzqa.privacy` placeholders)."""
+        since = (now().date() - timedelta(days=days - 1)).isoformat()
+        rows = self._read("SELECT (SELECT question FROM questions q2 WHERE q2.qkey = q.qkey ORDER BY id DESC "
+                          "LIMIT 1), COUNT(*) AS n FROM questions q WHERE day >= ? AND kind = 'answer' "
+                          "GROUP BY qkey HAVING n >= ? ORDER BY n DESC, MAX(id) DESC LIMIT ?",
+                          (since, min_asks, limit * 5))
+        if not rows:
+            return []
+        score: dict[str, int] = {}
+        for question, rating, n in self._read("SELECT question, rating, COUNT(*) FROM feedback WHERE updated_at >= ? "
+                                              "GROUP BY question, rating", (since + "T00:00:00",)):
+            key = question_key(question)
+            score[key] = score.get(key, 0) + (int(n) if rating == "up" else -int(n))
+        out: list[str] = []
+        for question, _ in rows:
+            if (len(out) < limit and len(question) <= max_chars and "〔" not in question
+                    and score.get(question_key(question), 0) >= 0 and question not in out):
+                out.append(question)
+        return out
+
     def export_csv(self, table: str) -> str:
         """One table as CSV (UTF-8 with BOM so spreadsheet programs read the Chinese correctly)."""
         if table not in EXPORTS:

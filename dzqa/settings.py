@@ -105,6 +105,9 @@ class Settings:
     queue_size: int = 64
     #: conversations kept in memory per page (the oldest are forgotten first)
     session_capacity: int = 1000
+    #: a question is offered on the chat's opening once it was asked (and answered) this often, in the
+    #: last 90 days, and is not rated 👎 more than 👍; 0 turns the logged suggestions off (fixed examples)
+    suggest_min_asks: int = 3
 
     def __post_init__(self) -> None:
         home = Path(self.home)

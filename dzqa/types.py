@@ -133,6 +133,18 @@ class AnswerPart:
     doc_label: str = ""
 
 
+@dataclass(frozen=True)
+class Topic:
+    """A follow-up suggestion: a neighbouring paragraph's own topic sentence (or a section heading), verbatim;
+    asking ``text`` asks about that paragraph."""
+
+    text: str
+    paragraph_id: str  # the paragraph (or, for a heading, the section id) the topic names
+
+    def to_json(self) -> dict[str, Any]:
+        return {"text": self.text, "id": self.paragraph_id}
+
+
 #: answer: the report says it; partial: the report covers the topic but not the asked detail (a fixed
 #: sentence says what is missing, then the related quotes); refusal: nothing relevant; greeting: small talk
 AnswerKind = Literal["answer", "partial", "refusal", "greeting"]
@@ -157,10 +169,13 @@ class Answer:
     query: str = ""  # what was searched (after normalising and follow-up context)
     signals: dict[str, float] = field(default_factory=dict, compare=False, hash=False)  # relevance inputs
     timings: dict[str, float] = field(default_factory=dict, compare=False, hash=False)
+    #: follow-up suggestions from the cited section (the chat's chips); empty for refusals and greetings
+    related: tuple[Topic, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {"question": self.question, "answer": self.text, "found": self.found, "kind": self.kind,
-                "source": self.source, "citations": [h.to_json() for h in self.citations]}
+                "source": self.source, "citations": [h.to_json() for h in self.citations],
+                "related": [t.to_json() for t in self.related]}
 
 
 def section_label(number: int) -> str:

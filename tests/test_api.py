@@ -38,7 +38,7 @@ def test_ask_returns_exactly_what_the_cli_prints(client, capsys, monkeypatch, en
     r = client.post("/api/ask", json={"question": question})
     assert r.status_code == 200 and r.headers["content-type"].startswith("application/json")
     assert r.json() == cli_json(capsys, monkeypatch, engine, "ask", question, "--json")
-    assert set(r.json()) == {"question", "answer", "found", "kind", "source", "citations"}
+    assert set(r.json()) == {"question", "answer", "found", "kind", "source", "citations", "related"}
 
 
 @pytest.mark.parametrize("argv, query", [

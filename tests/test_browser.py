@@ -185,6 +185,25 @@ def test_example_question_is_asked_by_a_click(open_page) -> None:
     assert "600公里" in reply.inner_text()
 
 
+def test_follow_up_chips_under_an_answer_ask_the_next_topic(open_page, engine) -> None:
+    question = "今年要新建多少所公办幼儿园？"
+    related = engine.ask(question).related
+    page = open_page("/")
+    ask(page, question)
+    chip = page.get_by_role("button", name=related[0].text, exact=True)
+    chip.wait_for()
+    for topic in related:
+        assert page.get_by_role("button", name=topic.text, exact=True).count() == 1
+    shot(page, "chips.png")
+    chip.focus()
+    page.keyboard.press("Enter")  # a chip is a button: the keyboard asks it too
+    second = page.locator(".dz-reply").nth(1)
+    second.wait_for()
+    paragraph = engine.paragraph(related[0].paragraph_id)
+    assert related[0].text in second.inner_text() and second.locator(".dz-cite").count() >= 1
+    assert f"第{paragraph.number}段" in second.locator(".dz-cite summary").first.inner_text()  # that paragraph
+
+
 def test_refusal_suggests_the_hotline(open_page) -> None:
     page = open_page("/")
     reply = ask(page, "德州明天天气怎么样")
@@ -486,8 +505,24 @@ def test_desk_curated_link_answers_a_paraphrase_and_deleting_it_restores_the_ref
     shot(page, "desk-curated.png", full_page=True)
 
     citizen = open_page("/")
-    reply = ask(citizen, "德州明天天气怎么样？")  # the same question in other punctuation
+    box = chat_input(citizen)
+    box.press_sequentially("天气怎")  # typing offers the curated question as a completion
+    option = citizen.locator("#dz-suggest [role='option']").first
+    option.wait_for()
+    assert option.inner_text() == refused and box.get_attribute("aria-controls") == "dz-suggest"
+    box.press("ArrowDown")
+    assert option.get_attribute("aria-selected") == "true"
+    assert box.get_attribute("aria-activedescendant") == option.get_attribute("id")
+    box.press("Enter")  # takes the completion into the box; it is not sent yet
+    citizen.wait_for_timeout(500)
+    assert box.input_value() == refused and citizen.locator("#dz-suggest").count() == 0
+    assert citizen.locator(".dz-reply").count() == 0
+    box.fill("德州明天天气怎么样？")  # the same question in other punctuation
+    box.press("Enter")
+    reply = citizen.locator(".dz-reply").first
+    reply.wait_for()
     assert "没有找到" not in reply.inner_text() and reply.locator(".dz-cite").count() >= 1
+    assert "出处经热线工作人员核对" in reply.inner_text()  # the chat says staff chose these paragraphs
     assert rows(server, "SELECT hits FROM curated") == [(1,)]
 
     page.locator("#dz-cur-delete").click()

@@ -26,7 +26,7 @@ def test_ask_json_contract(capsys, engine) -> None:
     code, out, _ = run(capsys, "ask", "今年要新建多少所公办幼儿园？", "--json")
     assert code == 0
     obj = json.loads(out)
-    assert set(obj) == {"question", "answer", "found", "kind", "source", "citations"}
+    assert set(obj) == {"question", "answer", "found", "kind", "source", "citations", "related"}
     assert obj["question"] == "今年要新建多少所公办幼儿园？" and obj["found"] is True
     assert "新建扩建公办幼儿园38所" in obj["answer"]
     assert obj["citations"] and all(set(c) == HIT_KEYS for c in obj["citations"])

@@ -45,7 +45,7 @@ def check(r: Any) -> Any:
 @given(question=TEXT, history=st.lists(TEXT, max_size=3))
 def test_ask_with_any_text(client, question: str, history: list[str]) -> None:
     obj = check(post_raw(client, "/api/ask", {"question": question, "history": history}))
-    assert set(obj) == {"question", "answer", "found", "kind", "source", "citations"} or set(obj) == {"error"}
+    assert set(obj) == {"question", "answer", "found", "kind", "source", "citations", "related"} or set(obj) == {"error"}
 
 
 @FUZZ

@@ -76,6 +76,19 @@ class AskResponse(BaseModel):
                     "(a fixed sentence says what is missing, then cited quotes); refusal; greeting")
     source: Literal["retrieval", "curated"] = Field(description="curated: a staff-curated link chose the passages")
     citations: list[Hit]
+    related: list[Topic] = Field(description="follow-up suggestions: the topic sentences of the paragraphs next "
+                                             "to the cited one, verbatim (ask `text` to ask about it); empty "
+                                             "for a refusal or greeting")
+
+
+class Topic(BaseModel):
+    text: str = Field(description="the report's own topic sentence, e.g. 实施教育提升工程")
+    id: str = Field(description="the paragraph it opens, e.g. 2021/s6/p2")
+
+
+class SuggestResponse(BaseModel):
+    q: str
+    suggestions: list[str] = Field(description="staff-curated questions containing what was typed, most used first")
 
 
 class SearchResponse(BaseModel):
@@ -192,6 +205,17 @@ def build_router(services: Services) -> APIRouter:
             raise ApiError(422, str(e)) from None
         return JSONResponse(result.to_json())
 
+    @router.get("/api/suggest", response_model=SuggestResponse, responses=ERRORS, tags=["questions"],
+                summary="Completions for what is being typed: staff-curated questions containing it")
+    def suggest(q: str = Query(description="what has been typed so far (2–100 characters count)",
+                               examples=["幼儿园"]),
+                n: int = Query(5, ge=1, le=10, description="at most this many, 1–10")) -> Response:
+        try:
+            found = engine.complete(q, n)
+        except QuestionError as e:
+            raise ApiError(422, str(e)) from None
+        return JSONResponse({"q": q, "suggestions": found})
+
     @router.get("/api/passages/{passage_id:path}", response_model=PassageResponse,
                 responses={404: {"model": ErrorResponse}}, tags=["report"],
                 summary="One passage with its paragraph, section and neighbours")
@@ -203,7 +227,8 @@ def build_router(services: Services) -> APIRouter:
 
     @router.get("/api/sections", tags=["report"], summary="The report's sections (ids for ?section=)")
     def sections() -> list[dict[str, Any]]:
-        return [{"id": s.id, "label": s.label, "heading": s.heading, "number": s.number} for s in engine.sections()]
+        return [{"id": s.id, "label": s.label, "heading": s.heading, "number": s.number, "doc_id": s.doc_id}
+                for s in engine.sections()]
 
     @router.post("/api/feedback", response_model=FeedbackResponse, status_code=201,
                  responses={**ERRORS, 503: {"model": FeedbackResponse}}, tags=["feedback"],

@@ -93,13 +93,21 @@ class ChatLogic:
         history.append({"role": "user", "content": question_html(message)})
         turns.append(Turn(key=uuid.uuid4().hex, index=len(history), question=message, answer=answer.text,
                           citations=tuple(h.passage.id for h in answer.citations), kind=answer.kind))
-        history.append({"role": "assistant", "content": answer_html(answer, self.root,
-                                                                    self.services.settings.hotline, self.source)})
+        reply: dict[str, Any] = {"role": "assistant", "content": answer_html(answer, self.root,
+                                                                             self.services.settings.hotline,
+                                                                             self.source)}
+        if answer.related:  # follow-up chips: the report's own topic sentences next to what was cited
+            reply["options"] = [{"value": t.text, "label": t.text} for t in answer.related]
+        history.append(reply)
         return "", history, turns, "", *hide
+
+    def opening(self) -> Any:
+        """The empty chat's example questions, read when a page opens: the most asked, well rated ones."""
+        return gr.update(examples=[{"text": q} for q in self.services.opening_questions(EXAMPLES)])
 
     def example(self, history: list[dict[str, Any]] | None, turns: list[Turn] | None,
                 data: gr.SelectData) -> tuple[Any, ...]:
-        """A click on an example question asks it."""
+        """A click on an example question, or on a follow-up chip under an answer, asks it."""
         value = data.value
         text = value.get("text", "") if isinstance(value, dict) else str(value or "")
         return self.respond(text, history, turns)
@@ -181,9 +189,10 @@ def footer_html(title: str, hotline: str, source: str = "报告原文") -> str:
             f"如需办理业务或进一步咨询，请拨打 {esc(hotline)}。</p>")
 
 
-def privacy_html() -> str:
-    """The short notice under the input: questions are stored (issue 12, point 6)."""
-    return f'<p class="dz-privacy">{esc(PRIVACY)}</p>'
+def privacy_html(root: str = "") -> str:
+    """The short notice under the input: questions are stored (issue 12, point 6). It also tells the page
+    script where the completions come from (``root``: from this page to the site root)."""
+    return f'<p class="dz-privacy" data-dz-suggest="{esc(root)}api/suggest">{esc(PRIVACY)}</p>'
 
 
 def build_chat(services: Services, *, compact: bool = False) -> gr.Blocks:
@@ -200,7 +209,7 @@ def build_chat(services: Services, *, compact: bool = False) -> gr.Blocks:
         chatbot = gr.Chatbot(
             value=[], show_label=False, elem_id="dz-chat", layout="bubble",
             height=None if compact else "min(62vh, 620px)", min_height=260 if compact else 320, scale=1,
-            placeholder=welcome_html(title, s.hotline, logic.source), examples=[{"text": q} for q in EXAMPLES],
+            placeholder=welcome_html(title, s.hotline, logic.source), examples=[{"text": q} for q in services.opening_questions(EXAMPLES)],
             render_markdown=False, sanitize_html=True, latex_delimiters=[], allow_tags=False, buttons=[],
             feedback_options=("Like", "Dislike"), group_consecutive_messages=False, autoscroll=True)
         reason = gr.Radio(list(REASONS), value=None, label="这个回答哪里不满意？", visible=False,
@@ -215,7 +224,7 @@ def build_chat(services: Services, *, compact: bool = False) -> gr.Blocks:
                              max_length=s.max_question_chars, elem_id="dz-input", scale=5, min_width=160,
                              autofocus=False, submit_btn=False, container=False)
             send = gr.Button("发送", variant="primary", scale=1, min_width=64, elem_id="dz-send")
-        gr.HTML(privacy_html(), js_on_load=None, padding=False, elem_id="dz-privacy")
+        gr.HTML(privacy_html(logic.root), js_on_load=None, padding=False, elem_id="dz-privacy")
         with gr.Row(elem_id="dz-tools", equal_height=True):
             reset = gr.Button("清空对话", size="sm", variant="secondary", scale=0, min_width=90, elem_id="dz-clear")
             if compact:  # the full page has it in its header
@@ -228,9 +237,10 @@ def build_chat(services: Services, *, compact: bool = False) -> gr.Blocks:
                   concurrency_id="chat", show_progress="minimal")
         box.submit(logic.respond, api_name="chat", **io)  # type: ignore[arg-type]
         send.click(logic.respond, api_visibility="private", **io)  # type: ignore[arg-type]
-        chatbot.example_select(logic.example, inputs=[chatbot, turns],
-                               outputs=[box, chatbot, turns, status, *pick], concurrency_id="chat",
-                               api_visibility="private")
+        for chosen in (chatbot.example_select, chatbot.option_select):
+            chosen(logic.example, inputs=[chatbot, turns], outputs=[box, chatbot, turns, status, *pick],
+                   concurrency_id="chat", api_visibility="private")
+        demo.load(logic.opening, outputs=[chatbot], api_visibility="private", queue=False)
         chatbot.like(logic.rate, inputs=[turns], outputs=[status, pending, *pick], api_visibility="private")
         reason.input(logic.give_reason, inputs=[turns, pending, reason], outputs=[status, pending, *pick],
                      api_visibility="private")

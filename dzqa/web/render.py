@@ -101,6 +101,8 @@ def tel_link(text: str, hotline: str) -> str:
 #: the last line of every reply that does not already name the hotline: a way forward
 HOTLINE_LINE = "如需进一步咨询，请拨打 {hotline} 政务服务便民热线。"
 PARTIAL_BADGE = "部分回答"
+#: under an answer whose paragraphs a hotline operator linked to this question (the words are still the report's)
+CURATED_BADGE = "出处经热线工作人员核对"
 
 
 def marker(n: int) -> str:
@@ -129,6 +131,8 @@ def answer_html(answer: Answer, root: str = "", hotline: str = "12345", source: 
                 said.append(f'<p class="dz-said dz-preface">{esc(answer.preface)}</p>')
         text = "".join(f'{esc(p.doc_label)}{esc(p.text)}{marker(p.citation)}' for p in answer.parts)
         said.append(f'<p class="dz-said dz-text">{text}</p>')
+        if answer.source == "curated":  # the quotes are still the report's; staff chose which paragraphs
+            said.append(f'<p class="dz-badge dz-curated-badge">{CURATED_BADGE}</p>')
         if kind == "partial" and answer.closing:
             last = answer.closing
             said.append(f'<p class="dz-said dz-closing">{tel_link(answer.closing, hotline)}</p>')

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hmac
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from ..curated import CuratedError, parse_link
@@ -24,6 +24,8 @@ log = logging.getLogger("dzqa.web")
 
 #: earlier questions a client may send along with a follow-up (only the last one is used)
 MAX_HISTORY = 20
+#: seconds the chat's opening questions are kept before the question log is read again
+OPENING_TTL = 60.0
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,8 @@ class Services:
     engine: Engine
     store: FeedbackStore
     settings: Settings
+    #: the opening questions and when they were read (see opening_questions)
+    _opening: dict[str, tuple[float, list[str]]] = field(default_factory=dict, compare=False, repr=False)
 
     def ask(self, question: str, history: Sequence[str] = (), *, channel: str, **filters: Any) -> Answer:
         """A cited answer, logged for the desk's statistics (question, kind, cited ids; never who asked);
@@ -53,6 +57,23 @@ class Services:
         self.store.log_question(question, channel=channel, kind=answer.kind, found=answer.found,
                                 citations=passages, ms=ms)
         return answer
+
+    def opening_questions(self, fallback: Sequence[str], n: int = 6) -> list[str]:
+        """The chat's example questions: the most asked, well rated ones (:meth:`FeedbackStore.popular`),
+        topped up from ``fallback``. Read at most once a minute; a database error gives the fallback."""
+        cached = self._opening.get("questions")
+        if cached is None or time.monotonic() - cached[0] > OPENING_TTL:
+            try:
+                asks = self.settings.suggest_min_asks
+                popular = self.store.popular(limit=n, min_asks=asks) if asks > 0 else []
+            except Exception as e:  # the page must open with its examples whatever the database does
+                log.warning("popular questions unavailable: %s", e)
+                popular = []
+            cached = (time.monotonic(), popular)
+            self._opening["questions"] = cached
+        out = list(cached[1])
+        out += [q for q in fallback if q not in out]
+        return out[:n]
 
     def check_history(self, history: Sequence[Any]) -> list[str]:
         """Earlier questions as sent by a client, each held to the same rules as a question."""

@@ -1,4 +1,5 @@
-/* dzqa page behaviour, loaded once per page in <head>. No network access, no cookies. */
+/* dzqa page behaviour, loaded once per page in <head>. No cookies; the one request it makes is to this
+   site's own completions endpoint (api/suggest), while a question is typed. */
 (() => {
   if (window.__dzqa) return;
   window.__dzqa = true;
@@ -189,4 +190,111 @@
       window.open(open.href, "_blank", "noopener");
     }
   });
+  /* completions while typing: staff-curated questions containing what is typed (this site's
+     api/suggest), listed under the question box. ↓/↑ choose, Enter or a click takes one into the box,
+     Escape closes; nothing is sent until the citizen sends it. Not while an IME composes. The question
+     box keeps its textbox role (aria-autocomplete, aria-controls, aria-activedescendant). */
+  const LIST = "dz-suggest";
+  let pendingTimer = 0, asked = "", active = -1, picked = false, swallow = false;
+  const box = () => document.querySelector("#dz-input textarea");
+  const listEl = () => document.getElementById(LIST);
+  const endpoint = () => { const el = document.querySelector("[data-dz-suggest]"); return el ? el.getAttribute("data-dz-suggest") : ""; };
+  const closeList = () => {
+    const l = listEl(), t = box();
+    if (l) l.remove();
+    active = -1;
+    if (t) t.removeAttribute("aria-activedescendant");
+  };
+  const choose = (i) => {
+    const l = listEl(), t = box();
+    if (!l || !t) return;
+    const items = [...l.querySelectorAll("[role='option']")];
+    if (!items.length) return;
+    active = (i + items.length) % items.length;
+    items.forEach((it, j) => it.setAttribute("aria-selected", String(j === active)));
+    t.setAttribute("aria-activedescendant", items[active].id);
+  };
+  const take = (value) => {
+    const t = box();
+    closeList();
+    if (!t) return;
+    picked = true;  // the input event below is ours: no new lookup
+    t.value = value;
+    t.dispatchEvent(new Event("input", { bubbles: true }));  // Gradio's textbox reads its value on input
+    t.focus();
+  };
+  const show = (items) => {
+    closeList();
+    const t = box(), row = document.getElementById("dz-ask-row");
+    if (!t || !row || !items.length || t.value.trim() !== asked) return;
+    const l = document.createElement("ul");
+    l.id = LIST;
+    l.setAttribute("role", "listbox");
+    l.setAttribute("aria-label", "常见问题");
+    items.forEach((q, i) => {
+      const li = document.createElement("li");
+      li.id = `${LIST}-${i}`;
+      li.setAttribute("role", "option");
+      li.setAttribute("aria-selected", "false");
+      li.textContent = q;
+      li.addEventListener("mousedown", (e) => { e.preventDefault(); take(q); });  // before the box loses focus
+      l.appendChild(li);
+    });
+    row.insertAdjacentElement("afterend", l);
+    t.setAttribute("aria-autocomplete", "list");
+    t.setAttribute("aria-controls", LIST);
+  };
+  const lookup = async () => {
+    const t = box(), url = endpoint();
+    if (!t || !url) return;
+    const q = t.value.trim();
+    asked = q;
+    if (q.length < 2 || q.length > 100) { closeList(); return; }
+    try {
+      const r = await fetch(`${url}?q=${encodeURIComponent(q)}&n=5`, { credentials: "omit" });
+      if (!r.ok) { closeList(); return; }
+      const body = await r.json();
+      show(Array.isArray(body.suggestions) ? body.suggestions.filter((s) => typeof s === "string") : []);
+    } catch (e) { closeList(); }
+  };
+  document.addEventListener("input", (e) => {
+    if (!(e.target instanceof Element) || !e.target.closest("#dz-input")) return;
+    if (picked) { picked = false; return; }
+    clearTimeout(pendingTimer);
+    if (composing || e.isComposing) return;  // the word is not typed yet
+    pendingTimer = setTimeout(lookup, 250);
+  }, true);
+  window.addEventListener("compositionend", () => { clearTimeout(pendingTimer); pendingTimer = setTimeout(lookup, 250); });
+  // a prevented keydown has no keypress in most browsers; where one follows, it comes before the keyup
+  window.addEventListener("keyup", (e) => { if (e.key === "Enter") swallow = false; }, true);
+  document.addEventListener("focusout", (e) => {
+    if (e.target instanceof Element && e.target.closest("#dz-input")) setTimeout(closeList, 150);
+  });
+  for (const type of ["keydown", "keypress"]) {
+    window.addEventListener(type, (e) => {
+      if (type === "keypress" && swallow && e.key === "Enter") {  // the keypress of the Enter that took one
+        swallow = false;
+        e.stopImmediatePropagation();
+        e.preventDefault();
+        return;
+      }
+      if (!listEl() || !(e.target instanceof Element) || !e.target.closest("#dz-input")) return;
+      if (composing || e.isComposing) return;
+      if (type === "keydown" && (e.key === "ArrowDown" || e.key === "ArrowUp")) {
+        e.preventDefault();
+        choose(active + (e.key === "ArrowDown" ? 1 : -1));
+      } else if (type === "keydown" && e.key === "Escape") {
+        e.preventDefault();
+        closeList();
+      } else if (e.key === "Enter" && !e.shiftKey && active >= 0) {
+        // Enter on a highlighted completion takes it into the box; the next Enter sends
+        e.stopImmediatePropagation();
+        e.preventDefault();
+        if (type === "keydown") {
+          const it = listEl().querySelectorAll("[role='option']")[active];
+          if (it) { swallow = true; take(it.textContent); }
+        }
+      }
+    }, true);
+  }
 })();
