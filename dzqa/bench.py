@@ -11,6 +11,9 @@ Rows, in the order they are measured:
   125k units would take an hour and measure nothing new); BM25 indexes every synthetic passage;
 * HTTP: the real server (``dzqa serve`` in a subprocess on a free loopback port, throw-away feedback
   database) driven through ``POST /api/ask`` by 1 and 16 concurrent keep-alive clients;
+* many reports: a real corpus of 50 reports (the Dezhou report and the four national ones of
+  ``../shared/corpus-extra``, each copied under ten distinct ids): the build (with the per-document
+  embedding cache: what it reused and embedded), the rebuild after adding one changed report, and search/ask;
 * cold start: process start → first answer over HTTP, with the index built and with none (a temporary
   ``DZQA_INDEX_DIR``); index build time (model already loaded); the server's peak RSS.
 
@@ -51,6 +54,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--requests", type=int, default=800, help="HTTP requests per concurrency level (default 800)")
     p.add_argument("--clients", default="1,16", help="concurrent HTTP clients, comma-separated (default 1,16)")
     p.add_argument("--scales", default="100,1000", help="synthetic corpus sizes, comma-separated ('' skips growth)")
+    p.add_argument("--reports", type=int, default=50,
+                   help="size of the many-reports corpus made from ../shared/corpus-extra (0 skips it; default 50)")
+    p.add_argument("--extra", default="",
+                   help="folder with the extra reports (default: ../shared/corpus-extra beside the checkout)")
     p.add_argument("--no-http", action="store_true", help="skip the server rows (HTTP, cold start, peak RSS)")
     p.add_argument("--out", default="bench-results", help="folder for the JSON results (default bench-results/)")
 
@@ -217,6 +224,45 @@ def index_build(engine: Any, st_model: Any, folder: Path) -> float:
 
     settings = engine.settings.replace(index_dir=folder / "build")
     return timed(build_index, engine.corpus, engine.spec, settings, st_model=st_model)[1] / 1000
+
+
+def many_reports(settings: Any, extra: Path, n: int, folder: Path) -> tuple[Any, dict[str, Any]]:
+    """A corpus of ``n`` real reports in ``folder``: corpus/ and the extra reports (their sidecars from
+    tests/data/corpus-extra), copied under distinct ids; built through the real build (embedding cache
+    included), then one report changed and the index rebuilt. Returns the engine and the facts."""
+    from .engine import Engine
+
+    sources = [(t, t.with_suffix(".json")) for t in sorted(settings.corpus_dir.glob("*.txt"))]
+    sidecars = settings.home / "tests" / "data" / "corpus-extra"
+    sources += [(extra / f"{j.stem}.txt", j) for j in sorted(sidecars.glob("*.json")) if (extra / f"{j.stem}.txt").is_file()]
+    corpus = folder / "corpus"
+    corpus.mkdir(parents=True)
+    made = 0
+    copy = 0
+    while made < n:
+        for text, sidecar in sources:
+            if made >= n:
+                break
+            meta = json.loads(sidecar.read_text(encoding="utf-8"))
+            name = f"{text.stem}-{copy}" if copy else text.stem
+            meta["id"] = f"{meta['id']}-{copy}" if copy else meta["id"]
+            shutil.copyfile(text, corpus / f"{name}.txt")
+            (corpus / f"{name}.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+            made += 1
+        copy += 1
+    s = settings.replace(corpus_dir=corpus, index_dir=folder / "index")
+    engine, ms = timed(Engine.open, s)
+    facts = {"reports": made, "build_s": round(ms / 1000, 1), **index_facts(engine.index),
+             "cache": engine.index.manifest.get("embedding_cache", {})}
+    # a city's yearly update: one report more (here: one copy changed, so its texts are new; one without
+    # an `exclude` marker, after which an added paragraph would not be part of the report)
+    changed = next(t for t in sorted(corpus.glob("*.txt"), reverse=True)
+                   if not json.loads(t.with_suffix(".json").read_text(encoding="utf-8")).get("exclude"))
+    changed.write_text(changed.read_text(encoding="utf-8") + "\n\n基准测试追加的一段：新建城市书房十处。\n",
+                       encoding="utf-8")
+    engine, ms = timed(Engine.open, s)
+    facts.update(update_s=round(ms / 1000, 1), update_cache=engine.index.manifest.get("embedding_cache", {}))
+    return engine, facts
 
 
 # --------------------------------------------------------------------------------------------- HTTP
@@ -390,6 +436,12 @@ def targets(r: dict[str, Any]) -> list[dict[str, Any]]:
     row("encoder ≥ 3× sentence-transformers", "≥ 3.0×", f"{f['speedup']:.2f}×", f["speedup"] >= 3)
     ask1 = r["in_process"]["ask"]["total"]["p50"]
     row("ask p50 ≤ 1.3 × encoder (1×)", f"≤ {1.3 * enc:.2f} ms", f"{ask1:.2f} ms ({ask1 / enc:.2f}×)", ask1 <= 1.3 * enc)
+    many = r.get("reports")
+    if many:
+        a = many["ask"]["total"]["p50"]
+        row(f"ask p50 ≤ 2 × encoder ({many['reports']} reports)", f"≤ {2 * enc:.2f} ms", f"{a:.2f} ms ({a / enc:.2f}×)",
+            a <= 2 * enc)
+        row("rebuild after adding a report", "≤ 30 s", f"{many['update_s']:.1f} s", many["update_s"] <= 30)
     grown = r.get("growth", {})
     if "1000" in grown:
         a = grown["1000"]["ask"]["total"]["p50"]
@@ -445,6 +497,18 @@ def render(r: dict[str, Any]) -> str:
         lines.append("")
         lines += stage_lines(f"growth {scale}× ({gf['passages']:,} passages, {gf['units']:,} units, {gf['dense']}; "
                              f"synthetic index built in {g['build_s']:.1f} s)", g)
+    many = r.get("reports")
+    if many:
+        c, u = many["cache"], many["update_cache"]
+        lines.append("")
+        lines += stage_lines(f"{many['reports']} real reports ({many['passages']:,} passages, {many['units']:,} units, "
+                             f"{many['dense']}; opened in {many['build_s']:.1f} s, building with "
+                             f"{c.get('embedded', '?')} document(s) embedded and {c.get('reused', '?')} from the cache)",
+                             many)
+        lines.append(f"    one report changed → rebuilt and opened in {many['update_s']:.1f} s "
+                     f"({u.get('embedded', '?')} embedded, {u.get('reused', '?')} from the cache)")
+    elif r.get("reports_skipped"):
+        lines += ["", f"many-reports rows skipped: {r['reports_skipped']}"]
     if r.get("growth"):
         lines.append(f"    (synthetic: copies of the report's passages with distinct ids; unit vectors = real ones "
                      f"+ noise of norm {NOISE}; BM25 indexes every copy)")
@@ -511,9 +575,17 @@ def main(args: argparse.Namespace) -> int:
             log(f"growth: synthetic corpus {scale}×")
             engines[str(scale)], seconds = synthetic_engine(engine, scale, folder)
             r["growth"][str(scale)] = {"index": index_facts(engines[str(scale)].index), "build_s": round(seconds, 1)}
+        extra = Path(args.extra) if args.extra else settings.home.parent / "shared" / "corpus-extra"
+        if args.reports > 0 and extra.is_dir():
+            log(f"many reports: a corpus of {args.reports} real reports")
+            engines["reports"], r["reports"] = many_reports(settings, extra, args.reports, folder / "many")
+        elif args.reports > 0:
+            r["reports_skipped"] = f"{extra} is absent (the extra reports are not part of a user's clone)"
         log("search and ask in process" + (f", 1× and {', '.join(f'{x}×' for x in scales)} in turn" if scales else ""))
         timings = stages(engines, questions, args.rounds)
         r["in_process"] = timings.pop("1")
+        if "reports" in timings:
+            r["reports"].update(timings.pop("reports"))
         for scale, block in timings.items():
             r["growth"][scale].update(block)
         del engines, timings

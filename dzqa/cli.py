@@ -85,7 +85,9 @@ def cmd_build(args: argparse.Namespace) -> int:
     if bar is not None:
         bar.close()
     info = engine.info()
-    print(f"built {info['passages']} passages from {len(info['documents'])} document(s) in "
+    cache = info.get("embedding_cache") or {}
+    reused = f" ({cache['reused']} of them embedded before, from the cache)" if cache.get("reused") else ""
+    print(f"built {info['passages']} passages from {len(info['documents'])} document(s){reused} in "
           f"{info['build_seconds']} s → {info['index_path']}")
     return 0
 

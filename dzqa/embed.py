@@ -24,6 +24,7 @@ import logging
 import os
 import shutil
 import threading
+import time
 from pathlib import Path
 from typing import Any, Callable, Protocol, Sequence
 
@@ -87,6 +88,58 @@ def encode_passages(model: Any, texts: Sequence[str], prefix: str, *, batch_size
             progress(len(batch))
     dim = model.get_embedding_dimension()
     return np.vstack(out) if out else np.zeros((0, dim), np.float32)
+
+
+class VectorCache:
+    """Passage vectors of one document, kept under ``.cache/embeddings/`` by a hash of what made them: the
+    model identity, the passage prompt and the exact texts embedded. A rebuild after adding a report (or
+    changing another setting of the index) embeds only the documents whose texts changed, and a cached
+    file can never be used for other texts or another model."""
+
+    def __init__(self, folder: Path, identity: str, prefix: str) -> None:
+        self.folder = folder
+        self.identity = identity
+        self.prefix = prefix
+
+    def key(self, texts: Sequence[str]) -> str:
+        h = hashlib.sha256()
+        for part in (self.identity, self.prefix, *texts):
+            h.update(part.encode("utf-8"))
+            h.update(b"\0")
+        return h.hexdigest()[:32]
+
+    def get(self, key: str, n: int) -> np.ndarray | None:
+        """The cached vectors (n rows), or None when missing or unreadable (it is then made again)."""
+        path = self.folder / f"{key}.npy"
+        try:
+            vectors = np.load(path, allow_pickle=False)
+        except (OSError, ValueError):
+            return None
+        if vectors.dtype != np.float32 or vectors.ndim != 2 or vectors.shape[0] != n:
+            return None
+        os.utime(path)  # used now: pruning keeps it
+        return vectors
+
+    def put(self, key: str, vectors: np.ndarray) -> None:
+        """Store atomically (a crash leaves the old file or none); a full disk only costs the cache."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        tmp = self.folder / f".{key}.{os.getpid()}.tmp"
+        try:
+            with tmp.open("wb") as fh:
+                np.save(fh, np.ascontiguousarray(vectors, dtype=np.float32), allow_pickle=False)
+            os.replace(tmp, self.folder / f"{key}.npy")
+        except OSError as e:
+            tmp.unlink(missing_ok=True)
+            log.warning("embedding cache not written (%s): the next build embeds this document again", e)
+
+    def prune(self, keep: Sequence[str], max_age_days: float = 30.0) -> None:
+        """Remove cached documents this build did not use and that no build used for ``max_age_days``."""
+        if not self.folder.is_dir():
+            return
+        cutoff = time.time() - max_age_days * 86400
+        for f in self.folder.glob("*.npy"):
+            if f.stem not in keep and f.stat().st_mtime < cutoff:
+                f.unlink(missing_ok=True)
 
 
 class TorchQueryEncoder:

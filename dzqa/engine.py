@@ -205,7 +205,6 @@ class Engine:
                 index = load_index(path)
             except (IndexNotReady, OSError, ValueError, RuntimeError) as e:  # passes checksums, fails to load
                 problem = f"damaged ({e})"
-        st_model = None
         if index is None:
             if settings.build == "never":
                 raise IndexNotReady(f"the index in {settings.index_dir} is {problem}; run `dzqa build`")
@@ -213,15 +212,13 @@ class Engine:
                 again = "rebuild requested" if rebuild else check_index(path, fp)
                 if again or problem.startswith("damaged"):  # another process may have built it meanwhile
                     log.log(logging.INFO if rebuild else logging.WARNING, "building the index (%s)", problem)
-                    from .embed import load_sentence_transformer
-
-                    st_model = load_sentence_transformer(spec, settings)
-                    build_index(corpus, spec, settings, st_model=st_model, progress=progress)
+                    # the passage model is loaded only for documents whose vectors are not cached yet
+                    build_index(corpus, spec, settings, progress=progress)
             index = load_index(path)
         samples = [p.text for p in index.passages[:8]]
         # the encoder's onnxruntime session loads without the GIL while jieba loads its dictionary here
         with ThreadPoolExecutor(1, thread_name_prefix="dzqa-open") as pool:
-            pending = pool.submit(query_encoder, spec, settings, st_model=st_model, samples=samples)
+            pending = pool.submit(query_encoder, spec, settings, samples=samples)
             tokenizer = Tokenizer(index.terms, settings.cache_dir / "jieba")
             encoder = pending.result()
         if encoder.dim != index.dim:
@@ -559,6 +556,7 @@ class Engine:
                           for d in m["corpus"]["documents"]],
             "passages": m["passages"], "answer_units": m["units"], "dense_index": m["dense"],
             "fingerprint": m["fingerprint"], "built_at": m["built_at"], "build_seconds": m["build_seconds"],
+            "embedding_cache": m.get("embedding_cache", {}),
             "index_path": str(self.index.path), "corpus_problems": list(self.corpus.problems),
             "curated_links": len(self.curated.refresh(force=True).links),
             "curated_stale": self.curated.stale(),

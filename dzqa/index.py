@@ -105,7 +105,7 @@ def _keyword_text(p: Passage) -> str:
 def build_index(corpus: Corpus, spec: ModelSpec, settings: Settings, *, st_model: Any = None,
                 progress: Callable[[str, int, int], None] | None = None) -> Path:
     """Build the index for this corpus/model/settings and move it into place atomically."""
-    from .embed import encode_passages, load_sentence_transformer
+    from .embed import VectorCache, encode_passages, load_sentence_transformer
 
     fp = fingerprint(corpus, spec, settings)
     started = time.time()
@@ -116,7 +116,7 @@ def build_index(corpus: Corpus, spec: ModelSpec, settings: Settings, *, st_model
     tokens = passage_tokens(tokenizer, passages)
     unit_tokens = [tokenizer(normalize(u.text)) for u in units]
 
-    model = st_model if st_model is not None else load_sentence_transformer(spec, settings)
+    model = st_model
     total = len(units)
     done = 0
 
@@ -127,11 +127,47 @@ def build_index(corpus: Corpus, spec: ModelSpec, settings: Settings, *, st_model
             progress("embedding", done, total)
 
     # the dense side indexes sentences and clauses: a passage scores by its best unit, so one target in
-    # a long list is found as precisely as a short paragraph (passage-level vectors blur such lists)
-    vectors = encode_passages(model, [u.text for u in units], settings.passage_prefix, progress=step)
+    # a long list is found as precisely as a short paragraph (passage-level vectors blur such lists).
+    # Each document is embedded on its own and cached by its texts: adding a report embeds only that one
+    # (and the model is not even loaded when every document is cached)
+    cache = VectorCache(settings.cache_dir / "embeddings", spec.identity, settings.passage_prefix)
+    rows_of: dict[str, list[int]] = {}
+    for row, u in enumerate(units):
+        rows_of.setdefault(passages[u.passage].citation.doc_id, []).append(row)
+    parts: dict[str, np.ndarray] = {}
+    keys: list[str] = []
+    reused = 0
+    for doc, rows in rows_of.items():
+        texts = [units[r].text for r in rows]
+        key = cache.key(texts)
+        keys.append(key)
+        cached = cache.get(key, len(rows))
+        if cached is not None:
+            parts[doc] = cached
+            reused += 1
+            step(len(rows))
+            continue
+        if model is None:
+            model = load_sentence_transformer(spec, settings)
+        parts[doc] = encode_passages(model, texts, settings.passage_prefix, progress=step)
+        cache.put(key, parts[doc])
+    dims = {int(v.shape[1]) for v in parts.values()}
+    if len(dims) > 1:  # a cache from another model cannot have the same key; this is a damaged file
+        raise ValueError(f"cached embeddings disagree on their dimension ({sorted(dims)}); "
+                         f"delete {cache.folder} and run `dzqa build`")
+    if dims:
+        vectors = np.zeros((len(units), dims.pop()), np.float32)
+        for doc, rows in rows_of.items():
+            vectors[rows] = parts[doc]
+    else:
+        if model is None:
+            model = load_sentence_transformer(spec, settings)
+        vectors = np.zeros((0, model.get_embedding_dimension()), np.float32)
+    cache.prune(keys)
     manifest = {
         "fingerprint": fp,
         "model": {"name": spec.name, "identity": spec.identity, "dim": int(vectors.shape[1])},
+        "embedding_cache": {"documents": len(rows_of), "reused": reused, "embedded": len(rows_of) - reused},
         "settings": settings.index_shape(),
         "corpus": {"fingerprint": corpus.fingerprint(),
                    "documents": [{"id": r.document.id, "title": r.document.title,

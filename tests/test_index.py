@@ -63,6 +63,45 @@ def test_stale_index_after_corpus_change_is_rebuilt(index_copy: Settings, corpus
     assert [p.name for p in (s.index_dir).iterdir() if p.is_dir()] == [engine.index.path.name]
 
 
+def test_adding_a_report_embeds_only_that_report(engine: Engine, index_copy: Settings, corpus_copy: Path,
+                                                 monkeypatch) -> None:
+    """Vectors are cached per document by the texts embedded (issue 9: a city's yearly update takes seconds)."""
+    import dzqa.embed
+
+    s = index_copy.replace(corpus_dir=corpus_copy)
+    spec = resolve_model(s)
+    build_index(load_corpus(corpus_copy), spec, s)  # the report's vectors are cached (by now or by this)
+    (corpus_copy / "extra.txt").write_text("一、补充说明\n\n今年将新建德州市测试图书馆一座。建成城市书房十处。\n\n"
+                                           "二、其他\n\n开通公交线路五条。\n", encoding="utf-8")
+    (corpus_copy / "extra.json").write_text(json.dumps({"id": "extra", "title": "补充说明", "year": 2021}),
+                                            encoding="utf-8")
+    embedded: list[int] = []
+    real = dzqa.embed.encode_passages
+
+    def counting(model, texts, *a, **k):
+        embedded.append(len(texts))
+        return real(model, texts, *a, **k)
+
+    monkeypatch.setattr(dzqa.embed, "encode_passages", counting)
+    corpus = load_corpus(corpus_copy)
+    path = build_index(corpus, spec, s)
+    manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["embedding_cache"] == {"documents": 2, "reused": 1, "embedded": 1}
+    rebuilt = Engine.open(s)
+    extra = [i for i, u in enumerate(rebuilt.index.units)
+             if rebuilt.index.passages[u.passage].citation.doc_id == "extra"]
+    assert embedded == [len(extra)]  # only the new report's sentences went through the model
+    own = [i for i in range(len(rebuilt.index.units)) if i not in set(extra)]
+    assert np.array_equal(rebuilt.index.unit_vectors[own], engine.index.unit_vectors)  # the cached ones, exactly
+    assert rebuilt.search("测试图书馆", k=1).hits[0].passage.citation.doc_id == "extra"
+    # a damaged cache file is not trusted: that document is embedded again
+    cached = sorted((s.cache_dir / "embeddings").glob("*.npy"), key=lambda f: f.stat().st_mtime)[-1]
+    cached.write_bytes(cached.read_bytes()[:100])
+    embedded.clear()
+    build_index(corpus, spec, s)
+    assert len(embedded) == 1
+
+
 def test_crash_mid_build_never_leaves_a_usable_half_index(index_copy: Settings, monkeypatch) -> None:
     import faiss
 

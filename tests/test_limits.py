@@ -40,6 +40,9 @@ def test_forwarded_for_is_honoured_only_from_trusted_proxies() -> None:
 def test_only_work_counts() -> None:
     assert counts("POST", "/api/ask") and counts("GET", "/api/search") and counts("POST", "/gradio_api/queue/join")
     assert not counts("GET", "/") and not counts("GET", "/healthz") and not counts("GET", "/assets/x.js")
+    # what the pages ask on their own (opening questions, clearing, completions) never costs a question
+    assert not counts("POST", "/gradio_api/run/predict") and not counts("POST", "/embed/gradio_api/run/predict")
+    assert not counts("GET", "/api/suggest") and counts("POST", "/embed/gradio_api/queue/join")
 
 
 def test_buckets_are_pseudonyms_and_ipv6_shares_its_64() -> None:

@@ -5,7 +5,8 @@ Excess requests get ``429`` with ``Retry-After`` and a JSON body, never an error
 peer address; ``X-Forwarded-For`` is honoured only when the peer is one of ``DZQA_TRUSTED_PROXIES``
 (addresses or networks), and then the right-most address that is not itself a trusted proxy is used.
 Only what costs work is counted: POSTs (questions, feedback, Gradio submissions) and GETs under
-the API paths (``/api/``, ``/v1/``: :func:`is_api_path`); pages, static assets, health checks and Gradio's result streams are not.
+the API paths (``/api/``, ``/v1/``: :func:`is_api_path`); pages, static assets, health checks, Gradio's result
+streams and the cheap requests the pages make on their own (:data:`UNCOUNTED_GET`, :data:`UNCOUNTED_POST_SUFFIX`) are not.
 """
 
 from __future__ import annotations
@@ -134,11 +135,18 @@ class RateLimiter:
             return (1.0 - b.tokens) / self.rate
 
 
+#: what the pages ask on their own and costs next to nothing, never counted (a citizen's quota is for their
+#: questions): Gradio's unqueued events — the opening questions (cached for a minute), clearing the chat; the
+#: queued ones, answers, cannot run there (``api_open=False``) — and the completions while typing
+UNCOUNTED_POST_SUFFIX = "/gradio_api/run/predict"
+UNCOUNTED_GET = "/api/suggest"
+
+
 def counts(method: str, path: str) -> bool:
     """Whether a request costs enough work to count against the limit."""
     if method == "POST":
-        return True
-    return method == "GET" and is_api_path(path)
+        return not path.endswith(UNCOUNTED_POST_SUFFIX)
+    return method == "GET" and is_api_path(path) and path != UNCOUNTED_GET
 
 
 class RateLimitMiddleware:
