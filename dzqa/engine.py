@@ -447,6 +447,12 @@ class Engine:
             scopes += [frozenset().union(*(d.rows for d in candidates)), None]
         elif not asked:
             scopes.append(frozenset().union(*(d.rows for d in candidates)))
+        elif not named:
+            # a year but no place: after the home city's, that year's reports of every place (2021年的赤字率
+            # is the national report's topic when the city's report of 2021 does not cover it)
+            wider = [d for d in docs if str(d.year) in wanted]
+            if wider:
+                scopes.append(frozenset().union(*(d.rows for d in wider)))
         unique: list[frozenset[int] | None] = []
         for rows in scopes:
             rows = None if rows is not None and len(rows) == len(self.index.passages) else rows
