@@ -86,7 +86,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         bar.close()
     info = engine.info()
     cache = info.get("embedding_cache") or {}
-    reused = f" ({cache['reused']} of them embedded before, from the cache)" if cache.get("reused") else ""
+    reused = f" ({cache['reused']} of them from the embedding cache)" if cache.get("reused") else ""
     print(f"built {info['passages']} passages from {len(info['documents'])} document(s){reused} in "
           f"{info['build_seconds']} s → {info['index_path']}")
     return 0

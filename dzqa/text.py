@@ -26,6 +26,8 @@ STOPWORDS = frozenset("""
 什么 怎么 怎样 怎么样 如何 哪些 哪个 哪 哪里 多少 几 几个 为什么 是否 是不是 有没有 会不会 能不能 请问 请 问
 我 我们 你 你们 他 他们 它 咱们 大家 一下 一些 一个 个 吗 呗 啦 嗯 知道 告诉 想 想问 了解 关于 方面 情况 具体
 今年 明年 去年 政府 报告 工作报告 政府工作报告 市里 市 德州 德州市
+啥 咋 咋样 咋办 咋整 俺 俺们 俺家 咱 咱家 这块 那块 这边 搞 弄 整 到底 究竟 提没提 说没说 中不中 行不行 不管 不让 让不让
+给不给 里 没 说 讲 嘞 哩 喽
 a an the of to in on for and or is are was were be been will would can could do does did what which
 how many much who whom when where why this that these those it its with by at as from about please
 """.split())
