@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 # torch must come from the CPU wheel on local disk before sentence-transformers asks for it
 TORCH := torch==2.13.0
 
-.PHONY: install model index browser axe strace nginx run test bench loadtest eval clean help
+.PHONY: install model index browser axe strace nginx postgres run test bench loadtest eval clean help
 
 help:
 	@echo "make run      set everything up and serve http://127.0.0.1:7860"
@@ -71,10 +71,19 @@ nginx:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nginx >/dev/null; \
 	fi
 
+# PostgreSQL server for the tests of the database on PostgreSQL (Debian package; tests/pg_support.py runs it)
+postgres:
+	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+	  echo "postgresql present"; \
+	else \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql >/dev/null; \
+	fi
+
 run: index
 	$(DZQA) serve
 
-test: index browser axe strace
+test: index browser axe strace postgres
 	$(PY) -m pytest -q
 
 eval: index

@@ -217,7 +217,7 @@ def _curated_store() -> Any:
     from .curated import CuratedStore
     from .settings import get_settings
 
-    return CuratedStore(get_settings().feedback_db)  # the server's database (DZQA_FEEDBACK_DB)
+    return CuratedStore(get_settings().database)  # the server's (DZQA_DATABASE_URL or DZQA_FEEDBACK_DB)
 
 
 def cmd_curated_export(args: argparse.Namespace) -> int:

@@ -1,14 +1,16 @@
 """Staff-curated links: "this question → these passages of the report" or "the report does not cover this".
 
 A link stores passage ids, never free text, so a curated answer is still quoted verbatim from the report
-and cited. Links live in the server's database (``settings.feedback_db``, tables in :mod:`dzqa.schema`)
+and cited. Links live in the server's database (:mod:`dzqa.db`: ``settings.feedback_db`` or
+``DZQA_DATABASE_URL``; tables in :mod:`dzqa.schema`)
 beside the asked questions and feedback; every change is written to the ``audit`` table (who, what, when).
 
 * :class:`CuratedStore` — the table: validation of what staff enter (question 1–500 characters, author
   1–40, valid Unicode), upserts by normalised question, deletion, JSONL import (all or nothing; the same
   file twice changes nothing) and export, hit counts, and the review queue (refused, partial and 👎
-  questions grouped by normalised wording). Each write is one ``BEGIN IMMEDIATE`` transaction on its own
-  connection, so two operators (threads or processes) writing at once lose nothing.
+  questions grouped by normalised wording). Each write is one transaction that takes the write lock first
+  (SQLite ``BEGIN IMMEDIATE``; PostgreSQL row locks of ``SELECT … FOR UPDATE`` on the change counter), so
+  two operators (threads, processes or replicas) writing at once lose nothing.
 * :class:`CuratedSource` — what :class:`dzqa.engine.Engine` consults before retrieval: the links with
   the query encoder's vector of each question, reloaded when ``curated_version`` moves (checked at most
   every :attr:`CuratedSource.check_seconds`), so an import by the CLI reaches a running server within a
@@ -21,7 +23,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import sqlite3
 import threading
 import time
 from datetime import timedelta
@@ -31,8 +32,8 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
+from .db import Target, errors, open_database
 from .feedback import now
-from .schema import migrate
 from .text import is_valid_unicode, normalize
 
 log = logging.getLogger("dzqa.curated")
@@ -122,51 +123,33 @@ def parse_link(obj: Any) -> tuple[str, tuple[str, ...] | None]:
 Resolver = Callable[[Sequence[str]], tuple[str, ...]]
 
 
+def _run(conn: Any, sql: str, **params: Any) -> Any:
+    """One statement on a connection inside a transaction (named ``:parameters``)."""
+    from sqlalchemy import text
+
+    return conn.execute(text(sql), params)
+
+
 class CuratedStore:
     """The ``curated`` and ``audit`` tables of the server's database."""
 
-    def __init__(self, path: Path, *, timeout: float = 10.0) -> None:
-        self.path = Path(path)
-        self.timeout = timeout
-        self._migrated = False
+    def __init__(self, target: Target, *, timeout: float = 10.0) -> None:
+        self.db = open_database(target, timeout=timeout)
 
-    # ------------------------------------------------------------------------------------ connection
-    def _open(self, *, write: bool, timeout: float | None = None) -> sqlite3.Connection:
-        if write or not self._migrated:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        timeout = self.timeout if timeout is None else timeout
-        conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None, check_same_thread=False)
-        try:
-            conn.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
-            if not self._migrated:
-                conn.execute("PRAGMA journal_mode=WAL")
-                migrate(conn)
-                self._migrated = True
-        except BaseException:
-            conn.close()
-            raise
-        return conn
+    @property
+    def path(self) -> Any:
+        """The SQLite file (None on PostgreSQL)."""
+        return self.db.path
 
-    def _transaction(self, fn: Callable[[sqlite3.Connection], Any], timeout: float | None = None) -> Any:
-        conn = self._open(write=True, timeout=timeout)
-        try:
-            conn.execute("BEGIN IMMEDIATE")  # the write lock first: concurrent operators queue, never overwrite
-            try:
-                result = fn(conn)
-                conn.execute("COMMIT")
-                return result
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-        finally:
-            conn.close()
+    def _transaction(self, fn: Callable[[Any], Any], timeout: float | None = None) -> Any:
+        with self.db.transaction(write=True, timeout=timeout) as conn:
+            if not self.db.sqlite:
+                # PostgreSQL: concurrent operators queue on the counter's row, as SQLite's write lock does
+                _run(conn, "SELECT version FROM curated_version WHERE id = 1 FOR UPDATE")
+            return fn(conn)
 
-    def _query(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        conn = self._open(write=False)
-        try:
-            return conn.execute(sql, args).fetchall()
-        finally:
-            conn.close()
+    def _query(self, sql: str, **params: Any) -> list[tuple[Any, ...]]:
+        return [tuple(r) for r in self.db.query(sql, params)]
 
     # ----------------------------------------------------------------------------------------- reads
     _COLS = "id, question, qkey, passages, covered, hits, created_at, updated_at, author"
@@ -181,47 +164,42 @@ class CuratedStore:
         return [self._link(r) for r in self._query(f"SELECT {self._COLS} FROM curated ORDER BY id")]
 
     def get(self, question: str) -> Link | None:
-        rows = self._query(f"SELECT {self._COLS} FROM curated WHERE qkey = ?", (curated_key(question),))
+        rows = self._query(f"SELECT {self._COLS} FROM curated WHERE qkey = :key", key=curated_key(question))
         return self._link(rows[0]) if rows else None
 
     def version(self) -> int | None:
         """The change counter of the links, None when the database has no curated table (yet). Never creates
         the file: a server or CLI that never curated anything leaves no database behind."""
-        if not self.path.exists():
+        if not self.db.exists():
             return None
         try:
-            conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
-        except sqlite3.Error:
+            rows = self.db.query("SELECT version FROM curated_version WHERE id = 1", migrate=False)
+        except errors():  # no table yet (a file the feedback store made before curation), or unreachable
             return None
-        try:
-            row = conn.execute("SELECT version FROM curated_version WHERE id = 1").fetchone()
-            return int(row[0]) if row else None
-        except sqlite3.Error:
-            return None
-        finally:
-            conn.close()
+        return int(rows[0][0]) if rows else None
 
     def audit(self, limit: int = 100) -> list[dict[str, Any]]:
-        rows = self._query("SELECT at, who, action, detail FROM audit ORDER BY id DESC LIMIT ?", (limit,))
+        rows = self._query("SELECT at, who, action, detail FROM audit ORDER BY id DESC LIMIT :n", n=limit)
         return [{"at": at, "who": who, "action": action, "detail": json.loads(detail)} for at, who, action, detail in rows]
 
     # ---------------------------------------------------------------------------------------- writes
-    def _upsert(self, conn: sqlite3.Connection, question: str, passages: tuple[str, ...] | None, author: str,
+    def _upsert(self, conn: Any, question: str, passages: tuple[str, ...] | None, author: str,
                 stamp: str) -> str:
         """One link inside a transaction: "created", "updated" or "unchanged" (then nothing is written)."""
         key = curated_key(question)
         covered = passages is not None
         stored = json.dumps(list(passages or ()), ensure_ascii=False)
-        old = conn.execute("SELECT question, passages, covered FROM curated WHERE qkey = ?", (key,)).fetchone()
+        old = _run(conn, "SELECT question, passages, covered FROM curated WHERE qkey = :key", key=key).first()
         if old is not None and (old[0], old[1], bool(old[2])) == (question, stored, covered):
             return "unchanged"
         if old is None:
-            conn.execute("INSERT INTO curated (question, qkey, passages, covered, hits, created_at, updated_at, "
-                         "author) VALUES (?, ?, ?, ?, 0, ?, ?, ?)", (question, key, stored, int(covered), stamp,
-                                                                    stamp, author))
+            _run(conn, "INSERT INTO curated (question, qkey, passages, covered, hits, created_at, updated_at, author) "
+                 "VALUES (:question, :key, :stored, :covered, 0, :stamp, :stamp, :author)", question=question,
+                 key=key, stored=stored, covered=int(covered), stamp=stamp, author=author)
         else:
-            conn.execute("UPDATE curated SET question = ?, passages = ?, covered = ?, updated_at = ?, author = ? "
-                         "WHERE qkey = ?", (question, stored, int(covered), stamp, author, key))
+            _run(conn, "UPDATE curated SET question = :question, passages = :stored, covered = :covered, "
+                 "updated_at = :stamp, author = :author WHERE qkey = :key", question=question, stored=stored,
+                 covered=int(covered), stamp=stamp, author=author, key=key)
         action = "created" if old is None else "updated"
         detail = {"question": question, "passages": list(passages or ()), "covered": covered}
         if old is not None:
@@ -230,13 +208,13 @@ class CuratedStore:
         return action
 
     @staticmethod
-    def _audit(conn: sqlite3.Connection, who: str, action: str, detail: dict[str, Any], stamp: str) -> None:
-        conn.execute("INSERT INTO audit (at, who, action, detail) VALUES (?, ?, ?, ?)",
-                     (stamp, who, action, json.dumps(detail, ensure_ascii=False)))
+    def _audit(conn: Any, who: str, action: str, detail: dict[str, Any], stamp: str) -> None:
+        _run(conn, "INSERT INTO audit (at, who, action, detail) VALUES (:stamp, :who, :action, :detail)",
+             stamp=stamp, who=who, action=action, detail=json.dumps(detail, ensure_ascii=False))
 
     @staticmethod
-    def _bump(conn: sqlite3.Connection) -> None:
-        conn.execute("UPDATE curated_version SET version = version + 1 WHERE id = 1")
+    def _bump(conn: Any) -> None:
+        _run(conn, "UPDATE curated_version SET version = version + 1 WHERE id = 1")
 
     def save(self, question: str, passages: Sequence[str] | None, *, author: str,
              resolve: Resolver | None = None) -> tuple[Link, str]:
@@ -250,7 +228,7 @@ class CuratedStore:
             ids = resolve(ids)
         stamp = now().isoformat(timespec="seconds")
 
-        def write(conn: sqlite3.Connection) -> str:
+        def write(conn: Any) -> str:
             action = self._upsert(conn, question, ids, author, stamp)
             if action != "unchanged":
                 self._bump(conn)
@@ -267,11 +245,11 @@ class CuratedStore:
         key = curated_key(question)
         stamp = now().isoformat(timespec="seconds")
 
-        def write(conn: sqlite3.Connection) -> bool:
-            old = conn.execute("SELECT question, passages, covered, hits FROM curated WHERE qkey = ?", (key,)).fetchone()
+        def write(conn: Any) -> bool:
+            old = _run(conn, "SELECT question, passages, covered, hits FROM curated WHERE qkey = :key", key=key).first()
             if old is None:
                 return False
-            conn.execute("DELETE FROM curated WHERE qkey = ?", (key,))
+            _run(conn, "DELETE FROM curated WHERE qkey = :key", key=key)
             self._audit(conn, author, "curated.delete", {"question": old[0], "passages": json.loads(old[1]),
                                                          "covered": bool(old[2]), "hits": int(old[3])}, stamp)
             self._bump(conn)
@@ -283,9 +261,9 @@ class CuratedStore:
         """Count one use of a link (does not move the change counter; a failure is only logged, and a locked
         database delays the citizen's answer by at most HIT_TIMEOUT seconds)."""
         try:
-            self._transaction(lambda conn: conn.execute("UPDATE curated SET hits = hits + 1 WHERE qkey = ?", (key,)),
-                              timeout=HIT_TIMEOUT)
-        except (sqlite3.Error, OSError) as e:
+            # not through _transaction: a hit count must not queue behind an operator's change
+            self.db.execute("UPDATE curated SET hits = hits + 1 WHERE qkey = :key", {"key": key}, timeout=HIT_TIMEOUT)
+        except errors() as e:
             log.warning("could not count a hit of a curated link: %s", e)
 
     # ------------------------------------------------------------------------------------ import/export
@@ -316,7 +294,7 @@ class CuratedStore:
             parsed[curated_key(question)] = (question, ids)  # a later line for the same question wins
         stamp = now().isoformat(timespec="seconds")
 
-        def write(conn: sqlite3.Connection) -> dict[str, int]:
+        def write(conn: Any) -> dict[str, int]:
             counts = {"created": 0, "updated": 0, "unchanged": 0}
             for question, ids in parsed.values():
                 counts[self._upsert(conn, question, ids, author, stamp)] += 1
@@ -347,11 +325,12 @@ class CuratedStore:
                 if answer:
                     g["answer"] = answer
         for q, at, kind, cited, i in self._query("SELECT question, asked_at, kind, citations, id FROM questions "
-                                                 "WHERE kind IN ('refusal', 'partial') AND asked_at >= ?", (since,)):
+                                                 "WHERE kind IN ('refusal', 'partial') AND asked_at >= :since",
+                                                 since=since):
             add(q, at, kind, "", cited, i)
         for q, at, answer, cited, reason, i in self._query(
                 "SELECT question, updated_at, answer, citations, COALESCE(reason, ''), id FROM feedback "
-                "WHERE rating = 'down' AND updated_at >= ?", (since,)):
+                "WHERE rating = 'down' AND updated_at >= :since", since=since):
             add(q, at, "down" + (f":{reason}" if reason else ""), answer, cited, i)
         linked = {link.key: link for link in self.links()}
         out = []
@@ -416,7 +395,7 @@ class CuratedSource:
                 return self._loaded
             try:
                 links = tuple(self.store.links()) if v is not None else ()
-            except (sqlite3.Error, OSError) as e:
+            except errors() as e:
                 log.error("curated links unavailable: %s", e)
                 return self._loaded
             self._loaded = self._load(v, links)

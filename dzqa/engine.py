@@ -159,7 +159,7 @@ class Engine:
         idf = sorted(index.idf.values())
         self._rare_idf = idf[len(idf) // 2] if idf else 0.0  # single-character words rarer than the median word
         self.relevance = settings.relevance or answer_mod.relevance_model(spec.identity)
-        self.curated = self._curated_source(settings.feedback_db)
+        self.curated = self._curated_source(settings.database)
         if self.relevance is None:
             log.warning("no relevance model fitted for %s: refusals fall back to a plain similarity threshold; "
                         "fit one with `dzqa eval FILE --fit`", spec.identity)
@@ -177,12 +177,14 @@ class Engine:
         total = sum(map(weight, ta)) + sum(map(weight, tb))
         return 2 * sum(map(weight, ta & tb)) / total if total else 0.0
 
-    def with_database(self, db: Any) -> "Engine":
-        """The same loaded engine reading its curated links from another database file (the server's own
-        ``feedback_db`` when it differs from the settings the engine was opened with; tests)."""
+    def with_database(self, db: Path | str) -> "Engine":
+        """The same loaded engine reading its curated links from another database (a SQLite file or a
+        database URL: the server's own when it differs from the settings the engine was opened with; tests)."""
         other = copy.copy(self)
-        other.settings = self.settings.replace(feedback_db=db)
-        other.curated = other._curated_source(other.settings.feedback_db)
+        url = isinstance(db, str) and "://" in db
+        other.settings = self.settings.replace(database_url=db if url else "",
+                                               **({} if url else {"feedback_db": db}))
+        other.curated = other._curated_source(other.settings.database)
         return other
 
     # ---------------------------------------------------------------------------------------- opening
@@ -564,6 +566,7 @@ class Engine:
             "fingerprint": m["fingerprint"], "built_at": m["built_at"], "build_seconds": m["build_seconds"],
             "embedding_cache": m.get("embedding_cache", {}),
             "index_path": str(self.index.path), "corpus_problems": list(self.corpus.problems),
+            "database": self.curated.store.db.name,  # never with its password
             "curated_links": len(self.curated.refresh(force=True).links),
             "curated_stale": self.curated.stale(),
         }

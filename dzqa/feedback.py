@@ -1,6 +1,7 @@
-"""The server-side record of what citizens asked and how they rated the answers (SQLite, WAL mode).
+"""The server-side record of what citizens asked and how they rated the answers.
 
-Two tables in ``settings.feedback_db``:
+Two tables of the server's database (:mod:`dzqa.db`: the SQLite file ``settings.feedback_db``, or
+PostgreSQL with ``DZQA_DATABASE_URL``):
 
 * ``questions``: every question asked in the chat or through ``/api/ask`` (time, channel, question, kind,
   cited passage ids) — the desk's statistics are computed from it;
@@ -13,8 +14,9 @@ by :meth:`FeedbackStore.purge`, which the server runs at start and then hourly. 
 slow or locked database never delays an answer (statistics flush the queue first; closing drains it).
 Feedback is written at once: a write that fails (database locked, read-only, disk full, folder missing)
 never raises into the request, it is logged and reported back as ``None`` so the caller can tell the user
-honestly that the feedback was not saved, while the chat keeps answering. Reads use their own connection,
-so the desk's statistics never block a write.
+honestly that the feedback was not saved (the API answers 503), while the chat keeps answering. A row is
+acknowledged only once its transaction committed. Reads run in their own transactions (WAL on SQLite), so
+the desk's statistics never block a write.
 """
 
 from __future__ import annotations
@@ -25,7 +27,6 @@ import io
 import json
 import logging
 import queue
-import sqlite3
 import threading
 import time
 from dataclasses import dataclass
@@ -33,8 +34,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterable, Literal, Sequence
 
+from .db import Target, close_all, errors, open_database
 from .privacy import mask
-from .schema import migrate
 from .text import normalize
 
 log = logging.getLogger("dzqa.feedback")
@@ -49,6 +50,8 @@ RATING_EMOJI: dict[str, str] = {"up": "👍", "down": "👎"}
 REASONS: tuple[str, ...] = ("答非所问", "信息不全", "引用错误", "其他")
 #: the longest free-text reason a citizen may give with 👎
 MAX_COMMENT = 200
+#: how long the background writer of asked questions waits for a database server to come back
+RETRY_SECONDS = 30.0
 CHANNELS: tuple[str, ...] = ("chat", "embed", "api", "openai")
 #: the tables and their exported columns, in order
 EXPORTS: dict[str, tuple[str, ...]] = {
@@ -60,17 +63,14 @@ EXPORTS: dict[str, tuple[str, ...]] = {
 
 
 _INSERT_QUESTION = ("INSERT INTO questions (asked_at, day, channel, question, qkey, kind, found, citations, ms) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
-
-
-def _closed(conn: sqlite3.Connection | None) -> None:
-    """Close a connection, ignoring errors (it may already be broken); always returns None."""
-    if conn is not None:
-        try:
-            conn.close()
-        except sqlite3.Error:
-            pass
-    return None
+                    "VALUES (:asked_at, :day, :channel, :question, :qkey, :kind, :found, :citations, :ms)")
+#: one statement for a new rating and a changed one (a NULL key, from the API, never conflicts)
+_UPSERT_FEEDBACK = ("INSERT INTO feedback (key, created_at, updated_at, channel, question, answer, citations, rating, "
+                    "reason, comment) VALUES (:key, :stamp, :stamp, :channel, :question, :answer, :citations, "
+                    ":rating, :reason, :comment) ON CONFLICT (key) DO UPDATE SET updated_at = excluded.updated_at, "
+                    "rating = excluded.rating, reason = excluded.reason, comment = excluded.comment RETURNING id")
+#: the newest wording of a group of questions (same normalised key), in the grouped queries below
+_LATEST = "(SELECT question FROM questions q2 WHERE q2.qkey = q.qkey ORDER BY id DESC LIMIT 1)"
 
 
 def now() -> datetime:
@@ -107,67 +107,39 @@ class Stats:
 
 
 class FeedbackStore:
-    """Thread-safe access to the SQLite file; opens lazily, so a broken path never stops the server."""
+    """Thread-safe access to the questions and feedback; the database opens lazily, so a broken path or a
+    database server that is down never stops the server (answers go on; writes report the failure)."""
 
-    def __init__(self, path: Path, *, timeout: float = 3.0, queue_size: int = 10_000) -> None:
-        self.path = Path(path)
+    def __init__(self, target: Target, *, timeout: float = 3.0, queue_size: int = 10_000) -> None:
+        self.db = open_database(target, timeout=timeout)
         self.timeout = timeout
-        self._lock = threading.Lock()  # the write connection
-        self._conn: sqlite3.Connection | None = None
-        self._read_lock = threading.Lock()  # the read connection: WAL lets it read while a write goes on
-        self._read_conn: sqlite3.Connection | None = None
         # asked questions are written by one background thread, so a slow or locked database never
         # delays an answer; feedback is written at once, because the citizen is told whether it was saved
-        self._pending: queue.Queue[tuple[Any, ...] | None] = queue.Queue(maxsize=queue_size)
+        self._pending: queue.Queue[dict[str, Any] | None] = queue.Queue(maxsize=queue_size)
         self._writer: threading.Thread | None = None
         self._writer_lock = threading.Lock()
         self.dropped = 0
         self.last_error: str = ""
 
-    # ------------------------------------------------------------------------------------ connection
-    def _open(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, timeout=self.timeout, check_same_thread=False, isolation_level=None)
-        try:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")  # durable at checkpoints; WAL keeps it consistent
-            conn.execute(f"PRAGMA busy_timeout={int(self.timeout * 1000)}")
-            migrate(conn)  # the tables and their versions live in dzqa/schema.py (older files upgrade in place)
-        except BaseException:
-            conn.close()
-            raise
-        return conn
+    @property
+    def path(self) -> Any:
+        """The SQLite file (None on PostgreSQL)."""
+        return self.db.path
 
-    def _connect(self) -> sqlite3.Connection:
-        """The write connection (shared by all threads, every use under self._lock)."""
-        if self._conn is None:
-            self._conn = self._open()
-        return self._conn
-
-    def _write(self, what: str, sql: str, args: Sequence[Any], *, rowcount: bool = False) -> int | None:
-        """Run one write; the new row id (or with ``rowcount`` the rows changed), or None (logged) when the
+    def _write(self, what: str, sql: str, args: dict[str, Any]) -> int | None:
+        """Run one write; the new row id (``RETURNING id``) or the rows changed, or None (logged) when the
         database cannot be written."""
-        with self._lock:
-            try:
-                cur = self._connect().execute(sql, args)
-                self.last_error = ""
-                return int(cur.rowcount if rowcount else cur.lastrowid or 0)
-            except (sqlite3.Error, OSError, ValueError) as e:  # ValueError: text SQLite cannot encode
-                self.last_error = f"{type(e).__name__}: {e}"
-                log.error("could not save %s to %s: %s", what, self.path, self.last_error)
-                if not isinstance(e, sqlite3.OperationalError | sqlite3.IntegrityError):
-                    self._conn = _closed(self._conn)  # may be unusable (file removed, disk error): reopen
-                return None
+        try:
+            result = self.db.execute(sql, args)
+            self.last_error = ""
+            return int(result or 0)
+        except (*errors(), ValueError) as e:  # ValueError: text the database cannot encode
+            self.last_error = f"{type(e).__name__}: {e}".splitlines()[0]
+            log.error("could not save %s to %s: %s", what, self.db.name, self.last_error)
+            return None
 
-    def _read(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        with self._read_lock:
-            try:
-                if self._read_conn is None:
-                    self._read_conn = self._open()
-                return list(self._read_conn.execute(sql, args).fetchall())
-            except (sqlite3.Error, OSError):
-                self._read_conn = _closed(self._read_conn)
-                raise
+    def _read(self, sql: str, args: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        return [tuple(r) for r in self.db.query(sql, args)]
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until every asked question handed over so far is written (or failed); False on timeout."""
@@ -181,7 +153,7 @@ class FeedbackStore:
         return True
 
     def close(self, timeout: float = 10.0) -> None:
-        """Write what is still queued, then close both connections (the WAL is checkpointed)."""
+        """Write what is still queued, then close the pooled connections."""
         with self._writer_lock:
             writer, self._writer = self._writer, None
         if writer is not None:
@@ -190,18 +162,15 @@ class FeedbackStore:
                 writer.join(timeout)
             except queue.Full:
                 log.error("question log: %d questions not written at shutdown", self._pending.qsize())
-        with self._lock:
-            self._conn = _closed(self._conn)
-        with self._read_lock:
-            self._read_conn = _closed(self._read_conn)
+        close_all(self.db)  # SQLite: the last connection closing checkpoints the WAL
 
     def healthy(self) -> bool:
         """Whether the database can be opened and read (used by /healthz)."""
         try:
             self._read("SELECT 1")
             return True
-        except (sqlite3.Error, OSError) as e:
-            self.last_error = f"{type(e).__name__}: {e}"
+        except errors() as e:
+            self.last_error = f"{type(e).__name__}: {e}".splitlines()[0]
             return False
 
     # ----------------------------------------------------------------------------------------- writes
@@ -212,8 +181,9 @@ class FeedbackStore:
         False when it was dropped because the writer is far behind (a broken database under load)."""
         t = now()
         question = mask(question)  # personal numbers never reach the database (the answer used the original)
-        row = (t.isoformat(timespec="seconds"), t.date().isoformat(), channel, question, question_key(question),
-               kind, int(found), json.dumps(list(citations)), None if ms is None else round(ms, 1))
+        row = {"asked_at": t.isoformat(timespec="seconds"), "day": t.date().isoformat(), "channel": channel,
+               "question": question, "qkey": question_key(question), "kind": kind, "found": int(found),
+               "citations": json.dumps(list(citations)), "ms": None if ms is None else round(ms, 1)}
         self._start_writer()
         try:
             self._pending.put_nowait(row)
@@ -238,9 +208,21 @@ class FeedbackStore:
             try:
                 if row is None:
                     return
-                self._write("question", _INSERT_QUESTION, row)
+                self._write_patiently("question", _INSERT_QUESTION, row)
             finally:
                 self._pending.task_done()
+
+    def _write_patiently(self, what: str, sql: str, args: dict[str, Any]) -> int | None:
+        """A background write that waits out a database server restart (up to RETRY_SECONDS, retrying with
+        a growing pause), so questions asked meanwhile are not lost. SQLite already waits for its lock."""
+        deadline = time.monotonic() + RETRY_SECONDS
+        delay = 0.25
+        while (result := self._write(what, sql, args)) is None and not self.db.sqlite:
+            if time.monotonic() + delay > deadline:
+                break
+            time.sleep(delay)
+            delay = min(delay * 2, 4.0)
+        return result
 
     def save_feedback(self, fb: Feedback) -> int | None:
         """Store a rating; with ``fb.key`` a later rating of the same answer updates its row.
@@ -251,17 +233,10 @@ class FeedbackStore:
         # personal numbers typed by the citizen are masked like asked questions
         fb = dataclasses.replace(fb, question=mask(fb.question), answer=mask(fb.answer),
                                  reason=None if fb.reason is None else mask(fb.reason))
-        if fb.key is None:
-            return self._write("feedback", "INSERT INTO feedback (key, created_at, updated_at, channel, question, "
-                               "answer, citations, rating, reason, comment) VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                               (stamp, stamp, fb.channel, fb.question, fb.answer, cited, fb.rating, fb.reason,
-                                fb.comment))
-        return self._write("feedback", "INSERT INTO feedback (key, created_at, updated_at, channel, question, "
-                           "answer, citations, rating, reason, comment) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                           "ON CONFLICT(key) DO UPDATE SET updated_at = excluded.updated_at, "
-                           "rating = excluded.rating, reason = excluded.reason, comment = excluded.comment",
-                           (fb.key, stamp, stamp, fb.channel, fb.question, fb.answer, cited, fb.rating, fb.reason,
-                            fb.comment))
+        return self._write("feedback", _UPSERT_FEEDBACK,
+                           {"key": fb.key, "stamp": stamp, "channel": fb.channel, "question": fb.question,
+                            "answer": fb.answer, "citations": cited, "rating": fb.rating, "reason": fb.reason,
+                            "comment": fb.comment})
 
     def purge(self, days: int) -> int | None:
         """Delete asked questions and feedback older than ``days`` days (0: keep everything).
@@ -273,7 +248,7 @@ class FeedbackStore:
         cutoff = (now() - timedelta(days=days)).isoformat(timespec="seconds")  # ISO, one zone: compares as text
         deleted = 0
         for table, column in (("questions", "asked_at"), ("feedback", "updated_at")):
-            n = self._write(f"retention ({table})", f"DELETE FROM {table} WHERE {column} < ?", (cutoff,), rowcount=True)
+            n = self._write(f"retention ({table})", f"DELETE FROM {table} WHERE {column} < :cutoff", {"cutoff": cutoff})
             if n is None:
                 return None
             deleted += n
@@ -283,7 +258,7 @@ class FeedbackStore:
 
     def retract_feedback(self, key: str) -> bool:
         """The citizen took back their 👍/👎 (clicked it again): the row goes. False when that failed."""
-        return self._write("feedback retraction", "DELETE FROM feedback WHERE key = ?", (key,)) is not None
+        return self._write("feedback retraction", "DELETE FROM feedback WHERE key = :key", {"key": key}) is not None
 
     # ------------------------------------------------------------------------------------------ reads
     def feedback_rows(self) -> list[dict[str, Any]]:
@@ -299,23 +274,22 @@ class FeedbackStore:
         """Counts for the desk: per day, most asked, refused, ratings and reasons of 👎."""
         self.flush()  # the questions asked up to now count
         since = (now().date() - timedelta(days=days - 1)).isoformat()
-        per_day = self._read("SELECT day, COUNT(*), SUM(kind = 'refusal') FROM questions WHERE day >= ? "
-                             "GROUP BY day ORDER BY day DESC", (since,))
-        # the most recent wording of each normalised question stands for the group
-        most = self._read("SELECT (SELECT question FROM questions q2 WHERE q2.qkey = q.qkey ORDER BY id DESC "
-                          "LIMIT 1), COUNT(*) AS n FROM questions q WHERE day >= ? AND kind != 'greeting' "
-                          "GROUP BY qkey ORDER BY n DESC, MAX(id) DESC LIMIT ?", (since, top))
-        refused = self._read("SELECT (SELECT question FROM questions q2 WHERE q2.qkey = q.qkey ORDER BY id DESC "
-                             "LIMIT 1), COUNT(*) AS n, MAX(asked_at) FROM questions q WHERE day >= ? AND "
-                             "kind = 'refusal' GROUP BY qkey ORDER BY n DESC, MAX(id) DESC LIMIT ?", (since, top))
         since_t = since + "T00:00:00"
-        ratings = self._read("SELECT rating, COUNT(*) FROM feedback WHERE updated_at >= ? GROUP BY rating "
-                             "ORDER BY rating DESC", (since_t,))
+        args = {"since": since, "since_t": since_t, "top": top}
+        per_day = self._read("SELECT day, COUNT(*), SUM(CASE WHEN kind = 'refusal' THEN 1 ELSE 0 END) FROM questions "
+                             "WHERE day >= :since GROUP BY day ORDER BY day DESC", args)
+        # the most recent wording of each normalised question stands for the group
+        most = self._read(f"SELECT {_LATEST}, COUNT(*) AS n FROM questions q WHERE day >= :since AND "
+                          "kind != 'greeting' GROUP BY qkey ORDER BY n DESC, MAX(id) DESC LIMIT :top", args)
+        refused = self._read(f"SELECT {_LATEST}, COUNT(*) AS n, MAX(asked_at) FROM questions q WHERE day >= :since "
+                             "AND kind = 'refusal' GROUP BY qkey ORDER BY n DESC, MAX(id) DESC LIMIT :top", args)
+        ratings = self._read("SELECT rating, COUNT(*) FROM feedback WHERE updated_at >= :since_t GROUP BY rating "
+                             "ORDER BY rating DESC", args)
         reasons = self._read("SELECT COALESCE(reason, '未选择'), COUNT(*) AS n FROM feedback WHERE rating = 'down' "
-                             "AND updated_at >= ? GROUP BY 1 ORDER BY n DESC", (since_t,))
+                             "AND updated_at >= :since_t GROUP BY 1 ORDER BY n DESC", args)
         dislikes = self._read("SELECT updated_at, question, COALESCE(reason, '未选择') || COALESCE('：' || comment, ''), "
-                              "answer FROM feedback "
-                              "WHERE rating = 'down' AND updated_at >= ? ORDER BY id DESC LIMIT ?", (since_t, top))
+                              "answer FROM feedback WHERE rating = 'down' AND updated_at >= :since_t "
+                              "ORDER BY id DESC LIMIT :top", args)
         return Stats(days=days, total_questions=sum(r[1] for r in per_day),
                      total_refused=sum(int(r[2] or 0) for r in per_day),
                      per_day=tuple((d, int(n), int(r or 0)) for d, n, r in per_day),
@@ -331,15 +305,14 @@ class FeedbackStore:
         ``min_asks`` times (so one visitor's own case never appears on everyone's page) and hold no masked
         personal data (:mod:`dzqa.privacy` placeholders)."""
         since = (now().date() - timedelta(days=days - 1)).isoformat()
-        rows = self._read("SELECT (SELECT question FROM questions q2 WHERE q2.qkey = q.qkey ORDER BY id DESC "
-                          "LIMIT 1), COUNT(*) AS n FROM questions q WHERE day >= ? AND kind = 'answer' "
-                          "GROUP BY qkey HAVING n >= ? ORDER BY n DESC, MAX(id) DESC LIMIT ?",
-                          (since, min_asks, limit * 5))
+        rows = self._read(f"SELECT {_LATEST}, COUNT(*) AS n FROM questions q WHERE day >= :since AND "
+                          "kind = 'answer' GROUP BY qkey HAVING COUNT(*) >= :min_asks ORDER BY n DESC, MAX(id) DESC "
+                          "LIMIT :n", {"since": since, "min_asks": min_asks, "n": limit * 5})
         if not rows:
             return []
         score: dict[str, int] = {}
-        for question, rating, n in self._read("SELECT question, rating, COUNT(*) FROM feedback WHERE updated_at >= ? "
-                                              "GROUP BY question, rating", (since + "T00:00:00",)):
+        for question, rating, n in self._read("SELECT question, rating, COUNT(*) FROM feedback WHERE updated_at >= "
+                                              ":since GROUP BY question, rating", {"since": since + "T00:00:00"}):
             key = question_key(question)
             score[key] = score.get(key, 0) + (int(n) if rating == "up" else -int(n))
         out: list[str] = []

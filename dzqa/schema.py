@@ -1,108 +1,142 @@
-"""The one SQLite database of the server (``settings.feedback_db``): its schema version and migrations.
+"""The tables of the server's database, declared once for SQLite and PostgreSQL, and their migrations.
 
-Asked questions, feedback, curated links and their audit trail share one file. ``schema_version`` holds
-the version the file is at; :func:`migrate` applies the missing steps of :data:`MIGRATIONS` in order, in
-one ``BEGIN IMMEDIATE`` transaction (two processes opening an old file at once cannot both upgrade it).
-Files written before the version table existed (with or without the ``comment`` column of feedback) are
-version 0 and upgrade in place; every step is written so that it also holds on such a file.
+Asked questions, feedback, curated links, their audit trail and the shared rate-limit buckets share one
+database (:mod:`dzqa.db`). :data:`metadata` declares the tables as they are at the newest revision; the
+Alembic revisions in ``dzqa/migrations/versions`` create and change them step by step (a test checks
+that the two agree on both engines). :func:`upgrade` runs inside the caller's transaction, which
+:meth:`dzqa.db.Database.migrate` holds under a lock across processes.
+
+SQLite files written before Alembic carry a ``schema_version`` table (versions 1–2); they are stamped
+with the matching revision and upgrade from there. Files older still (no version table, with or without
+the late ``comment`` column of feedback) are upgraded by the first revision, which is written to hold on
+them too.
 """
 
 from __future__ import annotations
 
-import sqlite3
-from typing import Callable
+from typing import Any
 
-_FEEDBACK_TABLES = (
-    """CREATE TABLE IF NOT EXISTS questions (
-    id        INTEGER PRIMARY KEY,
-    asked_at  TEXT NOT NULL,     -- ISO time, China time zone
-    day       TEXT NOT NULL,     -- YYYY-MM-DD of asked_at, for per-day counts
-    channel   TEXT NOT NULL,     -- chat | embed | api | openai
-    question  TEXT NOT NULL,     -- as typed
-    qkey      TEXT NOT NULL,     -- normalised question, groups "most asked"
-    kind      TEXT NOT NULL,     -- answer | partial | refusal | greeting
-    found     INTEGER NOT NULL,
-    citations TEXT NOT NULL,     -- JSON list of passage ids
-    ms        REAL
-)""",
-    "CREATE INDEX IF NOT EXISTS questions_day ON questions(day)",
-    "CREATE INDEX IF NOT EXISTS questions_qkey ON questions(qkey, id)",
-    """CREATE TABLE IF NOT EXISTS feedback (
-    id         INTEGER PRIMARY KEY,
-    key        TEXT UNIQUE,      -- the chat's answer id (a later click updates the same row); NULL from the API
-    created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL,
-    channel    TEXT NOT NULL,
-    question   TEXT NOT NULL,
-    answer     TEXT NOT NULL,
-    citations  TEXT NOT NULL,    -- JSON list of passage ids
-    rating     TEXT NOT NULL CHECK (rating IN ('up', 'down')),
-    reason     TEXT,
-    comment    TEXT              -- free-text reason given with a down rating
-)""",
+from sqlalchemy import (CheckConstraint, Column, Float, Index, Integer, MetaData, Table, Text, inspect,
+                        text)
+
+metadata = MetaData()
+
+questions = Table(
+    "questions", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("asked_at", Text, nullable=False),   # ISO time, China time zone
+    Column("day", Text, nullable=False),        # YYYY-MM-DD of asked_at, for per-day counts
+    Column("channel", Text, nullable=False),    # chat | embed | api | openai
+    Column("question", Text, nullable=False),   # as typed (personal numbers masked)
+    Column("qkey", Text, nullable=False),       # normalised question, groups "most asked"
+    Column("kind", Text, nullable=False),       # answer | partial | refusal | greeting
+    Column("found", Integer, nullable=False),
+    Column("citations", Text, nullable=False),  # JSON list of passage ids
+    Column("ms", Float),
+    Index("questions_day", "day"),
+    Index("questions_qkey", "qkey", "id"),
 )
 
+feedback = Table(
+    "feedback", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("key", Text, unique=True),           # the chat's answer id (a later click updates the row); NULL: API
+    Column("created_at", Text, nullable=False),
+    Column("updated_at", Text, nullable=False),
+    Column("channel", Text, nullable=False),
+    Column("question", Text, nullable=False),
+    Column("answer", Text, nullable=False),
+    Column("citations", Text, nullable=False),  # JSON list of passage ids
+    Column("rating", Text, CheckConstraint("rating IN ('up', 'down')"), nullable=False),
+    Column("reason", Text),
+    Column("comment", Text),                    # free-text reason given with a down rating
+)
 
-def _v1_feedback(conn: sqlite3.Connection) -> None:
-    """Questions and feedback (the tables of files older than the version table; `comment` added late)."""
-    for sql in _FEEDBACK_TABLES:
-        conn.execute(sql)
-    if "comment" not in {r[1] for r in conn.execute("PRAGMA table_info(feedback)")}:
-        conn.execute("ALTER TABLE feedback ADD COLUMN comment TEXT")
+curated = Table(
+    "curated", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("question", Text, nullable=False),   # as the operator typed it
+    Column("qkey", Text, nullable=False, unique=True),  # normalised question: one link per wording
+    Column("passages", Text, nullable=False),   # JSON list of passage ids ([] when not covered)
+    Column("covered", Integer, nullable=False),  # 0: the report does not cover it (standard refusal)
+    Column("hits", Integer, nullable=False, server_default=text("0")),
+    Column("created_at", Text, nullable=False),
+    Column("updated_at", Text, nullable=False),
+    Column("author", Text, nullable=False),
+)
+
+audit = Table(
+    "audit", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", Text, nullable=False),
+    Column("who", Text, nullable=False),
+    Column("action", Text, nullable=False),     # curated.create | curated.update | curated.delete
+    Column("detail", Text, nullable=False),     # JSON
+)
+
+#: bumped by every change of the links (not by hit counts): servers reload them when it moves
+curated_version = Table(
+    "curated_version", metadata,
+    Column("id", Integer, CheckConstraint("id = 1"), primary_key=True, autoincrement=False),
+    Column("version", Integer, nullable=False),
+)
+
+#: token buckets of the rate limit, shared by every replica on one database (dzqa/web/limits.py)
+rate_buckets = Table(
+    "rate_buckets", metadata,
+    Column("key", Text, primary_key=True),      # pseudonym of the client (never its address)
+    Column("tokens", Float, nullable=False),
+    Column("stamp", Float, nullable=False),     # the database's clock (epoch seconds) at the last request
+    Column("granted", Integer, nullable=False),  # whether that request was let through
+    Index("rate_buckets_stamp", "stamp"),
+)
+
+#: what every replica on one database must agree on and nobody outside it may know (the pseudonym key of
+#: the rate limit's buckets)
+secrets = Table(
+    "secrets", metadata,
+    Column("name", Text, primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+#: the pre-Alembic schema_version of old SQLite files → the revision that version corresponds to
+LEGACY_REVISIONS = {1: "0001", 2: "0002"}
 
 
-def _v2_curated(conn: sqlite3.Connection) -> None:
-    """Staff-curated links (question → passage ids, or "not covered") and the audit trail of every change."""
-    conn.execute("""CREATE TABLE IF NOT EXISTS curated (
-    id         INTEGER PRIMARY KEY,
-    question   TEXT NOT NULL,            -- as the operator typed it
-    qkey       TEXT NOT NULL UNIQUE,     -- normalised question: one link per wording
-    passages   TEXT NOT NULL,            -- JSON list of passage ids ([] when not covered)
-    covered    INTEGER NOT NULL,         -- 0: the report does not cover it (standard refusal)
-    hits       INTEGER NOT NULL DEFAULT 0,
-    created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL,
-    author     TEXT NOT NULL
-)""")
-    conn.execute("""CREATE TABLE IF NOT EXISTS audit (
-    id     INTEGER PRIMARY KEY,
-    at     TEXT NOT NULL,
-    who    TEXT NOT NULL,
-    action TEXT NOT NULL,                -- curated.create | curated.update | curated.delete
-    detail TEXT NOT NULL                 -- JSON
-)""")
-    # bumped by every change of the links (not by hit counts): servers reload when it moves
-    conn.execute("CREATE TABLE IF NOT EXISTS curated_version (id INTEGER PRIMARY KEY CHECK (id = 1), "
-                 "version INTEGER NOT NULL)")
-    conn.execute("INSERT OR IGNORE INTO curated_version (id, version) VALUES (1, 0)")
+def alembic_config(connection: Any) -> Any:
+    """The Alembic configuration of dzqa's migrations, bound to an open connection (no alembic.ini)."""
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", "dzqa:migrations")
+    cfg.attributes["connection"] = connection
+    return cfg
 
 
-#: the steps in order: MIGRATIONS[i] brings a file from version i to i + 1
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_v1_feedback, _v2_curated)
-VERSION = len(MIGRATIONS)
+def head() -> str:
+    """The newest revision."""
+    from alembic.script import ScriptDirectory
+
+    return str(ScriptDirectory.from_config(alembic_config(None)).get_current_head())
 
 
-def version(conn: sqlite3.Connection) -> int:
-    """The schema version of an open database (0: older than the version table, or empty)."""
-    if not conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'").fetchone():
-        return 0
-    row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
-    return int(row[0] or 0)
+def current(connection: Any) -> str | None:
+    """The revision the database is at (None: not under Alembic yet)."""
+    from alembic.runtime.migration import MigrationContext
+
+    return MigrationContext.configure(connection).get_current_revision()
 
 
-def migrate(conn: sqlite3.Connection) -> int:
-    """Bring the database (an autocommit connection) to :data:`VERSION`; returns the version it was at."""
-    if version(conn) >= VERSION:
-        return VERSION
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, applied_at TEXT NOT NULL)")
-        was = version(conn)  # again, under the write lock: another process may have migrated meanwhile
-        for step in range(was, VERSION):
-            MIGRATIONS[step](conn)
-            conn.execute("INSERT INTO schema_version (version, applied_at) VALUES (?, datetime('now'))", (step + 1,))
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    return was
+def upgrade(connection: Any) -> None:
+    """Bring the database to the newest revision, inside the caller's transaction."""
+    from alembic import command
+
+    tables = set(inspect(connection).get_table_names())
+    cfg = alembic_config(connection)
+    if "alembic_version" not in tables and "schema_version" in tables:
+        was = connection.execute(text("SELECT MAX(version) FROM schema_version")).scalar() or 0
+        if int(was) in LEGACY_REVISIONS:
+            command.stamp(cfg, LEGACY_REVISIONS[int(was)])
+    elif "alembic_version" in tables and current(connection) == head():
+        return
+    command.upgrade(cfg, "head")

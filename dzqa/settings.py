@@ -87,6 +87,9 @@ class Settings:
     port: int = 7860
     root_path: str = ""
     feedback_db: Path | None = None
+    #: the server's database: postgresql://user:password@host:5432/dbname shares the question log, feedback,
+    #: curated links and rate limits between replicas; empty: the SQLite file feedback_db (dzqa/db.py)
+    database_url: str = field(default="", repr=False)  # may hold a password: never printed
     frame_ancestors: str = "*"
     cors_origins: str = ""
     admin_token: str = field(default="", repr=False)  # never printed with the settings
@@ -132,6 +135,9 @@ class Settings:
         _ = self.frame_ancestor_list  # validate now: these become response headers
         _ = self.trusted_proxy_networks
         _ = self.allowed_host_list
+        if self.database_url and not re.match(r"(postgres(ql)?(\+psycopg)?|sqlite(\+pysqlite)?)://", self.database_url):
+            raise SettingsError("DZQA_DATABASE_URL must be postgresql://user:password@host:5432/dbname "
+                                "(or unset for the SQLite file DZQA_FEEDBACK_DB)")
         if self.retention_days < 0:
             raise SettingsError("DZQA_RETENTION_DAYS must be 0 (keep everything) or a number of days")
 
@@ -162,6 +168,11 @@ class Settings:
                 raise SettingsError(f"DZQA_ALLOWED_HOSTS: {item!r} is not a host name such as www.dezhou.gov.cn")
             out.append(item.strip("[]"))
         return tuple(out)
+
+    @property
+    def database(self) -> Path | str:
+        """Where the server's state lives: DZQA_DATABASE_URL, else the SQLite file DZQA_FEEDBACK_DB."""
+        return self.database_url or self.feedback_db  # type: ignore[return-value]
 
     @property
     def api_key_list(self) -> tuple[str, ...]:

@@ -12,6 +12,7 @@ import pytest
 
 from dzqa.engine import Engine
 from dzqa.settings import Settings, get_settings
+from pg_support import pg_server, pg_url  # noqa: F401  (a real PostgreSQL server for the database tests)
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data"
@@ -21,6 +22,15 @@ EXTRA = ROOT.parent / "shared" / "corpus-extra"
 EXTRA_SIDECARS = DATA / "corpus-extra"
 EXTRA_MISSING = (f"{EXTRA} is absent (a user's clone has no ../shared/corpus-extra/): "
                  f"the tests of the five-report corpus are skipped")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_target(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
+    """The server's database on each engine it runs on: a SQLite file, or a fresh database on the test
+    session's real PostgreSQL server (tests/pg_support.py)."""
+    if request.param == "sqlite":
+        return tmp_path / "db.sqlite3"
+    return str(request.getfixturevalue("pg_url"))
 
 
 @pytest.fixture(scope="session")

@@ -39,7 +39,7 @@ def test_schema_is_versioned_and_an_old_file_upgrades_in_place(tmp_path: Path) -
     store = CuratedStore(db)
     assert store.links() == []
     conn = sqlite3.connect(db)
-    assert schema.version(conn) == schema.VERSION
+    assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [(schema.head(),)]
     assert "comment" in {r[1] for r in conn.execute("PRAGMA table_info(feedback)")}
     assert conn.execute("SELECT question FROM feedback").fetchall() == [("旧问题",)]  # nothing lost
     conn.close()
@@ -48,8 +48,37 @@ def test_schema_is_versioned_and_an_old_file_upgrades_in_place(tmp_path: Path) -
     fb.close()
 
 
-def test_save_validates_and_upserts_by_normalised_question(tmp_path: Path) -> None:
-    store = CuratedStore(tmp_path / "db.sqlite3")
+def test_a_file_of_the_previous_release_is_stamped_and_upgraded(tmp_path: Path) -> None:
+    db = tmp_path / "v2.sqlite3"
+    conn = sqlite3.connect(db)  # as the hand-written migrations left it: schema_version 2, curated tables
+    conn.executescript("""CREATE TABLE schema_version (version INTEGER NOT NULL, applied_at TEXT NOT NULL);
+        INSERT INTO schema_version VALUES (1, '2026-11-01'), (2, '2026-11-02');
+        CREATE TABLE questions (id INTEGER PRIMARY KEY, asked_at TEXT NOT NULL, day TEXT NOT NULL,
+        channel TEXT NOT NULL, question TEXT NOT NULL, qkey TEXT NOT NULL, kind TEXT NOT NULL, found INTEGER NOT NULL,
+        citations TEXT NOT NULL, ms REAL);
+        CREATE TABLE feedback (id INTEGER PRIMARY KEY, key TEXT UNIQUE, created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL, channel TEXT NOT NULL, question TEXT NOT NULL, answer TEXT NOT NULL,
+        citations TEXT NOT NULL, rating TEXT NOT NULL, reason TEXT, comment TEXT);
+        CREATE TABLE curated (id INTEGER PRIMARY KEY, question TEXT NOT NULL, qkey TEXT NOT NULL UNIQUE,
+        passages TEXT NOT NULL, covered INTEGER NOT NULL, hits INTEGER NOT NULL DEFAULT 0, created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL, author TEXT NOT NULL);
+        CREATE TABLE audit (id INTEGER PRIMARY KEY, at TEXT NOT NULL, who TEXT NOT NULL, action TEXT NOT NULL,
+        detail TEXT NOT NULL);
+        CREATE TABLE curated_version (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL);
+        INSERT INTO curated_version VALUES (1, 7);
+        INSERT INTO curated VALUES (1, '旧问题', '旧问题', '["2021/s6/p2"]', 1, 3, 't', 't', '王芳');""")
+    conn.commit()
+    conn.close()
+    store = CuratedStore(db)
+    assert [link.question for link in store.links()] == ["旧问题"] and store.version() == 7  # nothing redone
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [(schema.head(),)]
+    assert {"rate_buckets", "secrets"} <= {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+    conn.close()
+
+
+def test_save_validates_and_upserts_by_normalised_question(db_target: Path | str) -> None:
+    store = CuratedStore(db_target)
     link, action = store.save("今年新建多少所公办幼儿园？", [KINDERGARTEN], author="王芳")
     assert action == "created" and link.passages == (KINDERGARTEN,) and link.covered and link.author == "王芳"
     _, action = store.save("今年 新建多少所公办幼儿园", [KINDERGARTEN], author="王芳")
@@ -76,8 +105,8 @@ def test_save_validates_and_upserts_by_normalised_question(tmp_path: Path) -> No
     assert store.audit(1)[0]["action"] == "curated.delete" and store.audit(1)[0]["who"] == "王芳"
 
 
-def test_two_operators_at_once_lose_nothing(tmp_path: Path) -> None:
-    db = tmp_path / "db.sqlite3"
+def test_two_operators_at_once_lose_nothing(db_target: Path | str) -> None:
+    db = db_target
     stores = [CuratedStore(db), CuratedStore(db)]  # two servers (or a server and the CLI) on one file
     errors: list[BaseException] = []
 
@@ -173,11 +202,11 @@ def test_stale_links_are_reported_and_never_used(cur_engine, tmp_path: Path) -> 
     assert "2021/s3/p99" in info["curated_stale"][0]["problem"]
 
 
-def test_the_engine_sees_another_writers_links_within_its_check_interval(engine, tmp_path: Path) -> None:
-    e = engine.with_database(tmp_path / "db.sqlite3")
+def test_the_engine_sees_another_writers_links_within_its_check_interval(engine, db_target: Path | str) -> None:
+    e = engine.with_database(db_target)
     e.curated.check_seconds = 0.2
     assert e.ask(QUESTION).source == "retrieval"
-    CuratedStore(tmp_path / "db.sqlite3").save(QUESTION, ["2021/s3/p2"], author="cli")  # "another process"
+    CuratedStore(db_target).save(QUESTION, ["2021/s3/p2"], author="cli")  # "another process"
     import time
 
     time.sleep(0.25)
@@ -188,15 +217,16 @@ def test_the_engine_sees_another_writers_links_within_its_check_interval(engine,
 
 
 @pytest.fixture
-def cli(monkeypatch: pytest.MonkeyPatch, engine: Engine, tmp_path: Path, capsys: pytest.CaptureFixture):
-    """Run ``dzqa …`` on a private database (DZQA_FEEDBACK_DB) with the loaded engine; (code, out, err)."""
+def cli(monkeypatch: pytest.MonkeyPatch, engine: Engine, db_target: Path | str, capsys: pytest.CaptureFixture):
+    """Run ``dzqa …`` on a private database (DZQA_FEEDBACK_DB, or DZQA_DATABASE_URL on PostgreSQL) with the
+    loaded engine; (code, out, err)."""
     import io
     import sys
 
     import dzqa.cli
 
-    db = tmp_path / "cli.sqlite3"
-    monkeypatch.setenv("DZQA_FEEDBACK_DB", str(db))
+    db = db_target
+    monkeypatch.setenv("DZQA_DATABASE_URL" if isinstance(db, str) else "DZQA_FEEDBACK_DB", str(db))
     monkeypatch.setattr(dzqa.cli, "_engine", lambda **kw: engine)
 
     def run(*argv: str, stdin: str | None = None) -> tuple[int, str, str]:

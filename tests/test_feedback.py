@@ -1,4 +1,5 @@
-"""The feedback database: WAL, no lost rows under many threads, upserts, honest failures, stats and CSV."""
+"""The feedback database on SQLite and on a real PostgreSQL server: no lost rows under many threads,
+upserts, honest failures (locked, full, unreachable, restarted mid-load), stats and CSV; WAL on SQLite."""
 
 from __future__ import annotations
 
@@ -32,8 +33,8 @@ def test_wal_mode_and_schema(tmp_path: Path) -> None:
     store.close()
 
 
-def test_concurrent_writers_lose_no_rows(tmp_path: Path) -> None:
-    store = FeedbackStore(tmp_path / "fb.sqlite3")
+def test_concurrent_writers_lose_no_rows(db_target: Path | str) -> None:
+    store = FeedbackStore(db_target)
     threads, per_thread = 16, 25
 
     def work(n: int) -> None:
@@ -51,8 +52,8 @@ def test_concurrent_writers_lose_no_rows(tmp_path: Path) -> None:
     store.close()
 
 
-def test_same_answer_rated_again_updates_its_row_and_can_be_retracted(tmp_path: Path) -> None:
-    store = FeedbackStore(tmp_path / "fb.sqlite3")
+def test_same_answer_rated_again_updates_its_row_and_can_be_retracted(db_target: Path | str) -> None:
+    store = FeedbackStore(db_target)
     store.save_feedback(fb(key="a1", rating="up"))
     store.save_feedback(fb(key="a1", rating="down", reason="信息不全"))
     rows = store.feedback_rows()
@@ -72,14 +73,21 @@ def test_failed_writes_return_none_and_do_not_raise(tmp_path: Path, caplog: pyte
 
 
 def test_full_disk_is_reported_and_the_store_recovers(tmp_path: Path) -> None:
+    from sqlalchemy import event
+
     store = FeedbackStore(tmp_path / "fb.sqlite3")
     store.save_feedback(fb())
-    conn = store._connect()
-    pages = conn.execute("PRAGMA page_count").fetchone()[0]
-    conn.execute(f"PRAGMA max_page_count={pages}")  # the file may not grow: SQLITE_FULL, as on a full disk
+    pages = sqlite3.connect(tmp_path / "fb.sqlite3").execute("PRAGMA page_count").fetchone()[0]
+
+    def no_growth(dbapi_conn: sqlite3.Connection, _record: object) -> None:
+        dbapi_conn.execute(f"PRAGMA max_page_count={pages}")  # the file may not grow: SQLITE_FULL, as a full disk
+
+    store.db.dispose()
+    event.listen(store.db.engine, "connect", no_growth)
     results = [store.save_feedback(fb(answer="长" * 4000)) for _ in range(5)]
     assert None in results and "full" in store.last_error
-    conn.execute("PRAGMA max_page_count=1073741823")
+    event.remove(store.db.engine, "connect", no_growth)
+    store.db.dispose()  # the disk has room again
     assert store.save_feedback(fb()) is not None
 
 
@@ -114,8 +122,8 @@ def test_a_locked_database_never_delays_asking(tmp_path: Path) -> None:
     assert len(FeedbackStore(path).question_rows()) >= 1
 
 
-def test_stats_and_csv(tmp_path: Path) -> None:
-    store = FeedbackStore(tmp_path / "fb.sqlite3")
+def test_stats_and_csv(db_target: Path | str) -> None:
+    store = FeedbackStore(db_target)
     for q, kind in [("今年招聘多少老师？", "answer"), ("今年招聘多少老师", "answer"), ("今年招聘多少老師？", "answer"),
                     ("德州明天天气怎么样", "refusal"), ("你好", "greeting")]:
         store.log_question(q, channel="chat", kind=kind, found=kind == "answer", citations=["2021/s6/p2"])
@@ -144,3 +152,57 @@ def test_parse_rating(value: str, expected: str) -> None:
 def test_parse_rating_rejects_others() -> None:
     with pytest.raises(ValueError):
         parse_rating("meh")
+
+
+# ------------------------------------------------------------------------------------- PostgreSQL only
+
+
+def test_a_database_server_that_is_down_fails_writes_honestly_and_recovers(pg_server, pg_url: str) -> None:
+    store = FeedbackStore(pg_url, timeout=2.0)
+    assert store.save_feedback(fb()) and store.healthy()
+    pg_server.stop()
+    try:
+        t0 = time.monotonic()
+        assert store.save_feedback(fb()) is None and store.healthy() is False  # the caller answers 503
+        assert "OperationalError" in store.last_error and time.monotonic() - t0 < 10
+    finally:
+        pg_server.start()
+    assert store.save_feedback(fb()) is not None and store.healthy()  # the pool reconnects by itself
+    assert len(store.feedback_rows()) == 2
+    store.close()
+
+
+def test_a_database_restart_mid_load_loses_no_acknowledged_row(pg_server, pg_url: str) -> None:
+    store = FeedbackStore(pg_url, timeout=2.0)
+    acknowledged: list[int] = []
+    failed = [0]
+    stop = threading.Event()
+
+    def work(n: int) -> None:
+        i = 0
+        while not stop.is_set():
+            row = store.save_feedback(fb(question=f"问题{n}-{i}", key=f"k{n}-{i}"))
+            if row is None:
+                failed[0] += 1
+                time.sleep(0.05)
+            else:
+                acknowledged.append(row)
+            i += 1
+
+    pool = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+    for t in pool:
+        t.start()
+    time.sleep(1.0)
+    pg_server.restart()  # a fast shutdown: the connections in use are cut
+    time.sleep(1.0)
+    pg_server.kill()  # and a crash (immediate stop): what was committed survives recovery
+    pg_server.start()
+    time.sleep(1.0)
+    stop.set()
+    for t in pool:
+        t.join()
+    stored = {r["id"] for r in store.feedback_rows()}
+    assert len(acknowledged) > 100 and set(acknowledged) <= stored  # every "saved" the citizen saw is there
+    # a commit whose acknowledgement was cut by the restart may be stored without being acknowledged
+    assert len(stored) - len(set(acknowledged)) <= len(pool)
+    store.close()

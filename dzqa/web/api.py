@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import sqlite3
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
@@ -21,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..curated import CuratedError
+from ..db import errors as db_errors
 from ..engine import FilterError, QuestionError, check_question
 from ..text import is_valid_unicode
 from ..feedback import EXPORTS, MAX_COMMENT, REASONS, Feedback, parse_rating
@@ -266,7 +266,7 @@ def build_router(services: Services) -> APIRouter:
     def stats(days: int = Query(30, ge=1, le=3660)) -> dict[str, Any]:
         try:
             return dataclasses.asdict(services.store.stats(days=days))
-        except (sqlite3.Error, OSError) as e:
+        except db_errors() as e:
             raise ApiError(503, f"统计暂时无法读取 (statistics unavailable: {type(e).__name__})") from None
 
     @router.get("/api/export/{table}.csv", tags=["desk"], dependencies=[Depends(require_admin)],
@@ -274,7 +274,7 @@ def build_router(services: Services) -> APIRouter:
     def export(table: Literal[tuple(EXPORTS)]) -> Response:  # type: ignore[valid-type]
         try:
             data = services.store.export_csv(table)
-        except (sqlite3.Error, OSError) as e:
+        except db_errors() as e:
             raise ApiError(503, f"导出暂时无法完成 (export unavailable: {type(e).__name__})") from None
         return Response(data, media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f'attachment; filename="dzqa-{table}.csv"'})
@@ -286,7 +286,7 @@ def build_router(services: Services) -> APIRouter:
     def review(days: int = Query(30, ge=1, le=3660), limit: int = Query(50, ge=1, le=500)) -> dict[str, Any]:
         try:
             return {"queue": services.review(days=days, limit=limit)}
-        except (sqlite3.Error, OSError) as e:
+        except db_errors() as e:
             raise ApiError(503, f"审核队列暂时无法读取 (review queue unavailable: {type(e).__name__})") from None
 
     @router.get("/api/curated", tags=["curated"], dependencies=admin,
@@ -294,7 +294,7 @@ def build_router(services: Services) -> APIRouter:
     def curated_list() -> dict[str, Any]:
         try:
             return services.curated_links()
-        except (sqlite3.Error, OSError) as e:
+        except db_errors() as e:
             raise ApiError(503, f"纠错记录暂时无法读取 (curated links unavailable: {type(e).__name__})") from None
 
     @router.post("/api/curated", tags=["curated"], dependencies=admin, status_code=201,
@@ -305,7 +305,7 @@ def build_router(services: Services) -> APIRouter:
             link, action = services.save_link(body.question, body.passages, covered=body.covered, author=body.author)
         except CuratedError as e:
             raise ApiError(422, str(e)) from None
-        except (sqlite3.Error, OSError) as e:
+        except db_errors() as e:
             raise ApiError(503, f"纠错未能保存 (curated link not saved: {type(e).__name__})") from None
         return JSONResponse({"link": link, "action": action}, status_code=201 if action == "created" else 200)
 
@@ -317,7 +317,7 @@ def build_router(services: Services) -> APIRouter:
             deleted = services.delete_link(question, author=author)
         except CuratedError as e:
             raise ApiError(422, str(e)) from None
-        except (sqlite3.Error, OSError) as e:
+        except db_errors() as e:
             raise ApiError(503, f"纠错未能删除 (curated link not deleted: {type(e).__name__})") from None
         if not deleted:
             raise ApiError(404, "no curated link for this question")

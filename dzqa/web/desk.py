@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 from typing import Any
 
 import gradio as gr
 
-from ..engine import FilterError, QuestionError
 from ..curated import CuratedError
+from ..db import errors as db_errors
+from ..engine import FilterError, QuestionError
 from .render import (corpus_source, curated_html, esc, hits_html, notice_html, pick_label, review_html, section_html,
                      source_phrase, stats_html)
 from .service import Services
@@ -75,7 +75,7 @@ class DeskLogic:
             return notice_html(self.refusal(), "error")
         try:
             return stats_html(self.services.store.stats(days=int(days or 30)))
-        except (sqlite3.Error, OSError) as e:
+        except db_errors() as e:
             log.error("statistics unavailable: %s", e)
             return notice_html(f"统计暂时无法读取（{e}）", "error")
 
@@ -88,7 +88,7 @@ class DeskLogic:
         try:
             queue = self.services.review()
             links = self.services.curated_links()
-        except (sqlite3.Error, OSError) as e:
+        except db_errors() as e:
             log.error("curated links unavailable: %s", e)
             return notice_html(CURATED_FAILED.format(e=e), "error"), "", gr.update(choices=[], value=None)
         return (review_html(queue), curated_html(links["links"], links["stale"]),
@@ -124,7 +124,7 @@ class DeskLogic:
             link, action = self.services.save_link(question, ids or None, covered=not not_covered, author=author)
         except CuratedError as e:
             return (notice_html(str(e), "error"),) + self.curated_view(token)
-        except (sqlite3.Error, OSError) as e:
+        except db_errors() as e:
             return (notice_html(CURATED_FAILED.format(e=e), "error"),) + self.curated_view(token)
         return (notice_html(CURATED_SAVED[action].format(q=link["question"])),) + self.curated_view(token)
 
@@ -135,7 +135,7 @@ class DeskLogic:
             deleted = self.services.delete_link(question, author=author)
         except CuratedError as e:
             return (notice_html(str(e), "error"),) + self.curated_view(token)
-        except (sqlite3.Error, OSError) as e:
+        except db_errors() as e:
             return (notice_html(CURATED_FAILED.format(e=e), "error"),) + self.curated_view(token)
         message = (CURATED_DELETED if deleted else CURATED_NONE).format(q=question)
         return (notice_html(message, "info" if deleted else "warn"),) + self.curated_view(token)

@@ -29,6 +29,7 @@ from starlette.middleware.cors import CORSMiddleware
 
 from .. import __version__
 from ..engine import Engine
+from ..db import open_database
 from ..feedback import FeedbackStore
 from ..settings import Settings, get_settings
 from .api import build_router, install_error_handlers
@@ -128,7 +129,10 @@ def install_middleware(app: FastAPI, settings: Settings) -> None:
     message (CORS outside the limits, so a cross-origin widget can read a 429 or 413 and its Retry-After)."""
     proxies = settings.trusted_proxy_networks
     app.add_middleware(BusyMessageMiddleware)
-    app.add_middleware(RateLimitMiddleware, per_minute=settings.rate_limit, trusted_proxies=proxies)
+    # on PostgreSQL the replicas share one bucket per client; on SQLite each process keeps its own
+    shared = open_database(settings.database) if settings.database_url and settings.rate_limit > 0 else None
+    app.add_middleware(RateLimitMiddleware, per_minute=settings.rate_limit, trusted_proxies=proxies,
+                       shared=shared if shared is not None and not shared.sqlite else None)
     app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(GradioRoutesMiddleware, own=OWN_PREFIXES, own_exact=OWN_EXACT,
                        mounts=tuple("/" + name for name in SUB_PAGES) + ("",))
@@ -151,9 +155,9 @@ def install_middleware(app: FastAPI, settings: Settings) -> None:
 def create_app(engine: Engine, settings: Settings | None = None, store: FeedbackStore | None = None) -> FastAPI:
     """The whole site around an already loaded engine."""
     settings = settings or engine.settings
-    if settings.feedback_db != engine.settings.feedback_db:  # curated links live in the server's database
-        engine = engine.with_database(settings.feedback_db)
-    services = Services(engine=engine, store=store or FeedbackStore(settings.feedback_db), settings=settings)
+    if settings.database != engine.settings.database:  # curated links live in the server's database
+        engine = engine.with_database(settings.database)
+    services = Services(engine=engine, store=store or FeedbackStore(settings.database), settings=settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
