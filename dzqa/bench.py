@@ -357,14 +357,16 @@ def server(folder: Path, question: str, **env: str) -> Iterator[Server]:
         s.stop()
 
 
-def load(port: int, questions: Sequence[str], clients: int, requests: int) -> dict[str, Any]:
-    """``requests`` POST /api/ask from ``clients`` keep-alive connections at once (closed loop)."""
+def load(port: int | Sequence[int], questions: Sequence[str], clients: int, requests: int) -> dict[str, Any]:
+    """``requests`` POST /api/ask from ``clients`` keep-alive connections at once (closed loop); with several
+    ports (server processes) the clients take them in turn."""
+    ports = [port] if isinstance(port, int) else list(port)
     lock = threading.Lock()
     latencies: list[float] = []
     errors: list[str] = []
     issued = [0]
 
-    def client(offset: int) -> None:
+    def client(offset: int, port: int) -> None:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         try:
             while True:
@@ -387,7 +389,7 @@ def load(port: int, questions: Sequence[str], clients: int, requests: int) -> di
         finally:
             conn.close()
 
-    threads = [threading.Thread(target=client, args=(k * 7,)) for k in range(clients)]
+    threads = [threading.Thread(target=client, args=(k * 7, ports[k % len(ports)])) for k in range(clients)]
     started = time.perf_counter()
     for t in threads:
         t.start()
@@ -415,6 +417,13 @@ def http_rows(questions: Sequence[str], clients: Sequence[int], requests: int, f
             row["client_cpu_ms_per_request"] = round((time.process_time() - client_cpu) * 1000 / max(1, requests), 2)
             out["load"].append(row)
         out.update(s.memory())
+        # several processes on one machine (what `--workers N` would give): a second server beside the first,
+        # the clients split between them; measured so the docs can say whether it pays on this machine
+        log(f"HTTP /api/ask, {max(clients)} clients over two server processes")
+        with server(folder, first) as s2:
+            load(s2.port, questions, 4, 40)
+            out["two_processes"] = load([s.port, s2.port], questions, max(clients), requests)
+            out["two_processes"]["rss_mb_each"] = s2.memory()["rss_mb"]
     log("server with no index: cold start including the build")
     with server(folder, first, DZQA_INDEX_DIR=str(folder / "no-index")) as s:
         out["cold_start_no_index_s"] = round(s.cold_start, 2)
@@ -521,6 +530,10 @@ def render(r: dict[str, Any]) -> str:
             lines.append(f"    {x['clients']:>2} client(s), {x['requests']} requests{'':<21}{x['rps']:7.1f}"
                          f" {x['p50']:8.2f} {x['p95']:8.2f}  {x['errors']:>6}"
                          f"  {x.get('server_cpu_ms_per_request', float('nan')):9.2f} ms")
+        if "two_processes" in h:
+            x = h["two_processes"]
+            lines.append(f"    {x['clients']:>2} clients over two server processes{'':<15}{x['rps']:7.1f}"
+                         f" {x['p50']:8.2f} {x['p95']:8.2f}  {x['errors']:>6}   ({x['rss_mb_each']:.0f} MB each)")
         lines.append(f"cold start (process start → first answer): {h['cold_start_built_s']:.2f} s with the index built, "
                      f"{h['cold_start_no_index_s']:.2f} s with none (built on the way)")
         lines.append(f"server memory: {h['rss_ready_mb']:.0f} MB resident when ready, peak {h['peak_rss_mb']:.0f} MB "
