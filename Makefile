@@ -83,7 +83,7 @@ postgres:
 run: index
 	$(DZQA) serve
 
-test: index browser axe strace postgres
+test: index browser axe strace postgres nginx
 	$(PY) -m pytest -q
 
 eval: index
