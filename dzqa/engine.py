@@ -27,7 +27,7 @@ from .question import DETAIL_TYPES, Reader, Reading
 from .related import Outline as TopicOutline
 from .retrieve import Query, covers, in_section, retrieve
 from .settings import Settings, get_settings
-from .text import Tokenizer, has_content, is_valid_unicode, normalize, years
+from .text import Tokenizer, has_content, is_valid_unicode, normalize, split_unknown, years
 from .types import Answer, AnswerPart, Hit, Paragraph, Passage, SearchResult, Section, Topic
 
 log = logging.getLogger("dzqa")
@@ -49,6 +49,8 @@ MAX_TOPIC_TURNS = 6
 _CJK = re.compile(r"[\u3400-\u9fff]")
 #: a follow-up read with the previous question must still find its own words (idf-weighted share)
 FOLLOW_UP_MIN_COVERAGE = 0.5
+#: a question refused on its own but read with the conversation's topic must find this much of its own words
+IN_CONTEXT_MIN_COVERAGE = 0.3
 
 
 @dataclass(frozen=True)
@@ -234,12 +236,17 @@ class Engine:
         """Tokens and vector of a normalised question; returns the encode time too. ``bridged``: typed words
         the reading mapped onto report words; words of the question the report lacks that hold one of them
         are not counted as missing (their report words are in ``text``)."""
-        all_tokens = tuple(t for t in self.tokenizer(text)
+        all_tokens = tuple(t for t in self.query_tokens(text)
                            if t in self.index.vocab or not any(b in t for b in bridged))
         known = tuple(t for t in all_tokens if t in self.index.vocab)
         t0 = time.perf_counter()
         vector = self.encoder.encode(text)
         return Query(text=text, tokens=known, all_tokens=all_tokens, vector=vector), time.perf_counter() - t0
+
+    def query_tokens(self, text: str) -> list[str]:
+        """The keyword tokens of a normalised question: the index's tokenizer, with words jieba glued to a
+        function word split back into the corpus's words (text.split_unknown)."""
+        return split_unknown(self.tokenizer(text), self.index.vocab)
 
     def read(self, question: str) -> Reading:
         """The question normalised and read (answer type, places, the asking clause, bridged words)."""
@@ -337,14 +344,19 @@ class Engine:
         result = None
         for attempt in scope.rows:
             years = dict(missing_years=scope.missing, have_years=scope.have)
-            result = self._follow_up(question, reading, self._topic(earlier), rows=attempt, **years) \
-                if earlier else None
-            if result is None:
+            topic = self._topic(earlier) if earlier else ""
+            follow = self._follow_up(question, reading, topic, rows=attempt, **years) if topic else None
+            result = follow
+            if result is None or result.kind == "refusal":
                 result = self._answer(question, reading, reading.search_text, rows=attempt, **years)
                 if result.kind == "refusal" and reading.core != reading.text:
                     # the asking clause alone ("政府到底管不管？") may not say what the story is about
                     whole = self._answer(question, reading, reading.text, rows=attempt, **years)
                     result = whole if whole.kind != "refusal" else result
+                if result.kind == "refusal" and topic and follow is None:
+                    # refused on its own, yet asked in a conversation ("高速公路呢", "淘汰一辆补贴多少钱？"):
+                    # read with the conversation's topic, kept when the answer holds the question's own words
+                    result = self._in_context(question, reading, topic, rows=attempt, **years) or result
             if result.kind != "refusal":
                 break  # the leading reports answer it; a wider scope is tried only after a refusal
         assert result is not None
@@ -502,7 +514,7 @@ class Engine:
     def _own_words(self, text: str) -> list[str]:
         """A follow-up's own topic words: not the anaphora and question words ("这样", "具体", "多少"), and
         single characters only when the report has them as words, rarely (水, not 建 or 做)."""
-        words = self.tokenizer(_FOLLOW_UP_END.sub("", _FOLLOW_UP_START.sub("", text)))
+        words = self.query_tokens(_FOLLOW_UP_END.sub("", _FOLLOW_UP_START.sub("", text)))
         return [w for w in words if not _ABOUT_PREVIOUS.search(w)
                 and (len(w) >= 2 or (w in self.index.vocab and self.index.idf.get(w, 0.0) >= self._rare_idf))]
 
@@ -540,6 +552,22 @@ class Engine:
         if result.citations and covers(self.index, checkable, result.citations[0]) >= FOLLOW_UP_MIN_COVERAGE:
             return result
         return None
+
+    def _in_context(self, question: str, reading: Reading, topic: str, *, rows: frozenset[int] | None = None,
+                    **years: frozenset[str] | None) -> Answer | None:
+        """The question read with the conversation's topic; None unless the cited passage holds some of the
+        question's own words (so a new, uncovered question is not answered with the earlier topic)."""
+        prev_text = normalize(topic)
+        if not has_content(prev_text) or self.small_talk_like(prev_text) or reading.injection:
+            return None
+        checkable = [w for w in self._own_words(reading.text) if _CJK.search(w)]
+        if not checkable:
+            return None
+        prev_core = self.reader.read(prev_text).core
+        result = self._answer(question, reading, f"{prev_core} {reading.search_text}", rows=rows, **years)
+        if result.kind == "refusal" or not result.citations:
+            return None
+        return result if covers(self.index, checkable, result.citations[0]) >= IN_CONTEXT_MIN_COVERAGE else None
 
     def small_talk_like(self, text: str) -> bool:
         return answer_mod.small_talk(text, self.title, self.settings.hotline) is not None

@@ -44,3 +44,28 @@ def test_a_citizen_word_for_a_report_word_is_answered_from_it(engine: Engine) ->
     a = engine.ask("过年还让放炮仗吗")
     assert a.kind in ("answer", "partial"), a.text
     assert "烟花爆竹" in a.text
+
+
+def test_a_word_jieba_glued_to_a_function_word_is_split_into_the_corpus_words() -> None:
+    from dzqa.text import split_unknown
+
+    known = {"雄安", "水", "天", "气", "新区"}
+    assert split_unknown(["那水"], known) == ["水"]
+    assert split_unknown(["雄安有", "关系"], known) == ["雄安", "关系"]
+    # two single characters would be two guesses: the word stays whole (and counts as unknown)
+    assert split_unknown(["天气"], known) == ["天气"]
+    # a word the corpus has, or one with a character no corpus word holds, is left alone
+    assert split_unknown(["新区", "聊城"], known) == ["新区", "聊城"]
+
+
+def test_a_question_refused_alone_is_read_with_the_conversation_topic(engine: Engine) -> None:
+    # "高速公路呢" alone names no report topic strongly enough; after questions on railways it is the
+    # motorway upgrade of the same sentence
+    a = engine.ask("高速公路呢", history=["德沧城际高铁有信儿没", "那还有哪些高铁在推进"])
+    assert a.kind == "answer" and "京台高速改扩建" in a.text
+    # a detail question after a topic is the partial of that topic, not a refusal
+    b = engine.ask("淘汰一辆补贴多少钱？", history=["蓝天保卫战在哪些方面发力？", "柴油货车呢？"])
+    assert b.kind == "partial" and "柴油货车" in b.text
+    # a new question the report does not cover stays refused in a conversation
+    c = engine.ask("明天天气怎么样", history=["蓝天保卫战在哪些方面发力？"])
+    assert c.kind == "refusal"
