@@ -23,11 +23,11 @@ from .index import Index, IndexNotReady, build_index, build_lock, check_index, f
 from .answer import relative_years
 from .model import ModelError, ModelSpec, resolve_model
 from .passages import document_place, document_year
-from .question import DETAIL_TYPES, Reader, Reading
+from .question import DETAIL_TYPES, Reader, Reading, split_unknown
 from .related import Outline as TopicOutline
 from .retrieve import Query, covers, in_section, retrieve
 from .settings import Settings, get_settings
-from .text import Tokenizer, has_content, is_valid_unicode, normalize, split_unknown, years
+from .text import Tokenizer, has_content, is_valid_unicode, normalize, years
 from .types import Answer, AnswerPart, Hit, Paragraph, Passage, SearchResult, Section, Topic
 
 log = logging.getLogger("dzqa")

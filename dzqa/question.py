@@ -20,10 +20,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 import importlib.util
 from pathlib import Path
-from typing import Callable, Iterable, Literal
+from typing import Callable, Collection, Iterable, Literal, Sequence
 
 from .synonyms import FRAME_WORDS, SynonymBridge
 from .text import STOPWORDS
+
+_ALL_CJK_WORD = re.compile(r"[\u3400-\u9fff]+")
 
 AnswerType = Literal["phone", "money", "date", "address", "person", "list", "purpose", "quantity", "yesno",
                      "other"]
@@ -268,3 +270,37 @@ def carries(kind: str, text: str) -> bool:
     """Whether a sentence of the report carries the detail a question asks for."""
     pattern = CARRIES.get(kind)
     return True if pattern is None else bool(pattern.search(text))
+
+
+def split_unknown(tokens: Sequence[str], known: Collection[str]) -> list[str]:
+    """A question's tokens with each one the corpus lacks split into corpus words, where it is one glued to
+    a function word by jieba (那水 → 水, 雄安有 → 雄安): the longest known words from the left, stopwords
+    dropped. A token is kept whole unless every character falls in a known word or a stopword and what
+    remains is one word or words of two or more characters (天气 stays: 天 + 气 would be two guesses)."""
+    out: list[str] = []
+    for tok in tokens:
+        pieces = _max_match(tok, known) if tok not in known and len(tok) >= 2 and _ALL_CJK_WORD.fullmatch(tok) \
+            else None
+        content = [p for p in pieces or () if p not in STOPWORDS]
+        if content and (len(content) == 1 or all(len(p) >= 2 for p in content)):
+            out.extend(content)
+        else:
+            out.append(tok)
+    return out
+
+
+def _max_match(token: str, known: Collection[str]) -> list[str] | None:
+    """``token`` cut into known words or stopwords, longest first from the left (never the whole token);
+    None when some character belongs to neither."""
+    pieces: list[str] = []
+    i = 0
+    while i < len(token):
+        for n in range(min(len(token) - 1, len(token) - i), 0, -1):
+            piece = token[i:i + n]
+            if piece in known or piece in STOPWORDS:
+                pieces.append(piece)
+                i += n
+                break
+        else:
+            return None
+    return pieces

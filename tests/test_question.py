@@ -47,7 +47,7 @@ def test_a_citizen_word_for_a_report_word_is_answered_from_it(engine: Engine) ->
 
 
 def test_a_word_jieba_glued_to_a_function_word_is_split_into_the_corpus_words() -> None:
-    from dzqa.text import split_unknown
+    from dzqa.question import split_unknown
 
     known = {"雄安", "水", "天", "气", "新区"}
     assert split_unknown(["那水"], known) == ["水"]
