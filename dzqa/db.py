@@ -233,7 +233,10 @@ class Database:
                 with conn.begin():
                     if not self.sqlite:
                         conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
-                    upgrade(conn)
+                    changed = upgrade(conn)
+            if changed is not None:  # an operator sees when a start changed the database's schema
+                log.info("database %s upgraded from revision %s to %s", describe(self), changed[0] or "(empty)",
+                         changed[1])
             self._migrated = True
 
 

@@ -127,16 +127,22 @@ def current(connection: Any) -> str | None:
     return MigrationContext.configure(connection).get_current_revision()
 
 
-def upgrade(connection: Any) -> None:
-    """Bring the database to the newest revision, inside the caller's transaction."""
+def upgrade(connection: Any) -> tuple[str | None, str] | None:
+    """Bring the database to the newest revision, inside the caller's transaction: (revision before,
+    revision after) when it changed anything, None when it was already at the newest."""
     from alembic import command
 
     tables = set(inspect(connection).get_table_names())
     cfg = alembic_config(connection)
+    before: str | None = None
     if "alembic_version" not in tables and "schema_version" in tables:
         was = connection.execute(text("SELECT MAX(version) FROM schema_version")).scalar() or 0
         if int(was) in LEGACY_REVISIONS:
-            command.stamp(cfg, LEGACY_REVISIONS[int(was)])
-    elif "alembic_version" in tables and current(connection) == head():
-        return
+            before = LEGACY_REVISIONS[int(was)]
+            command.stamp(cfg, before)
+    elif "alembic_version" in tables:
+        before = current(connection)
+        if before == head():
+            return None
     command.upgrade(cfg, "head")
+    return before, head()

@@ -27,6 +27,18 @@ def test_the_migrations_make_exactly_the_declared_tables(db_target: Path | str) 
     assert diff == []
 
 
+def test_an_upgrade_is_logged_and_a_current_schema_left_alone(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The operator sees in the log when a start created or upgraded the schema, and only then."""
+    import logging
+
+    path = tmp_path / "feedback.sqlite3"
+    with caplog.at_level(logging.INFO, logger="dzqa.db"):
+        open_database(path).migrate()
+    assert f"upgraded from revision (empty) to {schema.head()}" in caplog.text
+    with open_database(path).engine.connect() as conn, conn.begin():
+        assert schema.upgrade(conn) is None  # at the newest revision: nothing done, nothing logged
+
+
 def test_processes_starting_at_once_migrate_once(db_target: Path | str) -> None:
     """Four processes open one new database at the same moment (replicas starting together)."""
     code = ("import sys; from dzqa.feedback import FeedbackStore, Feedback; "
