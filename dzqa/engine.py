@@ -27,7 +27,7 @@ from .question import DETAIL_TYPES, Reader, Reading, split_unknown
 from .related import Outline as TopicOutline
 from .retrieve import Query, covers, in_section, retrieve
 from .settings import Settings, get_settings
-from .text import Tokenizer, has_content, is_valid_unicode, normalize, years
+from .text import STOPWORDS, Tokenizer, has_content, is_valid_unicode, match, normalize, years
 from .types import Answer, AnswerPart, Hit, Paragraph, Passage, SearchResult, Section, Topic
 
 log = logging.getLogger("dzqa")
@@ -37,10 +37,12 @@ _FOLLOW_UP_START = re.compile(r"^(那|那么|那要是|还有|另外|其他|其�
 _FOLLOW_UP_END = re.compile(r"(呢|吗|怎么样|如何|又如何|怎样)$")
 #: a follow-up about the previous answer itself: "为什么要这样做？", "具体提到了哪些工程？", "要达到多少？"
 _ABOUT_PREVIOUS = re.compile(r"这|那样|那个|那些|它|其中|其|此|具体|为什么|为啥|为何|为了|为的|目的|原因|意义|作用|用处|效果|"
-                             r"包括|包含|都有|还有|有关|关系|咋|怎么|如何|多少|几|哪|什么|啥|钱|价|时候|时间|"
+                             r"包括|包含|都有|还有|别的|其他|其它|另外|有关|关系|咋|怎么|如何|多少|几|哪|什么|啥|钱|价|时候|时间|"
                              r"why|what|how|which")
 #: words that point back at the previous answer ("这样做", "那些", "具体")
 _ANAPHORA = re.compile(r"这|那样|那个|那些|它|其中|其|此|具体|还有")
+#: single-character stopwords (要, 能, 的…): stripped from the edges of a follow-up's unknown words
+_FUNCTION_CHARS = "".join(sorted(w for w in STOPWORDS if len(w) == 1))
 FOLLOW_UP_MAX_CHARS = 16
 #: a question this short leans on the previous one even without a marker ("门票多少钱？")
 FOLLOW_UP_BARE_CHARS = 6
@@ -51,6 +53,12 @@ _CJK = re.compile(r"[\u3400-\u9fff]")
 FOLLOW_UP_MIN_COVERAGE = 0.5
 #: a question refused on its own but read with the conversation's topic must find this much of its own words
 IN_CONTEXT_MIN_COVERAGE = 0.3
+
+
+def _quotes(answer: Answer, words: Sequence[str]) -> bool:
+    """Whether the answer's quoted parts hold at least half of ``words``."""
+    quoted = "".join(p.text for p in answer.parts).lower()
+    return bool(words) and sum(match(w, quoted) for w in words) >= len(words) / 2
 
 
 @dataclass(frozen=True)
@@ -515,6 +523,8 @@ class Engine:
         """A follow-up's own topic words: not the anaphora and question words ("这样", "具体", "多少"), and
         single characters only when the report has them as words, rarely (水, not 建 or 做)."""
         words = self.query_tokens(_FOLLOW_UP_END.sub("", _FOLLOW_UP_START.sub("", text)))
+        # a function word glued to a verb ("要建", "能修") is the verb alone: a single character
+        words = [w if w in self.index.vocab else w.strip(_FUNCTION_CHARS) or w for w in words]
         return [w for w in words if not _ABOUT_PREVIOUS.search(w)
                 and (len(w) >= 2 or (w in self.index.vocab and self.index.idf.get(w, 0.0) >= self._rare_idf))]
 
@@ -550,7 +560,12 @@ class Engine:
         if reading.other_places or reading.asks in DETAIL_TYPES or not checkable:
             return result
         if result.citations and covers(self.index, checkable, result.citations[0]) >= FOLLOW_UP_MIN_COVERAGE:
-            return result
+            if _quotes(result, checkable) or result.kind == "refusal":
+                return result
+            # the passage holds the new topic ("一般公共预算收入呢" after the GDP target) but the quote is the
+            # earlier topic's clause: choose the clause again by the follow-up's own words
+            again = self._answer(question, reading, text, hits=result.citations, in_scope=True, rows=rows, **years)
+            return again if _quotes(again, checkable) else result
         return None
 
     def _in_context(self, question: str, reading: Reading, topic: str, *, rows: frozenset[int] | None = None,

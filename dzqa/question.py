@@ -27,8 +27,8 @@ from .text import STOPWORDS
 
 _ALL_CJK_WORD = re.compile(r"[\u3400-\u9fff]+")
 
-AnswerType = Literal["phone", "money", "date", "address", "person", "list", "purpose", "quantity", "yesno",
-                     "other"]
+AnswerType = Literal["phone", "money", "date", "address", "person", "mine", "list", "purpose", "quantity",
+                     "yesno", "other"]
 
 #: checked in this order: the first that matches is what the question asks for
 ASK_PATTERNS: tuple[tuple[AnswerType, re.Pattern[str]], ...] = tuple((t, re.compile(p, re.I)) for t, p in (
@@ -49,9 +49,14 @@ ASK_PATTERNS: tuple[tuple[AnswerType, re.Pattern[str]], ...] = tuple((t, re.comp
                  r"how many|how much|percent|rate\b|target"),
     ("yesno", r"吗|[不没][？?]?$|管不管|给不给|让不让|会不会|能不能|有没有|是否|是不是|还.{0,4}[不没]|中不中|行不行|"
               r"^(is|are|will|does|do|can|has)\b"),
+    # whether the asker's own village, street or school is included: a report names no such lists (last, so
+    # that the question keeps its own type — a yes/no — and only gains this detail)
+    ("mine", r"(轮上|轮到|轮得上|排上|有份)|(俺|我|咱)(们|家)?(这|那)?个?(村|庄|小区|社区|街道|镇|乡|县|区|家门口|片区|"
+             r"那条路|那条街).{0,12}([不没吗][？?]?$|能不能|会不会|有没有|算不算|包不包括|修不修|改不改|建不建|弄不弄|"
+             r"管不管)|my (village|town|street|county|district|neighbou?rhood)"),
 ))
 #: detail types a report may simply not give; when no candidate sentence carries one, the reply is partial
-DETAIL_TYPES = ("phone", "money", "date", "address", "person")
+DETAIL_TYPES = ("phone", "money", "date", "address", "person", "mine")
 #: what a sentence must contain to carry each detail type
 CARRIES: dict[str, re.Pattern[str]] = {
     "phone": re.compile(r"\d{3,4}-?\d{7,8}|(?<!\d)\d{5}(?!\d)热线|电话"),
@@ -59,11 +64,13 @@ CARRIES: dict[str, re.Pattern[str]] = {
     "date": re.compile(r"\d{1,2}月(\d{1,2}日)?|\d{4}年|年底|年内|上半年|下半年|月底"),
     "address": re.compile(r"\d+号|[路街巷]\d|街道|门牌"),
     "person": re.compile(r"[\u4e00-\u9fff]{2,3}(代表|同志|书记|市长|主任)"),
+    "mine": re.compile(r"(?!)"),  # a work report lists no villages, streets or schools one by one
 }
 #: how a partial reply names what the report does not give (a fixed vocabulary, never the user's words)
 DETAIL_WORDS: dict[str, str] = {
     "phone": "联系电话", "money": "具体的价格或金额", "date": "具体的时间", "address": "具体的地点或地址",
     "person": "具体的负责人",
+    "mine": "具体包括哪些村镇、街道或学校",
 }
 
 _INJECTION = re.compile(

@@ -69,3 +69,21 @@ def test_a_question_refused_alone_is_read_with_the_conversation_topic(engine: En
     # a new question the report does not cover stays refused in a conversation
     c = engine.ask("明天天气怎么样", history=["蓝天保卫战在哪些方面发力？"])
     assert c.kind == "refusal"
+
+
+def test_a_follow_up_naming_a_new_topic_quotes_that_topic(engine: Engine) -> None:
+    # "一般公共预算收入呢" after the GDP target: the same passage, but the clause of the new topic
+    a = engine.ask("一般公共预算收入呢", history=["今年德州GDP预期增长多少？", "那规上工业增加值呢？"])
+    assert "一般公共预算收入" in a.text
+    # "还有别的吗" names nothing of its own: more of the same list
+    b = engine.ask("还有别的吗", history=["政府自身建设提了哪几个“始终”？"])
+    assert b.kind == "answer" and "始终" in b.text
+    # a function word glued to a verb ("要建") is not a topic of its own: the previous answer's purpose
+    c = engine.ask("为啥要建这个", history=["城市体育会客厅是个啥？"])
+    assert c.kind == "answer" and "城市体育会客厅" in c.text
+
+
+def test_whether_my_own_village_is_included_is_a_partial(engine: Engine) -> None:
+    a = engine.ask("我们小区旁边会建公办幼儿园吗")
+    assert a.kind == "partial" and a.preface.startswith("报告没有提到具体包括哪些村镇") and "38所" in a.text
+    assert not a.found
