@@ -23,11 +23,11 @@ from .index import Index, IndexNotReady, build_index, build_lock, check_index, f
 from .answer import relative_years
 from .model import ModelError, ModelSpec, resolve_model
 from .passages import document_place, document_year
-from .question import DETAIL_TYPES, Reader, Reading, split_unknown
+from .question import DETAIL_TYPES, GLUE_CHARS, Reader, Reading, split_unknown
 from .related import Outline as TopicOutline
 from .retrieve import Query, covers, in_section, retrieve
 from .settings import Settings, get_settings
-from .text import STOPWORDS, Tokenizer, has_content, is_valid_unicode, match, normalize, years
+from .text import Tokenizer, has_content, is_valid_unicode, match, normalize, years
 from .types import Answer, AnswerPart, Hit, Paragraph, Passage, SearchResult, Section, Topic
 
 log = logging.getLogger("dzqa")
@@ -42,7 +42,7 @@ _ABOUT_PREVIOUS = re.compile(r"这|那样|那个|那些|它|其中|其|此|具�
 #: words that point back at the previous answer ("这样做", "那些", "具体")
 _ANAPHORA = re.compile(r"这|那样|那个|那些|它|其中|其|此|具体|还有")
 #: single-character stopwords (要, 能, 的…): stripped from the edges of a follow-up's unknown words
-_FUNCTION_CHARS = "".join(sorted(w for w in STOPWORDS if len(w) == 1))
+_FUNCTION_CHARS = "".join(sorted(GLUE_CHARS))
 FOLLOW_UP_MAX_CHARS = 16
 #: a question this short leans on the previous one even without a marker ("门票多少钱？")
 FOLLOW_UP_BARE_CHARS = 6

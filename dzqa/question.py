@@ -26,6 +26,9 @@ from .synonyms import FRAME_WORDS, SynonymBridge
 from .text import STOPWORDS
 
 _ALL_CJK_WORD = re.compile(r"[\u3400-\u9fff]+")
+#: one-character stopwords that jieba glues to a word (那水, 要建, 雄安有) and that may be split off again;
+#: 市 is a stopword of the index (德州市 everywhere) but the first half of words (市长, 市区)
+GLUE_CHARS = frozenset(w for w in STOPWORDS if len(w) == 1 and w != "市")
 
 AnswerType = Literal["phone", "money", "date", "address", "person", "mine", "list", "purpose", "quantity",
                      "yesno", "other"]
@@ -304,7 +307,7 @@ def _max_match(token: str, known: Collection[str]) -> list[str] | None:
     while i < len(token):
         for n in range(min(len(token) - 1, len(token) - i), 0, -1):
             piece = token[i:i + n]
-            if piece in known or piece in STOPWORDS:
+            if piece in known or (piece in STOPWORDS and (len(piece) > 1 or piece in GLUE_CHARS)):
                 pieces.append(piece)
                 i += n
                 break

@@ -56,6 +56,8 @@ def test_a_word_jieba_glued_to_a_function_word_is_split_into_the_corpus_words() 
     assert split_unknown(["天气"], known) == ["天气"]
     # a word the corpus has, or one with a character no corpus word holds, is left alone
     assert split_unknown(["新区", "聊城"], known) == ["新区", "聊城"]
+    # 市 is a stopword of the index but the first half of words: 市长 is not 长
+    assert split_unknown(["市长"], known | {"长"}) == ["市长"]
 
 
 def test_a_question_refused_alone_is_read_with_the_conversation_topic(engine: Engine) -> None:
