@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -71,7 +72,9 @@ def test_adding_a_report_embeds_only_that_report(engine: Engine, index_copy: Set
     s = index_copy.replace(corpus_dir=corpus_copy)
     spec = resolve_model(s)
     build_index(load_corpus(corpus_copy), spec, s)  # the report's vectors are cached (by now or by this)
-    (corpus_copy / "extra.txt").write_text("一、补充说明\n\n今年将新建德州市测试图书馆一座。建成城市书房十处。\n\n"
+    # a text no earlier run embedded (the embedding cache outlives the test's folders: .cache/embeddings)
+    run = uuid.uuid4().hex[:8]
+    (corpus_copy / "extra.txt").write_text(f"一、补充说明\n\n今年将新建德州市测试图书馆一座，编号{run}。建成城市书房十处。\n\n"
                                            "二、其他\n\n开通公交线路五条。\n", encoding="utf-8")
     (corpus_copy / "extra.json").write_text(json.dumps({"id": "extra", "title": "补充说明", "year": 2021}),
                                             encoding="utf-8")
