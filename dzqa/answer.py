@@ -201,6 +201,9 @@ def compose(question: str, reading: Reading, query: Query, retrieval: Retrieval,
         if hit not in cited:
             cited.append(hit)
         parts.append(AnswerPart(text=quote(unit.text), citation=cited.index(hit) + 1))
+    if reading.asks != "list" and all(hits[c[1]].passage.citation.paragraph_number == 0 for c in chosen):
+        # only section headings ("今年工业化强市建设怎么搞？" → the heading restates it): what the section opens with
+        parts, cited = _section_opening(parts, cited, hits[chosen[0][1]], index, max_units)
     if reading.asks == "list":
         before = len(parts)
         parts, cited = _with_headings(parts, cited, chosen, hits, index, outline)
@@ -335,6 +338,24 @@ def _with_headings(parts: list[AnswerPart], cited: list[Hit], chosen: list[Score
         cited.append(hit)
         parts.append(AnswerPart(text=heading, citation=len(cited)))
     return parts, cited
+
+
+def _section_opening(parts: list[AnswerPart], cited: list[Hit], heading: Hit, index: Index,
+                     max_units: int) -> tuple[list[AnswerPart], list[Hit]]:
+    """After an answer of headings alone, the opening sentences of the heading's section (its first paragraph),
+    cited with that paragraph."""
+    section = heading.passage.citation.section_id
+    first = next((p for p in index.passages if p.citation.section_id == section
+                  and p.citation.paragraph_number > 0), None)
+    if first is None:
+        return parts, cited
+    start, end = index.passage_units[index.positions[first.id]]
+    units = [index.units[j] for j in range(start, end)][:max(1, max_units - len(parts))]
+    if not units:
+        return parts, cited
+    hit = Hit(passage=first, score=0.0, dense=0.0, keyword=0.0)
+    cited = cited + [hit]
+    return parts + [AnswerPart(text=quote(u.text), citation=len(cited)) for u in units], cited
 
 
 def _label_documents(parts: list[AnswerPart], cited: list[Hit], outline: Outline) -> list[AnswerPart]:

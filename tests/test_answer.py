@@ -94,3 +94,11 @@ def test_follow_up_in_a_conversation(engine: Engine) -> None:
     assert a.found and any("农村公路" in p.text for p in a.parts)
     more = engine.ask("还有呢", history=["今年要新建多少所公办幼儿园？"])  # nothing of its own: the topic goes on
     assert more.found and "幼儿园" in more.text
+
+
+def test_an_answer_of_a_heading_alone_goes_on_with_what_its_section_opens_with(engine: Engine) -> None:
+    a = engine.ask("今年工业化强市建设怎么搞？")
+    assert a.kind == "answer"
+    paragraphs = [a.citations[p.citation - 1].passage.citation.paragraph_number for p in a.parts]
+    assert paragraphs[0] == 0 and any(n > 0 for n in paragraphs)  # the heading, then the section's own words
+    assert "聚力培育标志性产业链" in a.text
