@@ -234,6 +234,8 @@ def _choose(best: Scored, scored: list[Scored], hits: tuple[Hit, ...], reading: 
     follower = _follower_of_lead(best, scored, hits)
     if follower is not None:  # the topic sentence names the subject; the sentence after it says what happens
         chosen = [best, follower] if reading.asks in ("purpose", "list") else [follower, best]
+    if reading.asks == "how":  # the topic sentence and the sentences that say how, in the report's order
+        return _run_from(best, scored, max_units), False
     if reading.asks == "list":
         run = _parallel(best, scored) or _semicolon_run(best, scored)
         if len(run) >= 2:
@@ -249,6 +251,16 @@ def _choose(best: Scored, scored: list[Scored], hits: tuple[Hit, ...], reading: 
         if cand[0] >= scored[0][0] - EXTRA_MARGIN and all(cand[2] is not c[2] for c in chosen):
             chosen.append(cand)
     return chosen, False
+
+
+def _run_from(best: Scored, scored: list[Scored], n: int) -> list[Scored]:
+    """The best unit and the units right after it in its passage, at most ``n``."""
+    run = [best]
+    for c in sorted((c for c in scored if c[1] == best[1] and c[2].start >= best[2].end), key=lambda c: c[2].start):
+        if len(run) >= n or c[2].start != run[-1][2].end:
+            break
+        run.append(c)
+    return run
 
 
 def _parallel(best: Scored, scored: list[Scored]) -> list[Scored]:

@@ -31,7 +31,7 @@ _ALL_CJK_WORD = re.compile(r"[\u3400-\u9fff]+")
 GLUE_CHARS = frozenset(w for w in STOPWORDS if len(w) == 1 and w != "市")
 
 AnswerType = Literal["phone", "money", "date", "address", "person", "mine", "list", "purpose", "quantity",
-                     "yesno", "other"]
+                     "how", "yesno", "other"]
 
 #: checked in this order: the first that matches is what the question asks for
 ASK_PATTERNS: tuple[tuple[AnswerType, re.Pattern[str]], ...] = tuple((t, re.compile(p, re.I)) for t, p in (
@@ -50,6 +50,9 @@ ASK_PATTERNS: tuple[tuple[AnswerType, re.Pattern[str]], ...] = tuple((t, re.comp
              r"列举|具体.{0,3}(有|提到|是)|which\b|what are|list\b"),
     ("quantity", r"多少|几个|几所|几条|几万|几家|几项|几成|多大|多高|多长|多快|比例|百分|增长|幅度|目标|[^效]率|"
                  r"how many|how much|percent|rate\b|target"),
+    # how something is done: the topic sentence and what follows it ("现代高效农业咋发展？")
+    ("how", r"(咋|怎么|怎样|如何)(搞|弄|办|整|发展|推进|做|干|抓|落实|建设|提升|打造)|"
+            r"有(啥|什么)?(举措|措施|部署|招)|how (will|does|do|is|are|can)\b"),
     ("yesno", r"吗|[不没][？?]?$|管不管|给不给|让不让|会不会|能不能|有没有|是否|是不是|还.{0,4}[不没]|中不中|行不行|"
               r"^(is|are|will|does|do|can|has)\b"),
     # whether the asker's own village, street or school is included: a report names no such lists (last, so

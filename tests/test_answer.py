@@ -102,3 +102,9 @@ def test_an_answer_of_a_heading_alone_goes_on_with_what_its_section_opens_with(e
     paragraphs = [a.citations[p.citation - 1].passage.citation.paragraph_number for p in a.parts]
     assert paragraphs[0] == 0 and any(n > 0 for n in paragraphs)  # the heading, then the section's own words
     assert "聚力培育标志性产业链" in a.text
+
+
+def test_a_how_question_gets_the_topic_sentence_and_what_follows_it(engine: Engine) -> None:
+    a = engine.ask("现代高效农业咋发展？")
+    assert a.kind == "answer" and a.text.startswith("大力发展现代高效农业。[1]")
+    assert "推动品种培优、品质提升、品牌打造和标准化生产" in a.text
