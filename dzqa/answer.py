@@ -240,6 +240,13 @@ def _choose(best: Scored, scored: list[Scored], hits: tuple[Hit, ...], reading: 
         run = _parallel(best, scored) or _semicolon_run(best, scored)
         if len(run) >= 2:
             return run[:MAX_LIST_UNITS], True
+        heading = hits[best[1]].passage.citation
+        if heading.paragraph_number == 0:  # a section heading names the topic; its paragraphs may list the items
+            inside = next((c for c in scored if hits[c[1]].passage.citation.section_id == heading.section_id
+                           and hits[c[1]].passage.citation.paragraph_number > 0), None)
+            run = (_parallel(inside, scored) or _semicolon_run(inside, scored)) if inside is not None else []
+            if len(run) >= 2:
+                return [best] + run[:MAX_LIST_UNITS], True
     if reading.asks in ("purpose", "list"):
         extra = _same_sentence(best, scored, purpose=reading.asks == "purpose")
         if extra is not None and all(extra[2] is not c[2] for c in chosen):

@@ -108,3 +108,8 @@ def test_a_how_question_gets_the_topic_sentence_and_what_follows_it(engine: Engi
     a = engine.ask("现代高效农业咋发展？")
     assert a.kind == "answer" and a.text.startswith("大力发展现代高效农业。[1]")
     assert "推动品种培优、品质提升、品牌打造和标准化生产" in a.text
+
+
+def test_a_which_question_answered_by_a_heading_gets_the_items_its_section_lists(engine: Engine) -> None:
+    a = engine.ask("平安德州要抓哪些？")
+    assert a.kind == "answer" and a.text.count("毫不放松抓好") == 4
