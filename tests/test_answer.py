@@ -113,3 +113,8 @@ def test_a_how_question_gets_the_topic_sentence_and_what_follows_it(engine: Engi
 def test_a_which_question_answered_by_a_heading_gets_the_items_its_section_lists(engine: Engine) -> None:
     a = engine.ask("平安德州要抓哪些？")
     assert a.kind == "answer" and a.text.count("毫不放松抓好") == 4
+
+
+def test_what_a_programme_is_to_become_is_read_as_its_aim(engine: Engine) -> None:
+    a = engine.ask("产城融合示范区要打造成啥样？")
+    assert "打造对接京津冀协同发展先行区、鲁北智慧活力新城区、新能源新材料产业示范基地" in a.text
