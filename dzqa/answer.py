@@ -359,6 +359,39 @@ def _with_headings(parts: list[AnswerPart], cited: list[Hit], chosen: list[Score
     return parts, cited
 
 
+#: a question about the Nth part of the report ("第二个方面主要讲啥", "八个方面里头头一个是聚焦啥的")
+_NTH_SECTION = re.compile(r"第([一二三四五六七八九十]{1,3}|\d{1,2})(个|大)?(方面|部分|板块|大块|块)|"
+                          r"(方面|部分).{0,6}(头一个|第一个|最后一个)|(头一个|第一个|最后一个)(方面|部分)")
+
+
+def nth_section(question: str, reading: Reading, index: Index, outline: Outline, *, max_units: int,
+                rows: frozenset[int] | None = None) -> Answer | None:
+    """The answer to a question about the Nth numbered section of a report: its heading and what the section
+    opens with; None when the question names no such section (or the leading report has fewer)."""
+    m = _NTH_SECTION.search(reading.text)
+    # a figure, a detail or a list inside that part is a question for retrieval, not for the outline
+    if m is None or reading.injection or reading.details or reading.asks in ("quantity", "list"):
+        return None
+    docs = [d for d in dict.fromkeys(p.citation.doc_id for i, p in enumerate(index.passages)
+                                     if rows is None or i in rows) if outline.headings.get(d)]
+    if not docs:
+        return None
+    headings = outline.headings[docs[0]]
+    word = m.group(1) or ""
+    n = len(headings) if "最后" in m.group(0) else (_number(word) if word else 1)
+    if not 1 <= n <= len(headings):
+        return None
+    section_id, heading = headings[n - 1]
+    passage = next((p for p in index.passages if p.id.endswith("/h") and p.citation.section_id == section_id), None)
+    if passage is None:
+        return None
+    hit = Hit(passage=passage, score=0.0, dense=0.0, keyword=0.0)
+    parts, cited = _section_opening([AnswerPart(text=heading, citation=1)], [hit], hit, index, max_units)
+    text = "".join(f"{p.text}[{p.citation}]" for p in parts)
+    return Answer(question=question, text=text, found=True, kind="answer", citations=tuple(cited),
+                  parts=tuple(parts), relevance=1.0, query=reading.text)
+
+
 def _section_opening(parts: list[AnswerPart], cited: list[Hit], heading: Hit, index: Index,
                      max_units: int) -> tuple[list[AnswerPart], list[Hit]]:
     """After an answer of headings alone, the opening sentences of the heading's section (its first paragraph),

@@ -352,6 +352,11 @@ class Engine:
         result = None
         for attempt in scope.rows:
             years = dict(missing_years=scope.missing, have_years=scope.have)
+            nth = answer_mod.nth_section(question, reading, self.index, self.outline,
+                                         max_units=s.max_answer_units, rows=attempt)
+            if nth is not None:  # "第二个方面讲啥": the report's own outline answers it
+                result = nth
+                break
             topic = self._topic(earlier) if earlier else ""
             follow = self._follow_up(question, reading, topic, rows=attempt, **years) if topic else None
             result = follow

@@ -118,3 +118,13 @@ def test_a_which_question_answered_by_a_heading_gets_the_items_its_section_lists
 def test_what_a_programme_is_to_become_is_read_as_its_aim(engine: Engine) -> None:
     a = engine.ask("产城融合示范区要打造成啥样？")
     assert "打造对接京津冀协同发展先行区、鲁北智慧活力新城区、新能源新材料产业示范基地" in a.text
+
+
+@pytest.mark.parametrize("question, n", [("第二个方面主要讲啥", 2), ("八个方面里头头一个是聚焦啥的", 1),
+                                         ("最后一个方面讲的啥", 8)])
+def test_the_nth_part_of_the_report_is_answered_from_its_outline(engine: Engine, question: str, n: int) -> None:
+    a = engine.ask(question)
+    heading = engine.outline.headings[a.citations[0].passage.citation.doc_id][n - 1][1]
+    assert a.kind == "answer" and a.parts[0].text == heading and a.citations[0].passage.id.endswith("/h")
+    # a figure inside a part is a question for retrieval
+    assert engine.ask("第六个方面里新建多少所公办幼儿园").parts[0].text != heading
