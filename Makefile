@@ -88,6 +88,7 @@ test: index browser axe strace postgres nginx
 
 eval: index
 	$(DZQA) eval tests/data/eval-singles.jsonl tests/data/eval-dialogues.jsonl
+	$(DZQA) eval tests/data/eval-citizens-2.jsonl
 
 bench: index
 	$(DZQA) bench

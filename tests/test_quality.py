@@ -18,8 +18,10 @@ from dzqa.engine import Engine
 from dzqa.evaluate import EvalReport, evaluate, load_questions
 
 DATA = Path(__file__).parent / "data"
-FIT = ("fit-citizens.jsonl", "fit-staff.jsonl")
+FIT = ("fit-citizens.jsonl", "fit-staff.jsonl", "fit-dialogues-2.jsonl")
 EVAL = ("eval-singles.jsonl", "eval-dialogues.jsonl")
+#: written apart during a later session and measured once at its end (README: second evaluation set)
+EVAL_2 = ("eval-citizens-2.jsonl",)
 
 
 def report(engine: Engine, names: tuple[str, ...]) -> EvalReport:
@@ -42,19 +44,20 @@ def test_the_sets_are_large_broad_and_apart() -> None:
     assert {"dialect", "story", "homophone", "keyword", "english", "list", "purpose", "other-city", "injection",
             "gibberish", "partial-detail"} <= types
     # written apart: only the odd coincidence ("双招双引", "为什么要这样做？", "法国的首都是哪里") in both
-    evaluation = {i.q for i in singles + dialogues}
+    evaluation = {i.q for i in singles + dialogues + load_questions(DATA / EVAL_2[0])}
     assert len({i.q for i in fit} & evaluation) <= 0.05 * len(evaluation)
 
 
 @pytest.mark.parametrize("names, floors", [
-    (EVAL, {"hit@3": 0.91, "answer_has_gold": 0.74, "in_scope_answered": 0.75, "off_topic_handled": 0.85,
-            "follow_up_right": 0.68}),
-    (FIT, {"hit@3": 0.96, "answer_has_gold": 0.85, "in_scope_answered": 0.86, "off_topic_handled": 0.91,
-           "follow_up_right": 0.80}),
+    (EVAL, {"hit@3": 0.91, "answer_has_gold": 0.77, "in_scope_answered": 0.78, "off_topic_handled": 0.85,
+            "follow_up_right": 0.74}),
+    (EVAL_2, {"hit@3": 0.89, "answer_has_gold": 0.64, "in_scope_answered": 0.69, "off_topic_handled": 0.83}),
+    (FIT, {"hit@3": 0.96, "answer_has_gold": 0.88, "in_scope_answered": 0.89, "off_topic_handled": 0.90,
+           "follow_up_right": 0.85}),
     (("questions.jsonl",), {"hit@1": 0.94, "hit@3": 0.97, "answer_has_gold": 0.90, "in_scope_answered": 0.91,
                             "off_topic_handled": 0.95}),
     (("calibration.jsonl",), {"hit@3": 0.94, "in_scope_answered": 0.80, "off_topic_handled": 0.90}),
-], ids=["evaluation", "fitting", "questions", "calibration"])
+], ids=["evaluation", "evaluation-2", "fitting", "questions", "calibration"])
 def test_quality_floors(engine: Engine, names: tuple[str, ...], floors: dict[str, float]) -> None:
     m = report(engine, names).metrics()
     low = {k: (m[k], v) for k, v in floors.items() if m[k] is None or m[k] < v}
