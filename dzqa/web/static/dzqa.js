@@ -159,6 +159,13 @@
     reveal();
     requestAnimationFrame(reveal);
     setTimeout(reveal, 250);
+    // on a slow device that autoscroll comes later: reveal again while the block's start is out of view
+    const view = d.closest('[role="log"]') || document.documentElement;
+    const hidden = () => {
+      const a = d.getBoundingClientRect(), b = view.getBoundingClientRect();
+      return a.top < Math.max(b.top, 0) - 2 || a.top >= Math.min(b.bottom, innerHeight);
+    };
+    [600, 1200, 2000].forEach((ms) => setTimeout(() => { if (hidden()) reveal(); }, ms));
     const summary = d.querySelector("summary");
     if (summary) summary.focus({ preventScroll: true });  // keyboard users continue from the paragraph
   }
