@@ -24,7 +24,7 @@ from importlib import resources
 from typing import Sequence
 
 from .index import Index
-from .passages import LEAD_MAX, Unit, quote
+from .passages import LEAD_MAX, Unit, heading_id, quote
 from .question import DETAIL_WORDS, Reading, carries
 from .retrieve import Query, Retrieval
 from .text import match, years
@@ -217,7 +217,7 @@ def compose(question: str, reading: Reading, query: Query, retrieval: Retrieval,
     kind = "partial" if preface else "answer"
     if preface:
         closing = PARTIAL_CLOSING.format(what=what, hotline=hotline)
-    text = preface + "".join(f"{p.doc_label}{p.text}[{p.citation}]" for p in parts) + closing
+    text = preface + _joined(parts) + closing
     return Answer(question=question, text=text, found=kind == "answer", kind=kind, citations=tuple(cited),
                   parts=tuple(parts), relevance=rel, query=query.text, signals=sig, preface=preface,
                   closing=closing)
@@ -382,13 +382,12 @@ def nth_section(question: str, reading: Reading, index: Index, outline: Outline,
     if not 1 <= n <= len(headings):
         return None
     section_id, heading = headings[n - 1]
-    passage = next((p for p in index.passages if p.id.endswith("/h") and p.citation.section_id == section_id), None)
-    if passage is None:
+    at = index.positions.get(heading_id(section_id))
+    if at is None:
         return None
-    hit = Hit(passage=passage, score=0.0, dense=0.0, keyword=0.0)
+    hit = Hit(passage=index.passages[at], score=0.0, dense=0.0, keyword=0.0)
     parts, cited = _section_opening([AnswerPart(text=heading, citation=1)], [hit], hit, index, max_units)
-    text = "".join(f"{p.text}[{p.citation}]" for p in parts)
-    return Answer(question=question, text=text, found=True, kind="answer", citations=tuple(cited),
+    return Answer(question=question, text=_joined(parts), found=True, kind="answer", citations=tuple(cited),
                   parts=tuple(parts), relevance=1.0, query=reading.text)
 
 
@@ -408,6 +407,11 @@ def _section_opening(parts: list[AnswerPart], cited: list[Hit], heading: Hit, in
     hit = Hit(passage=first, score=0.0, dense=0.0, keyword=0.0)
     cited = cited + [hit]
     return parts + [AnswerPart(text=quote(u.text), citation=len(cited)) for u in units], cited
+
+
+def _joined(parts: Sequence[AnswerPart]) -> str:
+    """The quoted parts as the answer text, each with its citation marker (and its report when labelled)."""
+    return "".join(f"{p.doc_label}{p.text}[{p.citation}]" for p in parts)
 
 
 def _label_documents(parts: list[AnswerPart], cited: list[Hit], outline: Outline) -> list[AnswerPart]:

@@ -55,6 +55,11 @@ FOLLOW_UP_MIN_COVERAGE = 0.5
 IN_CONTEXT_MIN_COVERAGE = 0.3
 
 
+def _checkable(words: Sequence[str]) -> list[str]:
+    """The words a Chinese passage can be checked for (English words never occur in the report)."""
+    return [w for w in words if _CJK.search(w)]
+
+
 def _quotes(answer: Answer, words: Sequence[str]) -> bool:
     """Whether the answer's quoted parts hold at least half of ``words``."""
     quoted = "".join(p.text for p in answer.parts).lower()
@@ -540,11 +545,11 @@ class Engine:
         text = reading.text
         if len(text) > FOLLOW_UP_MAX_CHARS:
             return None
-        prev_text = normalize(previous)
-        if not has_content(prev_text) or self.small_talk_like(prev_text):
+        prev_text = self._topic_text(previous)
+        if prev_text is None:
             return None
         own = self._own_words(text)
-        checkable = [w for w in own if _CJK.search(w)]  # English words never occur in the Chinese report
+        checkable = _checkable(own)
         anaphoric = bool(_ANAPHORA.search(text)) or not own
         if not self._leans(text):
             return None
@@ -577,10 +582,10 @@ class Engine:
                     **years: frozenset[str] | None) -> Answer | None:
         """The question read with the conversation's topic; None unless the cited passage holds some of the
         question's own words (so a new, uncovered question is not answered with the earlier topic)."""
-        prev_text = normalize(topic)
-        if not has_content(prev_text) or self.small_talk_like(prev_text) or reading.injection:
+        prev_text = self._topic_text(topic)
+        if prev_text is None or reading.injection:
             return None
-        checkable = [w for w in self._own_words(reading.text) if _CJK.search(w)]
+        checkable = _checkable(self._own_words(reading.text))
         if not checkable:
             return None
         prev_core = self.reader.read(prev_text).core
@@ -588,6 +593,11 @@ class Engine:
         if result.kind == "refusal" or not result.citations:
             return None
         return result if covers(self.index, checkable, result.citations[0]) >= IN_CONTEXT_MIN_COVERAGE else None
+
+    def _topic_text(self, topic: str) -> str | None:
+        """The conversation's topic normalised, or None when it holds nothing to read a follow-up with."""
+        text = normalize(topic)
+        return None if not has_content(text) or self.small_talk_like(text) else text
 
     def small_talk_like(self, text: str) -> bool:
         return answer_mod.small_talk(text, self.title, self.settings.hotline) is not None
