@@ -28,7 +28,7 @@ from .related import Outline as TopicOutline
 from .retrieve import Query, covers, in_section, retrieve
 from .settings import Settings, get_settings
 from .text import Tokenizer, has_content, is_valid_unicode, match, normalize, years
-from .types import Answer, AnswerPart, Hit, Paragraph, Passage, SearchResult, Section, Topic
+from .types import Answer, AnswerPart, Document, Hit, Paragraph, Passage, SearchResult, Section, Topic
 
 log = logging.getLogger("dzqa")
 
@@ -68,12 +68,14 @@ def _quotes(answer: Answer, words: Sequence[str]) -> bool:
 
 @dataclass(frozen=True)
 class Scoped:
-    """A document as the scope logic sees it: its place, year and passage rows."""
+    """A document as the scope logic sees it: its place, year, passage rows and the earlier years whose
+    results it reviews (the years before its own that its text names: 2022's national report reviews 2021)."""
 
     id: str
     place: str
     year: int | None
     rows: frozenset[int]
+    reviews: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,14 @@ class Scope:
 NATIONAL = r"全国|国务院|我国|中央|^国家|国家(?=今年|去年|前年|明年|\d|的|说|定|要|把|给|对|层面)|national|nationwide|china\b"
 #: words asking what a year achieved rather than planned
 _RESULTS = re.compile(r"实际|完成了|实现了|达到了|增长了|涨了|到底|结果|成绩|了多少|回顾|actual|did\b|grew|achieved")
+
+
+def _scoped(document: Document, index: Index) -> Scoped:
+    rows = frozenset(i for i, p in enumerate(index.passages) if p.citation.doc_id == document.id)
+    year = document_year(document.meta)
+    named = set().union(*(years(index.passages[i].text) for i in rows)) if rows else set()
+    earlier = frozenset(y for y in named if year is not None and int(y) < year)
+    return Scoped(document.id, document_place(document.meta), year, rows, earlier)
 
 
 def place_names(places: Sequence[str], home: str) -> dict[str, re.Pattern[str]]:
@@ -165,9 +175,7 @@ class Engine:
                       for r in corpus.reports},
             titles={d.id: d.title for d in docs}, home=home,
             report_years=frozenset(str(d.meta["year"]) for d in docs if d.meta.get("year")) or index.years)
-        self._documents = tuple(Scoped(d.id, document_place(d.meta), document_year(d.meta),
-                                       frozenset(i for i, p in enumerate(index.passages) if p.citation.doc_id == d.id))
-                                for d in docs)
+        self._documents = tuple(_scoped(d, index) for d in docs)
         self._place_names = place_names([d.place for d in self._documents], home)
         corpus_text = " ".join(p.text for p in index.passages).lower()
         self.reader = reader or Reader(list(index.vocab) + list(index.terms), corpus_text, home, tokenizer.cut)
@@ -465,8 +473,10 @@ class Engine:
             have = frozenset(str(d.year) for d in candidates if d.year is not None)
         if asked and _RESULTS.search(reading.text):
             # what a year achieved is reviewed in the next year's report ("2022年…实际完成了多少" → 2023's)
-            wanted = {str(int(y) + 1) for y in asked} | asked
-            covered = {y for y in asked if y in have or str(int(y) + 1) in have}
+            # — when that report reviews it at all (Dezhou's 2021 summary names no result of 2020)
+            reviewed = {y for y in asked for d in candidates if d.year == int(y) + 1 and y in d.reviews}
+            wanted = {str(int(y) + 1) for y in reviewed} | asked
+            covered = (asked & have) | reviewed
         else:
             wanted, covered = asked, asked & have
         if asked:
