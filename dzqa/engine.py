@@ -363,8 +363,9 @@ class Engine:
         # the report(s) the question's place and year point at; a filter given by the caller wins
         scope = self._scope(reading) if rows is None else Scope((rows,), None, None)
         result = None
-        for attempt in scope.rows:
-            years = dict(missing_years=scope.missing, have_years=scope.have)
+        for tried, attempt in enumerate(scope.rows):
+            years: dict[str, Any] = dict(missing_years=scope.missing, have_years=scope.have,
+                                         min_relevance=s.wider_min_relevance if tried else s.min_relevance)
             nth = answer_mod.nth_section(question, reading, self.index, self.outline,
                                          max_units=s.max_answer_units, rows=attempt)
             if nth is not None:  # "第二个方面讲啥": the report's own outline answers it
@@ -505,8 +506,10 @@ class Engine:
 
     def _answer(self, question: str, reading: Reading, search_text: str, *, hits: tuple[Hit, ...] | None = None,
                 in_scope: bool = False, rows: frozenset[int] | None = None,
-                missing_years: frozenset[str] | None = None, have_years: frozenset[str] | None = None) -> Answer:
-        """Retrieve for ``search_text`` (or score the given ``hits``) and compose the answer to ``reading``."""
+                missing_years: frozenset[str] | None = None, have_years: frozenset[str] | None = None,
+                min_relevance: float | None = None) -> Answer:
+        """Retrieve for ``search_text`` (or score the given ``hits``) and compose the answer to ``reading``;
+        ``min_relevance`` overrides the setting (a wider scope's stricter threshold)."""
         s = self.settings
         query, encode = self.prepare(search_text, reading.bridged_words)
         r = retrieve(self.index, query, s.top_k, s.rrf_k, rows=rows)
@@ -514,7 +517,8 @@ class Engine:
             r = replace(r, hits=hits)
         t1 = time.perf_counter()
         result = answer_mod.compose(question, reading, query, r, self.index, self.outline, hotline=s.hotline,
-                                    model=self.relevance, min_relevance=s.min_relevance,
+                                    model=self.relevance,
+                                    min_relevance=s.min_relevance if min_relevance is None else min_relevance,
                                     max_units=s.max_answer_units, in_scope=in_scope,
                                     missing_years=missing_years, have_years=have_years)
         return replace(result, timings={"encode": encode, **r.timings, "answer": time.perf_counter() - t1})
@@ -549,7 +553,7 @@ class Engine:
                 and (len(w) >= 2 or (w in self.index.vocab and self.index.idf.get(w, 0.0) >= self._rare_idf))]
 
     def _follow_up(self, question: str, reading: Reading, previous: str, *, rows: frozenset[int] | None = None,
-                   **years: frozenset[str] | None) -> Answer | None:
+                   **years: Any) -> Answer | None:
         """A short question that leans on the previous one, answered in its light; None when it is a new
         question (it names a topic of its own that the previous answer does not touch)."""
         text = reading.text
@@ -589,7 +593,7 @@ class Engine:
         return None
 
     def _in_context(self, question: str, reading: Reading, topic: str, *, rows: frozenset[int] | None = None,
-                    **years: frozenset[str] | None) -> Answer | None:
+                    **years: Any) -> Answer | None:
         """The question read with the conversation's topic; None unless the cited passage holds some of the
         question's own words (so a new, uncovered question is not answered with the earlier topic)."""
         prev_text = self._topic_text(topic)

@@ -72,3 +72,13 @@ def test_the_dezhou_sets_keep_their_quality_beside_the_national_reports(five_eng
     assert five["hit@1"] >= alone["hit@1"] - 0.03
     assert five["answer_has_gold"] >= alone["answer_has_gold"] - 0.03
     assert five["off_topic_handled"] >= alone["off_topic_handled"] - 0.06
+
+
+def test_a_wider_scope_must_be_surer(five_engine: Engine) -> None:
+    """A question with no year or place that Dezhou's report lacks is tried in the national reports only at
+    the stricter DZQA_WIDER_MIN_RELEVANCE: a sentence that merely shares words (住房公积金) is not an answer."""
+    assert five_engine.settings.wider_min_relevance > five_engine.settings.min_relevance
+    assert five_engine.ask("公积金贷款额度是多少").kind != "answer"
+    # a topic only the national reports cover is still answered from them
+    a = five_engine.ask("中央预算内投资拟安排多少亿元")
+    assert a.kind == "answer" and a.citations[0].passage.citation.doc_id == "cn2024" and "7000亿元" in a.text
