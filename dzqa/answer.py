@@ -19,9 +19,11 @@ from __future__ import annotations
 import json
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
-from typing import Sequence
+from typing import Any, Sequence
+
+import numpy as np
 
 from .index import Index
 from .passages import LEAD_MAX, Unit, heading_id, quote
@@ -72,20 +74,57 @@ LIST_ITEM_BONUS = 0.01
 RESTATE_NOVELTY = 0.34
 
 #: what the relevance model reads, in order (see :func:`signals`)
-FEATURES = ("dense_cjk", "dense_latin", "coverage_cjk", "cjk", "gap", "keyword", "agree", "unknown", "latin")
+FEATURES = ("dense_cjk", "dense_latin", "coverage_cjk", "cjk", "gap", "keyword", "agree", "unknown", "latin",
+            "topic")
+#: the topic probe's score is a logit; bounded so that one odd vector cannot outvote every other signal
+TOPIC_LIMIT = 8.0
+
+
+@dataclass(frozen=True)
+class TopicProbe:
+    """A linear model over the question's own embedding: how much it reads like the questions people ask about
+    a work report (goals, schools, roads, jobs…) rather than about daily errands, trivia or chit-chat. The
+    retrieval signals say how close the best passage is; this says what kind of question it is — colloquial
+    wording ("乡下的路打算修多少") lowers the first, not the second. Fitted with the relevance model."""
+
+    mean: np.ndarray = field(repr=False, compare=False)
+    weights: np.ndarray = field(repr=False, compare=False)
+    bias: float = 0.0
+
+    def __call__(self, vector: np.ndarray) -> float:
+        x = float((np.asarray(vector, dtype=np.float32) - self.mean) @ self.weights) + self.bias
+        return max(-TOPIC_LIMIT, min(TOPIC_LIMIT, x))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"mean": [round(float(x), 6) for x in self.mean],
+                "weights": [round(float(x), 5) for x in self.weights], "bias": round(float(self.bias), 5)}
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any]) -> "TopicProbe":
+        return cls(np.asarray(obj["mean"], dtype=np.float32), np.asarray(obj["weights"], dtype=np.float32),
+                   float(obj["bias"]))
 
 
 @dataclass(frozen=True)
 class RelevanceModel:
-    """A logistic model of "the report covers this question" over :data:`FEATURES`."""
+    """A logistic model of "the report covers this question" over :data:`FEATURES`.
+
+    With a topic probe there are two fits: ``plain`` over the retrieval signals alone and ``weights`` with the
+    probe's ``topic`` score too. The question is covered when either says so: the probe can vouch for a
+    colloquial question the retrieval signals doubt ("乡下的路打算修多少" shares no word with 农村公路), never veto
+    one they accept (a detail asked of a report topic — "哪天通车，票多少钱" — reads like an errand to it)."""
 
     weights: tuple[float, ...]
     bias: float
     fitted_on: str = ""
+    probe: TopicProbe | None = None
+    plain: tuple[tuple[float, ...], float] | None = None  # (weights, bias) of the fit without ``topic``
 
     def __call__(self, sig: dict[str, float]) -> float:
-        x = self.bias + sum(w * sig.get(f, 0.0) for w, f in zip(self.weights, FEATURES))
-        return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, x))))
+        full = _logit(self.weights, self.bias, sig)
+        if self.probe is None or self.plain is None:
+            return full
+        return max(full, _logit(*self.plain, sig))
 
     @classmethod
     def parse(cls, text: str) -> "RelevanceModel":
@@ -94,6 +133,11 @@ class RelevanceModel:
         if len(values) != len(FEATURES) + 1:
             raise ValueError(f"needs {len(FEATURES) + 1} numbers: {', '.join(FEATURES)}, bias")
         return cls(tuple(values[:-1]), values[-1], "DZQA_RELEVANCE_WEIGHTS")
+
+
+def _logit(weights: Sequence[float], bias: float, sig: dict[str, float]) -> float:
+    x = bias + sum(w * sig.get(f, 0.0) for w, f in zip(weights, FEATURES))
+    return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, x))))
 
 
 def fitted_models() -> dict[str, dict]:
@@ -108,7 +152,9 @@ def relevance_model(model_name: str, override: str = "") -> RelevanceModel | Non
     entry = fitted_models().get(model_name)
     if not entry or list(entry.get("features", [])) != list(FEATURES):
         return None
-    return RelevanceModel(tuple(entry["weights"]), float(entry["bias"]), str(entry.get("fitted_on", "")))
+    probe = TopicProbe.from_json(entry["probe"]) if entry.get("probe") else None
+    plain = (tuple(entry["plain"]["weights"]), float(entry["plain"]["bias"])) if entry.get("plain") else None
+    return RelevanceModel(tuple(entry["weights"]), float(entry["bias"]), str(entry.get("fitted_on", "")), probe, plain)
 
 
 def small_talk(normalized: str, title: str, hotline: str) -> str | None:
@@ -131,8 +177,9 @@ def refusal(question: str, hotline: str, *, query: str = "", relevance: float = 
                   relevance=relevance, query=query, signals=signals or {})
 
 
-def signals(retrieval: Retrieval, query: Query, index: Index) -> dict[str, float]:
-    """What the relevance model looks at (also what ``dzqa eval --fit`` fits it on)."""
+def signals(retrieval: Retrieval, query: Query, index: Index, probe: TopicProbe | None = None) -> dict[str, float]:
+    """What the relevance model looks at (also what ``dzqa eval --fit`` fits it on); ``topic`` is the probe's
+    reading of the question vector (0 without a probe)."""
     cjk = 1.0 if _CJK.search(query.text) else 0.0
     weights = {t: index.idf.get(t, index.top_idf) for t in set(query.all_tokens)}
     total = sum(weights.values())
@@ -143,7 +190,8 @@ def signals(retrieval: Retrieval, query: Query, index: Index) -> dict[str, float
             "dense_latin": retrieval.dense_best * (1.0 - cjk), "coverage_cjk": retrieval.coverage * cjk, "cjk": cjk,
             "gap": retrieval.dense_gap, "keyword": retrieval.keyword_best / (1.0 + retrieval.keyword_best),
             "agree": 1.0 if retrieval.agree else 0.0, "unknown": unknown * cjk,
-            "latin": min(latin, 8) / 8.0 * (1.0 - cjk)}
+            "latin": min(latin, 8) / 8.0 * (1.0 - cjk),
+            "topic": probe(query.vector) if probe is not None else 0.0}
 
 
 @dataclass(frozen=True)
@@ -164,7 +212,7 @@ def compose(question: str, reading: Reading, query: Query, retrieval: Retrieval,
     """The answer for ``question`` from ``retrieval``. ``in_scope``: the caller already knows the topic is
     covered (a follow-up about the previous answer). ``missing_years``: years asked for that the asked
     place has no report of (the engine knows the place; without it, the corpus's years decide)."""
-    sig = signals(retrieval, query, index)
+    sig = signals(retrieval, query, index, model.probe if model is not None else None)
     rel = 1.0 if in_scope else (model(sig) if model is not None else sig["dense"])
     hits = retrieval.hits[:max_passages]
     if reading.injection or not hits or rel < min_relevance:

@@ -177,7 +177,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.fit:
         from .evaluate import fit_relevance
 
-        fitted = {**fit_relevance(report), "fitted_on": [Path(n).name for n in args.file]}
+        fitted = {**fit_relevance(report, engine.encoder.encode),
+                  "fitted_on": [Path(n).name for n in args.file]}
     if args.json:
         _print_json({"metrics": report.metrics(), "by_type": report.by_type(), "misses": report.misses(),
                      **({"fitted": fitted} if fitted else {})})

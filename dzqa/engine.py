@@ -181,7 +181,10 @@ class Engine:
         self.reader = reader or Reader(list(index.vocab) + list(index.terms), corpus_text, home, tokenizer.cut)
         idf = sorted(index.idf.values())
         self._rare_idf = idf[len(idf) // 2] if idf else 0.0  # single-character words rarer than the median word
-        self.relevance = settings.relevance or answer_mod.relevance_model(spec.identity)
+        fitted = answer_mod.relevance_model(spec.identity)
+        # an override of the weights keeps the topic probe fitted for this model (it has no weights of its own)
+        self.relevance = replace(settings.relevance, probe=fitted.probe if fitted else None) \
+            if settings.relevance is not None else fitted
         self.curated = self._curated_source(settings.database)
         if self.relevance is None:
             log.warning("no relevance model fitted for %s: refusals fall back to a plain similarity threshold; "
@@ -335,7 +338,7 @@ class Engine:
             more = retrieve(self.index, query, k, self.settings.rrf_k, rows=wider)
             seen = {h.passage.id for h in r.hits}
             r = replace(r, hits=r.hits + tuple(h for h in more.hits if h.passage.id not in seen)[:k - len(r.hits)])
-        sig = answer_mod.signals(r, query, self.index)
+        sig = answer_mod.signals(r, query, self.index, self.relevance.probe if self.relevance is not None else None)
         confident = (self.relevance(sig) if self.relevance is not None else sig["dense"]) >= self.settings.min_relevance
         return SearchResult(question=question, query=text, hits=r.hits, timings={"encode": encode, **r.timings},
                             confident=confident and bool(r.hits))

@@ -14,10 +14,13 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from .engine import Engine
 from .types import Answer
+
+if TYPE_CHECKING:
+    from .answer import RelevanceModel, TopicProbe
 
 MRR_DEPTH = 10
 EXPECTS = ("answer", "partial", "refusal")
@@ -58,6 +61,7 @@ class EvalResult:
     answer_has_gold: bool  # an answer (kind answer) carrying the gold fact
     quoted_gold: bool  # an answer or partial quoting the gold (the in-scope "answered" test)
     signals: dict[str, float] = field(default_factory=dict)
+    query: str = ""  # what retrieval searched for (the topic probe is fitted on its vector)
 
     @property
     def found(self) -> bool:
@@ -186,7 +190,7 @@ def score(engine: Engine, item: EvalItem, answer: Answer, history: Sequence[str]
     has_gold = answer.kind == "answer" and item.contained(quoted)
     quoted_gold = answer.kind in ("answer", "partial") and item.contained(quoted)
     return EvalResult(item, rank, answer.text, answer.kind, answer.relevance, has_gold, quoted_gold,
-                      dict(answer.signals))
+                      dict(answer.signals), answer.query)
 
 
 def evaluate(engine: Engine, items: list[EvalItem]) -> EvalReport:
@@ -207,16 +211,18 @@ FIT_L2 = 0.3
 CV_FOLDS = 5
 
 
-def _training_rows(report: EvalReport) -> tuple[Any, Any]:
+def _training_rows(report: EvalReport, encode: Callable[[str], Any]) -> tuple[Any, Any, Any]:
+    """(retrieval signals, question vectors, labels) of the first turns: a follow-up about the previous answer
+    is in scope by construction."""
     import numpy as np
 
     from .answer import FEATURES
 
-    # first turns only: a follow-up about the previous answer is in scope by construction
     rows = [r for r in report.results if r.signals and r.item.turn == 0]
     X = np.array([[r.signals.get(f, 0.0) for f in FEATURES] for r in rows], dtype=float)
+    V = np.stack([np.asarray(encode(r.query or r.item.q), dtype=float) for r in rows]) if rows else np.zeros((0, 1))
     y = np.array([0.0 if r.item.expect == "refusal" else 1.0 for r in rows])
-    return X, y
+    return X, V, y
 
 
 def _logistic(X: Any, y: Any, l2: float = FIT_L2, iterations: int = 100) -> tuple[Any, float]:
@@ -252,29 +258,83 @@ def _fit_standardised(X: Any, y: Any, l2: float, iterations: int) -> tuple[Any, 
     return w[:-1], float(w[-1])
 
 
-def fit_relevance(report: EvalReport, seed: int = 0) -> dict[str, Any]:
-    """Fit the relevance model ("the report covers it": answer or partial vs refusal) on a report's signals,
-    with a stratified k-fold estimate of its accuracy on questions the fit never saw."""
-    import numpy as np
+#: L2 strength of the topic probe (over the 384 dimensions of the question vector, scaled by PROBE_SCALE)
+PROBE_L2 = 10.0
+PROBE_SCALE = 10.0
 
+
+def _fit_probe(V: Any, y: Any) -> "TopicProbe":
+    """The topic probe: class-balanced, L2-regularised logistic regression on the centred question vectors."""
+    from .answer import TopicProbe
+
+    mean = V.mean(axis=0)
+    w, b = _fit_standardised((V - mean) * PROBE_SCALE, y, PROBE_L2, 50)
+    return TopicProbe(mean.astype("float32"), (w * PROBE_SCALE).astype("float32"), float(b))
+
+
+def _fit_model(X: Any, V: Any, y: Any, seed: int) -> "RelevanceModel":
+    """Probe, logistic weights with its score and plain weights without it (see RelevanceModel). The probe's
+    score enters the logistic fit out of fold (as it will on new questions), so the fit does not trust a
+    probe that has seen the very question it scores."""
+    from .answer import FEATURES, RelevanceModel
+
+    folds = _folds(y, seed)
+    X = X.copy()
+    col = FEATURES.index("topic")
+    for k in range(CV_FOLDS):
+        probe = _fit_probe(V[folds != k], y[folds != k])
+        X[folds == k, col] = [probe(v) for v in V[folds == k]]
+    w, b = _logistic(X, y)
+    plain = X.copy()
+    plain[:, col] = 0.0
+    pw, pb = _logistic(plain, y)
+    return RelevanceModel(tuple(map(float, w)), b, probe=_fit_probe(V, y), plain=(tuple(map(float, pw)), pb))
+
+
+def _with_topic(x: Any, model: "RelevanceModel", vector: Any) -> dict[str, float]:
+    """A row of signals as the model reads it, ``topic`` scored by the model's own probe."""
     from .answer import FEATURES
 
-    X, y = _training_rows(report)
-    if len(set(y.tolist())) < 2:
-        raise QuestionFileError("fitting needs both covered questions and refusal questions")
+    sig = dict(zip(FEATURES, map(float, x)))
+    sig["topic"] = model.probe(vector) if model.probe is not None else 0.0
+    return sig
+
+
+def _folds(y: Any, seed: int) -> Any:
+    """Stratified fold numbers."""
+    import numpy as np
+
     rng = np.random.default_rng(seed)
     folds = np.zeros(len(y), dtype=int)
     for label in (0.0, 1.0):
         idx = np.flatnonzero(y == label)
         rng.shuffle(idx)
         folds[idx] = np.arange(len(idx)) % CV_FOLDS
+    return folds
+
+
+def fit_relevance(report: EvalReport, encode: Callable[[str], Any], seed: int = 0) -> dict[str, Any]:
+    """Fit the relevance model ("the report covers it": answer or partial vs refusal) and its topic probe on a
+    report's signals and question vectors (``encode``: the query encoder), with a stratified k-fold estimate
+    of its accuracy on questions the fit never saw (probe and weights refitted in every fold)."""
+    import numpy as np
+
+    from .answer import FEATURES
+
+    X, V, y = _training_rows(report, encode)
+    if len(set(y.tolist())) < 2:
+        raise QuestionFileError("fitting needs both covered questions and refusal questions")
+    folds = _folds(y, seed)
     pred = np.zeros(len(y))
     for k in range(CV_FOLDS):
-        w, b = _logistic(X[folds != k], y[folds != k])
-        pred[folds == k] = 1.0 / (1.0 + np.exp(-(X[folds == k] @ w + b)))
+        model = _fit_model(X[folds != k], V[folds != k], y[folds != k], seed + 1)
+        pred[folds == k] = [model(_with_topic(x, model, v)) for x, v in zip(X[folds == k], V[folds == k])]
     covered, refused = pred[y == 1] >= 0.5, pred[y == 0] < 0.5
-    w, b = _logistic(X, y)
-    return {"features": list(FEATURES), "weights": [round(float(x), 4) for x in w], "bias": round(b, 4),
-            "questions": int(len(y)),
+    model = _fit_model(X, V, y, seed + 1)
+    assert model.probe is not None and model.plain is not None
+    return {"features": list(FEATURES), "weights": [round(x, 4) for x in model.weights],
+            "bias": round(model.bias, 4), "questions": int(len(y)),
+            "plain": {"weights": [round(x, 4) for x in model.plain[0]], "bias": round(model.plain[1], 4)},
+            "probe": model.probe.to_json(),
             "cross_validated": {"folds": CV_FOLDS, "covered_kept": round(float(covered.mean()), 4),
                                 "refusals_refused": round(float(refused.mean()), 4)}}

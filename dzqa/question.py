@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import csv
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 import importlib.util
 from pathlib import Path
@@ -93,7 +93,10 @@ STORY_MIN_CHARS = 24
 CORE_MIN_CHARS = 10
 GENERIC_PLACES = frozenset({"城区", "郊区", "矿区", "市辖区", "市辖", "新区", "县", "市", "开发区", "高新区"})
 #: a place named after one of these is a relation of the home city ("德州和济南", "融入省会济南"), not its subject
-_RELATION = re.compile(r"和|与|跟|同|对接|融入|到|去|往|至|连接|通往")
+_RELATION = re.compile(r"和|与|跟|同|对接|融入|到|去|往|至|连接|通往|\b(and|with|to|between|from|into)\s+$")
+_LATIN = re.compile(r"[a-z]")
+#: a pinyin name shorter than this could be an English word (xian, ali): not recognised
+LATIN_MIN_LETTERS = 5
 _CJK_RUN = re.compile(r"[\u4e00-\u9fff]{2,}")
 _SUFFIXES = ("特别行政区", "维吾尔自治区", "壮族自治区", "回族自治区", "自治区", "自治州", "地区", "新区", "省", "市",
              "区", "县", "盟", "旗")
@@ -160,6 +163,18 @@ class Places:
     home: frozenset[str]
     others: frozenset[str]
     pattern: re.Pattern[str] | None
+    #: province- and city-level names as English questions write them (pinyin: "jinan" → 济南)
+    latin: dict[str, str] = field(default_factory=dict)
+    latin_pattern: re.Pattern[str] | None = None
+
+    def named(self, text: str) -> list[tuple[str, str]]:
+        """(name, what stands right before it) for every place named in ``text``, in Chinese or in pinyin."""
+        found = [(m.group(0), text[max(0, m.start() - 4):m.start()])
+                 for m in (self.pattern.finditer(text) if self.pattern is not None else ())]
+        if self.latin_pattern is not None and _LATIN.search(text):
+            found += [(self.latin[m.group(0)], text[max(0, m.start() - 9):m.start()])
+                      for m in self.latin_pattern.finditer(text)]
+        return found
 
 
 def _short(name: str) -> str:
@@ -205,7 +220,17 @@ def places(home_city: str) -> Places:
     province = {name for code, name in rows if home_code and code == home_code[:2] + "0000000000"}
     others -= home | province | {_short(n) for n in province} | GENERIC_PLACES
     alternation = "|".join(sorted((re.escape(n) for n in others | home), key=len, reverse=True))
-    return Places(frozenset(home), frozenset(others), re.compile(alternation) if alternation else None)
+    from pypinyin import lazy_pinyin
+
+    latin: dict[str, str] = {}
+    # home names first, so that a pinyin shared with another place (rare) counts as home
+    for name in sorted(home, key=len) + sorted(others, key=len):
+        sound = "".join(lazy_pinyin(name))
+        if len(name) == 2 and len(sound) >= LATIN_MIN_LETTERS and sound.isascii() and sound.isalpha():
+            latin.setdefault(sound, name)
+    latin_alt = "|".join(sorted(map(re.escape, latin), key=len, reverse=True))
+    return Places(frozenset(home), frozenset(others), re.compile(alternation) if alternation else None,
+                  latin, re.compile(rf"\b({latin_alt})\b") if latin_alt else None)
 
 
 class SoundBridge:
@@ -266,13 +291,11 @@ class Reader:
         core = question_core(text)
         home_named = False
         other: list[str] = []
-        if self.places.pattern is not None:
-            for m in self.places.pattern.finditer(text):
-                name = m.group(0)
-                if name in self.places.home:
-                    home_named = True
-                elif not _RELATION.search(text[max(0, m.start() - 4):m.start()]) and name not in other:
-                    other.append(name)
+        for name, before in self.places.named(text):
+            if name in self.places.home:
+                home_named = True
+            elif not _RELATION.search(before) and name not in other:
+                other.append(name)
         sound = self.bridge(core)
         bridged = sound + self.synonyms(core, skip=(typed for typed, _ in sound))
         return Reading(text=text, core=core, bridged=bridged, asks=answer_type(core),

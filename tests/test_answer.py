@@ -128,3 +128,36 @@ def test_the_nth_part_of_the_report_is_answered_from_its_outline(engine: Engine,
     assert a.kind == "answer" and a.parts[0].text == heading and a.citations[0].passage.id.endswith("/h")
     # a figure inside a part is a question for retrieval
     assert engine.ask("第六个方面里新建多少所公办幼儿园").parts[0].text != heading
+
+
+def test_the_topic_probe_can_vouch_for_a_question_never_veto_one() -> None:
+    """Unit test of the decision's shape (a fake probe): covered when the plain fit or the fit with the topic
+    score says so."""
+    import numpy as np
+
+    from dzqa.answer import FEATURES, TOPIC_LIMIT, RelevanceModel, TopicProbe
+
+    probe = TopicProbe(np.zeros(2, dtype=np.float32), np.array([100.0, 0.0], dtype=np.float32), 0.0)
+    assert probe(np.array([1.0, 0.0])) == TOPIC_LIMIT and probe(np.array([-1.0, 0.0])) == -TOPIC_LIMIT
+    topic_only = tuple(1.0 if f == "topic" else 0.0 for f in FEATURES)
+    dense_only = tuple(10.0 if f == "dense_cjk" else 0.0 for f in FEATURES)
+    model = RelevanceModel(topic_only, 0.0, probe=probe, plain=(dense_only, -5.0))
+    assert model({"topic": 5.0, "dense_cjk": 0.0}) > 0.99  # the probe vouches
+    assert model({"topic": -5.0, "dense_cjk": 0.9}) > 0.98  # the plain fit accepts: no veto
+    assert model({"topic": -5.0, "dense_cjk": 0.2}) < 0.05
+
+
+def test_the_shipped_relevance_model_has_its_topic_probe(engine: Engine) -> None:
+    model = engine.relevance
+    assert model is not None and model.probe is not None and model.plain is not None
+    assert len(model.probe.weights) == engine.index.dim
+    # colloquial questions the retrieval signals alone doubted; errands and trivia stay refused
+    assert engine.ask("村里的路坑坑洼洼的，今年乡下的路打算修多少？").found
+    for q in ("德州扒鸡哪家的最正宗啊？", "医保卡丢了咋补办啊，要带啥材料？", "红烧肉怎么做才不腻？"):
+        assert engine.ask(q).kind == "refusal", q
+
+
+def test_another_city_named_in_english_gets_the_partial_reply(engine: Engine) -> None:
+    a = engine.ask("What is Jinan's GDP growth target for 2021?")
+    assert a.kind == "partial" and a.text.startswith(PARTIAL_PLACE.format(home="德州市", place="济南"))
+    assert engine.read("how do dezhou and jinan cooperate").other_places == ()
