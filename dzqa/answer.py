@@ -30,7 +30,7 @@ from .passages import LEAD_MAX, Unit, heading_id, quote
 from .question import DETAIL_WORDS, Reading, carries
 from .retrieve import Query, Retrieval
 from .text import match, years
-from .types import Answer, AnswerPart, Hit
+from .types import Answer, AnswerPart, Hit, Passage
 
 REFUSAL = "抱歉，政府工作报告中没有找到与您的问题相关的内容。如需进一步咨询，请拨打 {hotline} 政务服务便民热线。"
 GREETING_REPLY = ("您好！我可以回答关于《{title}》的问题，例如今年的发展目标、教育、医疗、交通、乡村振兴等方面的"
@@ -53,8 +53,10 @@ _CJK = re.compile(r"[\u3400-\u9fff]")
 _LATIN_WORD = re.compile(r"[a-z]{2,}")
 #: a unit announcing a list of N parts ("重点抓好八个方面:")
 _ANNOUNCES = re.compile(r"([一二三四五六七八九十]+|\d+)个方面[:：]?$")
-#: a clause saying what something is for ("倒逼生产生活方式转变", "真正把…转化为…", "努力打造…")
-_PURPOSE = re.compile(r"^(倒逼|真正|为了|以便|确保|努力|旨在|进而|从而|使|让|助力|实现|推动|促进|提升|打造|形成)")
+#: a clause saying what something is for ("倒逼生产生活方式转变", "真正把…转化为…"); the weaker openings
+#: (推动, 提升…) also open ordinary measures, so a clause with a strong one is preferred
+_PURPOSE = re.compile(r"^(倒逼|真正|为了|以便|确保|旨在|进而|从而|以此|使|让|助力)")
+_PURPOSE_WEAK = re.compile(r"^(努力|实现|推动|促进|提升|打造|形成)")
 _CN = {c: i for i, c in enumerate("零一二三四五六七八九")}
 
 # evidence a unit carries the answer: dense similarity, share of the question's words, a number when a
@@ -215,6 +217,8 @@ def compose(question: str, reading: Reading, query: Query, retrieval: Retrieval,
     sig = signals(retrieval, query, index, model.probe if model is not None else None)
     rel = 1.0 if in_scope else (model(sig) if model is not None else sig["dense"])
     hits = retrieval.hits[:max_passages]
+    if reading.asks == "list":
+        hits = _with_section_body(hits, index)
     if reading.injection or not hits or rel < min_relevance:
         return refusal(question, hotline, query=query.text, relevance=rel, signals=sig)
     scored = _score_units(query, reading, hits, index)
@@ -225,7 +229,7 @@ def compose(question: str, reading: Reading, query: Query, retrieval: Retrieval,
     what = PARTIAL_WHAT
     have = have_years if have_years is not None else outline.report_years
     asked_years = missing_years if missing_years is not None else \
-        (years(reading.text) | relative_years(reading.text, have)) - have
+        years_asked(reading, have) - have
     if asked_years:
         preface = PARTIAL_YEAR.format(year="、".join(sorted(asked_years)), have="、".join(sorted(have)))
     best = scored[0]
@@ -256,6 +260,8 @@ def compose(question: str, reading: Reading, query: Query, retrieval: Retrieval,
         before = len(parts)
         parts, cited = _with_headings(parts, cited, chosen, hits, index, outline)
         listed = listed or len(parts) != before or _lists_the_asked(chosen[0][2].text, query, index)
+        if _items(parts) < _asked_count(reading.core):
+            listed = False  # "哪四个区" answered with a sentence that names "四区" without them
         if not listed and not preface:
             # a which-question whose best passage only names the programme ("实施快递业“两进一出”工程"):
             # the report does not list the items
@@ -285,7 +291,7 @@ def _choose(best: Scored, scored: list[Scored], hits: tuple[Hit, ...], reading: 
     if reading.asks == "how":  # the topic sentence and the sentences that say how, in the report's order
         return _run_from(best, scored, max_units), False
     if reading.asks == "list":
-        run = _parallel(best, scored) or _semicolon_run(best, scored)
+        run = _parallel(best, scored) or _semicolon_run(best, scored) or _colon_run(best, scored)
         if len(run) >= 2:
             return run[:MAX_LIST_UNITS], True
         heading = hits[best[1]].passage.citation
@@ -352,6 +358,38 @@ def _semicolon_run(best: Scored, scored: list[Scored]) -> list[Scored]:
     return run
 
 
+#: a which-question naming how many items it wants: 哪四个区, 哪五大类, 哪两个基地
+_ASKED_COUNT = re.compile(r"哪([一二三四五六七八九十两]{1,3}|\d{1,2})(个|项|条|大|类|件|样|种|块|所|家|座|处|方面|区)")
+
+
+def _asked_count(text: str) -> int:
+    """How many items a which-question asks for (0: it does not say)."""
+    m = _ASKED_COUNT.search(text)
+    return 0 if m is None else (2 if m.group(1) == "两" else _number(m.group(1)))
+
+
+def _items(parts: Sequence[AnswerPart]) -> int:
+    """How many items the quoted parts list: the parts themselves, or the longest enumeration in one of them."""
+    def enumerated(text: str) -> int:
+        n = text.count("、")
+        return n + 1 + (1 if n and re.search("(和|及|以及)[^、]*$", text) else 0) if n else 1
+    return max([len(parts), *(enumerated(p.text) for p in parts)])
+
+
+def _colon_run(best: Scored, scored: list[Scored]) -> list[Scored]:
+    """Items a clause announces with a colon and the report goes on with, clause by clause, to the end of the
+    sentence ("主要预期目标是:地区生产总值增长6.5%左右,规模以上工业增加值增长5.5%左右,…")."""
+    _, hit_no, unit = best
+    if not re.search("[:：]", unit.text):
+        return []
+    run = [best]
+    for c in sorted((c for c in scored if c[1] == hit_no and c[2].start >= unit.end), key=lambda c: c[2].start):
+        if c[2].start != run[-1][2].end or run[-1][2].text.rstrip().endswith(("。", "；", ";")):
+            break
+        run.append(c)
+    return run if len(run) >= 3 else []
+
+
 def _lists_the_asked(text: str, query: Query, index: Index) -> bool:
     """Whether the clause of ``text`` that names what the question asks about lists items: "实施快递业“两进一出”
     工程" names the programme without its items; "积极引进咨询管理、财务审计…等服务机构" lists them."""
@@ -380,7 +418,8 @@ def _same_sentence(best: Scored, scored: list[Scored], *, purpose: bool) -> Scor
     if not sentence:
         return None
     if purpose:
-        return next((c for c in sentence if _PURPOSE.match(c[2].text)), sentence[-1])
+        return next((c for c in sentence if _PURPOSE.match(c[2].text)),
+                    next((c for c in sentence if _PURPOSE_WEAK.match(c[2].text)), sentence[-1]))
     listing = [c for c in sentence if c[2].text.count("、") >= 1]
     # the enumeration that matches the question best, a longer one when close
     return max(listing, key=lambda c: c[0] + LIST_ITEM_BONUS * c[2].text.count("、"), default=None)
@@ -439,13 +478,32 @@ def nth_section(question: str, reading: Reading, index: Index, outline: Outline,
                   parts=tuple(parts), relevance=1.0, query=reading.text)
 
 
+def _section_first(section: str, index: Index) -> Passage | None:
+    """The first passage of a section's first paragraph (it follows the heading's passage in the index)."""
+    row = index.positions.get(heading_id(section))
+    nxt = index.passages[row + 1] if row is not None and row + 1 < len(index.passages) else None
+    if nxt is not None and nxt.citation.section_id == section and nxt.citation.paragraph_number > 0:
+        return nxt
+    return next((p for p in index.passages if p.citation.section_id == section
+                 and p.citation.paragraph_number > 0), None)
+
+
+def _with_section_body(hits: tuple[Hit, ...], index: Index) -> tuple[Hit, ...]:
+    """A which-question whose best match is a section heading ("建设平安德州要抓哪些方面"): the section's first
+    paragraph is scored too, where it may list the items, even when retrieval ranked it lower."""
+    top = hits[0].passage.citation if hits else None
+    if top is None or top.paragraph_number != 0 or any(
+            h.passage.citation.section_id == top.section_id and h.passage.citation.paragraph_number > 0 for h in hits):
+        return hits
+    first = _section_first(top.section_id, index)
+    return hits if first is None else hits + (Hit(passage=first, score=0.0, dense=0.0, keyword=0.0),)
+
+
 def _section_opening(parts: list[AnswerPart], cited: list[Hit], heading: Hit, index: Index,
                      max_units: int) -> tuple[list[AnswerPart], list[Hit]]:
     """After an answer of headings alone, the opening sentences of the heading's section (its first paragraph),
     cited with that paragraph."""
-    section = heading.passage.citation.section_id
-    first = next((p for p in index.passages if p.citation.section_id == section
-                  and p.citation.paragraph_number > 0), None)
+    first = _section_first(heading.passage.citation.section_id, index)
     if first is None:
         return parts, cited
     start, end = index.passage_units[index.positions[first.id]]
@@ -476,6 +534,20 @@ def _label_documents(parts: list[AnswerPart], cited: list[Hit], outline: Outline
 
 
 _RELATIVE_YEAR = {"前年": -2, "去年": -1, "上一年": -1, "明年": 1, "后年": 2}
+
+
+#: the question is about the current year: other relative years in it tell a story or compare
+_THIS_YEAR = re.compile(r"今年|本年度|this year")
+
+
+def years_asked(reading: Reading, report_years: frozenset[str]) -> set[str]:
+    """The years a question asks about, read in its asking part: "去年老母亲在县医院看病……今年政府有什么打算"
+    asks about this year; a relative year beside 今年 ("孩子明年上幼儿园，今年新建多少所") is the asker's story."""
+    text = reading.core
+    found = years(text)
+    if not _THIS_YEAR.search(text):
+        found |= relative_years(text, report_years)
+    return found
 
 
 def relative_years(text: str, report_years: frozenset[str]) -> set[str]:

@@ -20,7 +20,7 @@ from .curated import CuratedError, CuratedSource, CuratedStore
 from .corpus import Corpus, CorpusError, corpus_title, load_corpus
 from .embed import QueryEncoder, query_encoder
 from .index import Index, IndexNotReady, build_index, build_lock, check_index, fingerprint, index_path, load_index
-from .answer import relative_years
+from .answer import years_asked
 from .model import ModelError, ModelSpec, resolve_model
 from .passages import document_place, document_year
 from .question import DETAIL_TYPES, GLUE_CHARS, Reader, Reading, split_unknown
@@ -470,7 +470,7 @@ class Engine:
         candidates = [d for d in docs if d.place in named or (not named and (d.place in home or not d.place))] \
             or list(docs)
         have = frozenset(str(d.year) for d in candidates if d.year is not None)
-        asked = years(reading.text) | relative_years(reading.text, have)
+        asked = years_asked(reading, have)
         if asked and not named and not asked & have:
             # a year the home city has no report of, asked without a place: the reports of that year answer
             candidates = [d for d in docs if str(d.year) in asked] or candidates

@@ -31,7 +31,7 @@ _ALL_CJK_WORD = re.compile(r"[\u3400-\u9fff]+")
 GLUE_CHARS = frozenset(w for w in STOPWORDS if len(w) == 1 and w != "市")
 
 AnswerType = Literal["phone", "money", "date", "address", "person", "mine", "list", "purpose", "quantity",
-                     "how", "yesno", "other"]
+                     "define", "how", "yesno", "other"]
 
 #: checked in this order: the first that matches is what the question asks for
 ASK_PATTERNS: tuple[tuple[AnswerType, re.Pattern[str]], ...] = tuple((t, re.compile(p, re.I)) for t, p in (
@@ -40,8 +40,8 @@ ASK_PATTERNS: tuple[tuple[AnswerType, re.Pattern[str]], ...] = tuple((t, re.comp
               r"补多少|补钱|给钱|罚多少|罚款|多少补贴|多少补助|投资多少|多少亿|交多少|缴多少|price|cost|fee|how much money"),
     ("date", r"什么时候|啥时候|啥时|哪天|几月|几号|何时|哪一天|哪年|哪一年|具体时间|什么时间|多久|多长时间|日期|时间表|"
              r"开工时间|通车时间|截止|几点|开门时间|营业时间|when\b|what date|what time|how long|opening hours|\bopen\b"),
-    ("address", r"在哪(里|儿|个地方|块|条街|条路|个位置)|在哪[？?]?$|哪里|哪儿|去哪|到哪|哪条街|哪条路|哪个位置|什么地方|"
-                r"啥地方|什么位置|地址|位置在|地点|"
+    ("address", r"在哪(里|儿|个地方|块|条街|条路|个位置)|在哪[？?]?$|哪里|哪儿|(去|到)哪(?![几些])|哪条街|哪条路|哪个位置|什么地方|"
+                r"啥地方|什么位置|地址|位置在|地点|位于哪|建在哪|"
                 r"where\b|address|location"),
     ("person", r"负责人|谁负责|是谁|哪位|谁来|谁作|谁做|谁是|who\b"),
     ("purpose", r"为什么|为啥|为何|为了啥|为了什么|为的是|干啥用|干什么用|目的|意义何在|有啥用|有什么用|图啥|图的是|图什么|"
@@ -51,6 +51,9 @@ ASK_PATTERNS: tuple[tuple[AnswerType, re.Pattern[str]], ...] = tuple((t, re.comp
              r"列举|具体.{0,3}(有|提到|是)|which\b|what are|list\b"),
     ("quantity", r"多少|几个|几所|几条|几万|几家|几项|几成|多大|多高|多长|多快|比例|百分|增长|幅度|目标|[^效]率|"
                  r"how many|how much|percent|rate\b|target"),
+    # what a term means ("三线一单是什么意思"): a work report names its programmes without defining them
+    ("define", r"什么意思|啥意思|是指什么|是指啥|指的是什么|指的是啥|指的啥|指啥|指什么|什么叫|含义|定义是|"
+               r"what does .{1,40} mean|meaning of|what is meant by"),
     # how something is done: the topic sentence and what follows it ("现代高效农业咋发展？")
     ("how", r"(咋|怎么|怎样|如何)(搞|弄|办|整|发展|推进|做|干|抓|落实|建设|提升|打造)|"
             r"有(啥|什么)?(举措|措施|部署|招)|how (will|does|do|is|are|can)\b"),
@@ -60,10 +63,11 @@ ASK_PATTERNS: tuple[tuple[AnswerType, re.Pattern[str]], ...] = tuple((t, re.comp
     # that the question keeps its own type — a yes/no — and only gains this detail)
     ("mine", r"(轮上|轮到|轮得上|排上|有份)|(俺|我|咱)(们|家)?(这|那)?个?(村|庄|小区|社区|街道|镇|乡|县|区|家门口|片区|"
              r"那条路|那条街).{0,12}([不没吗][？?]?$|能不能|会不会|有没有|算不算|包不包括|修不修|改不改|建不建|弄不弄|"
-             r"管不管)|my (village|town|street|county|district|neighbou?rhood)"),
+             r"管不管)|(有没有|是不是|会不会|能不能)(在|到|给|轮到)?(俺|我|咱)(们|家)?(这|那)?个?(村|庄|小区|社区|街道|镇|乡|"
+             r"家门口|片区)|my (village|town|street|county|district|neighbou?rhood)"),
 ))
 #: detail types a report may simply not give; when no candidate sentence carries one, the reply is partial
-DETAIL_TYPES = ("phone", "money", "date", "address", "person", "mine")
+DETAIL_TYPES = ("phone", "money", "date", "address", "person", "mine", "define")
 #: what a sentence must contain to carry each detail type
 CARRIES: dict[str, re.Pattern[str]] = {
     "phone": re.compile(r"\d{3,4}-?\d{7,8}|(?<!\d)\d{5}(?!\d)热线|电话"),
@@ -72,12 +76,14 @@ CARRIES: dict[str, re.Pattern[str]] = {
     "address": re.compile(r"\d+号|[路街巷]\d|街道|门牌"),
     "person": re.compile(r"[\u4e00-\u9fff]{2,3}(代表|同志|书记|市长|主任)"),
     "mine": re.compile(r"(?!)"),  # a work report lists no villages, streets or schools one by one
+    "define": re.compile(r"即|是指|指的是|也就是|、"),  # a definition, or the items that make up the term
 }
 #: how a partial reply names what the report does not give (a fixed vocabulary, never the user's words)
 DETAIL_WORDS: dict[str, str] = {
     "phone": "联系电话", "money": "具体的价格或金额", "date": "具体的时间", "address": "具体的地点或地址",
     "person": "具体的负责人",
     "mine": "具体包括哪些村镇、街道或学校",
+    "define": "这一说法的具体含义",
 }
 
 _INJECTION = re.compile(

@@ -217,6 +217,8 @@ def test_elder_mode_text_is_18px_with_line_height_1_3(open_page, path) -> None:
 def test_elder_toggle_is_above_the_fold_on_a_phone(open_page, path, width, height) -> None:
     page = open_page(path, width=width, height=height)
     chat_input(page)
+    # the toggle is added by the page's script, which may run after the input is ready (seen on a loaded machine)
+    page.locator(".dz-elder-toggle").wait_for(state="visible")
     r = page.evaluate(RECT, ".dz-elder-toggle")
     assert r["y"] >= 0 and r["y"] + r["h"] <= height and r["x"] + r["w"] <= width
     assert page.evaluate(ON_TOP, ".dz-elder-toggle")
