@@ -259,8 +259,10 @@ def compose(question: str, reading: Reading, query: Query, retrieval: Retrieval,
     if reading.asks == "list":
         before = len(parts)
         parts, cited = _with_headings(parts, cited, chosen, hits, index, outline)
-        listed = listed or len(parts) != before or _lists_the_asked(chosen[0][2].text, query, index)
-        if _items(parts) < _asked_count(reading.core):
+        count = _asked_count(reading.core)
+        listed = listed or len(parts) != before or _lists_the_asked(chosen[0][2].text, query, index) \
+            or 2 <= count <= _items(parts)
+        if _items(parts) < count or not _names_the_asked(reading.core, cited):
             listed = False  # "哪四个区" answered with a sentence that names "四区" without them
         if not listed and not preface:
             # a which-question whose best passage only names the programme ("实施快递业“两进一出”工程"):
@@ -368,11 +370,34 @@ def _asked_count(text: str) -> int:
     return 0 if m is None else (2 if m.group(1) == "两" else _number(m.group(1)))
 
 
+#: what a which-question asks to be listed, when a short noun ends the question: 疏解哪些单位, 划在哪几个乡镇
+_ASKED_ITEMS = re.compile(r"哪(些|几[个项家所条类种座处件]?|[一二三四五六七八九十两\d]+[个项家所条类种座处样件])"
+                          r"([\u4e00-\u9fff]{2,4})[呢啊呀吗]?$")
+#: nouns that only say "items" (哪些方面, 哪几件事): any list answers them
+_GENERIC_ITEMS = frozenset("方面 措施 内容 工作 东西 事情 件事 事儿 定位 方向 举措 办法 安排 领域 类型 种类 项目 工程 部分 "
+                           "任务 重点 目标 行动 政策 问题".split())
+
+
+def _names_the_asked(core: str, cited: Sequence[Hit]) -> bool:
+    """Whether the cited passages name the kind of item a which-question asks for ("疏解哪些单位": 单位, or a
+    word of it); a report that never says the word does not list such items."""
+    m = _ASKED_ITEMS.search(core.rstrip("？?！!。. "))
+    if m is None or any(m.group(2).startswith(g) for g in _GENERIC_ITEMS):  # 哪几个方面使劲
+        return True
+    noun = m.group(2)
+    text = "".join(h.passage.context + h.passage.text for h in cited)
+    return any(noun[i:i + 2] in text for i in range(len(noun) - 1))
+
+
 def _items(parts: Sequence[AnswerPart]) -> int:
     """How many items the quoted parts list: the parts themselves, or the longest enumeration in one of them."""
     def enumerated(text: str) -> int:
         n = text.count("、")
-        return n + 1 + (1 if n and re.search("(和|及|以及)[^、]*$", text) else 0) if n else 1
+        listed = n + 1 + (1 if n and re.search("(和|及|以及)[^、]*$", text) else 0) if n else 1
+        # clauses built alike are items too: "聚力培育标志性产业链,聚力培育先进制造业集群。"
+        heads = [c.strip()[:PARALLEL_HEAD] for c in re.split("[,，;；]", text) if c.strip()]
+        alike = max((heads.count(h) for h in heads), default=1)
+        return max(listed, alike)
     return max([len(parts), *(enumerated(p.text) for p in parts)])
 
 
@@ -541,13 +566,13 @@ _THIS_YEAR = re.compile(r"今年|本年度|this year")
 
 
 def years_asked(reading: Reading, report_years: frozenset[str]) -> set[str]:
-    """The years a question asks about, read in its asking part: "去年老母亲在县医院看病……今年政府有什么打算"
-    asks about this year; a relative year beside 今年 ("孩子明年上幼儿园，今年新建多少所") is the asker's story."""
-    text = reading.core
-    found = years(text)
-    if not _THIS_YEAR.search(text):
-        found |= relative_years(text, report_years)
-    return found
+    """The years a question asks about. When its asking part says 今年, other years in it tell the asker's
+    story ("去年老母亲在县医院看病……今年政府有什么打算", "孩子明年上幼儿园，今年新建多少所"): only a year the asking
+    part names itself counts. Otherwise every year the question writes out ("2022年的报告里，GDP目标是多少")
+    and the relative years (去年, 明年) of its asking part: before it, they are the asker's story."""
+    if _THIS_YEAR.search(reading.core):
+        return years(reading.core)
+    return years(reading.text) | relative_years(reading.core, report_years)
 
 
 def relative_years(text: str, report_years: frozenset[str]) -> set[str]:

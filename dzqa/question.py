@@ -31,7 +31,7 @@ _ALL_CJK_WORD = re.compile(r"[\u3400-\u9fff]+")
 GLUE_CHARS = frozenset(w for w in STOPWORDS if len(w) == 1 and w != "市")
 
 AnswerType = Literal["phone", "money", "date", "address", "person", "mine", "list", "purpose", "quantity",
-                     "define", "how", "yesno", "other"]
+                     "define", "how", "yesno", "breakdown", "other"]
 
 #: checked in this order: the first that matches is what the question asks for
 ASK_PATTERNS: tuple[tuple[AnswerType, re.Pattern[str]], ...] = tuple((t, re.compile(p, re.I)) for t, p in (
@@ -47,7 +47,8 @@ ASK_PATTERNS: tuple[tuple[AnswerType, re.Pattern[str]], ...] = tuple((t, re.comp
     ("purpose", r"为什么|为啥|为何|为了啥|为了什么|为的是|干啥用|干什么用|目的|意义何在|有啥用|有什么用|图啥|图的是|图什么|"
                 r"想达到|达到什么效果|what for|why\b|purpose|aim\b|"
                 r"(打造|建设|建)成(啥|什么)|成为(啥|什么)|要打造(啥|什么)|定位是(啥|什么)"),
-    ("list", r"哪些|哪几|有哪|都有啥|都有什么|包括什么|包括啥|包括哪|包含|哪[一二三四五六七八九十两]+[个项条大]|"
+    ("list", r"哪些|哪几|有哪|都有啥|都有什么|包括什么|包括啥|包括哪|包含|哪([二三四五六七八九十两][一二三四五六七八九十]*|\d+)"
+             r"(个|项|条|大|类|件|样|种|块|所|家|座|处|方面|区)|名单|清单|都是(啥|什么|哪)|分别是(啥|什么|哪)|"
              r"列举|具体.{0,3}(有|提到|是)|which\b|what are|list\b"),
     ("quantity", r"多少|几个|几所|几条|几万|几家|几项|几成|多大|多高|多长|多快|比例|百分|增长|幅度|目标|[^效]率|"
                  r"how many|how much|percent|rate\b|target"),
@@ -65,9 +66,12 @@ ASK_PATTERNS: tuple[tuple[AnswerType, re.Pattern[str]], ...] = tuple((t, re.comp
              r"那条路|那条街).{0,12}([不没吗][？?]?$|能不能|会不会|有没有|算不算|包不包括|修不修|改不改|建不建|弄不弄|"
              r"管不管)|(有没有|是不是|会不会|能不能)(在|到|给|轮到)?(俺|我|咱)(们|家)?(这|那)?个?(村|庄|小区|社区|街道|镇|乡|"
              r"家门口|片区)|my (village|town|street|county|district|neighbou?rhood)"),
+    # a figure broken down by county, district or school: a work report gives the city's totals
+    ("breakdown", r"(各个?|每个)(县|区|县市区|县区|县市|乡镇|镇|街道|村|学校|医院).{0,10}(分别|各|多少|几)|"
+                  r"分别是多少|分别(有|是)?几|each (county|district|town|school)"),
 ))
 #: detail types a report may simply not give; when no candidate sentence carries one, the reply is partial
-DETAIL_TYPES = ("phone", "money", "date", "address", "person", "mine", "define")
+DETAIL_TYPES = ("phone", "money", "date", "address", "person", "mine", "define", "breakdown")
 #: what a sentence must contain to carry each detail type
 CARRIES: dict[str, re.Pattern[str]] = {
     "phone": re.compile(r"\d{3,4}-?\d{7,8}|(?<!\d)\d{5}(?!\d)热线|电话"),
@@ -77,6 +81,7 @@ CARRIES: dict[str, re.Pattern[str]] = {
     "person": re.compile(r"[\u4e00-\u9fff]{2,3}(代表|同志|书记|市长|主任)"),
     "mine": re.compile(r"(?!)"),  # a work report lists no villages, streets or schools one by one
     "define": re.compile(r"即|是指|指的是|也就是|、"),  # a definition, or the items that make up the term
+    "breakdown": re.compile(r"分别"),  # "城乡居民人均可支配收入分别增长6.5%和7%"
 }
 #: how a partial reply names what the report does not give (a fixed vocabulary, never the user's words)
 DETAIL_WORDS: dict[str, str] = {
@@ -84,6 +89,7 @@ DETAIL_WORDS: dict[str, str] = {
     "person": "具体的负责人",
     "mine": "具体包括哪些村镇、街道或学校",
     "define": "这一说法的具体含义",
+    "breakdown": "分到各县市区的具体数字",
 }
 
 _INJECTION = re.compile(
