@@ -503,6 +503,19 @@ def nth_section(question: str, reading: Reading, index: Index, outline: Outline,
                   parts=tuple(parts), relevance=1.0, query=reading.text)
 
 
+def detail_of(question: str, reading: Reading, topic: Answer, hotline: str) -> Answer | None:
+    """A detail asked after an answer ("在哪报名？", "一共开了几天？") that no passage carries: the partial reply
+    quoting the answer it follows, so the asker sees what the report does say about the topic; None when the
+    question asks no detail or the topic answer quotes nothing."""
+    if not reading.details or topic.kind not in ("answer", "partial") or not topic.parts:
+        return None
+    what = DETAIL_WORDS[reading.details[0]]
+    preface, closing = PARTIAL_DETAIL.format(what=what), PARTIAL_CLOSING.format(what=what, hotline=hotline)
+    return Answer(question=question, text=preface + _joined(topic.parts) + closing, found=False, kind="partial",
+                  citations=topic.citations, parts=topic.parts, relevance=topic.relevance, query=reading.text,
+                  preface=preface, closing=closing)
+
+
 def _section_first(section: str, index: Index) -> Passage | None:
     """The first passage of a section's first paragraph (it follows the heading's passage in the index)."""
     row = index.positions.get(heading_id(section))

@@ -390,6 +390,10 @@ class Engine:
             if result.kind != "refusal":
                 break  # the leading reports answer it; a wider scope is tried only after a refusal
         assert result is not None
+        if result.kind == "refusal" and earlier and reading.details and not reading.injection \
+                and not reading.other_places and self._leans(reading.text):
+            # a detail asked after an answer ("在哪报名？"): what the report says on the topic, as a partial
+            result = self._detail_of_topic(question, reading, self._topic(earlier), rows=scope.rows[0]) or result
         timings = {**result.timings, "total": time.perf_counter() - t0}
         return replace(result, related=self._related(result), timings=timings)
 
@@ -536,7 +540,8 @@ class Engine:
                 topic.append(q)
             else:
                 topic = [q]
-        return " ".join(topic[-2:])
+        # the question that stood on its own names the topic; the latest follow-up narrows it
+        return " ".join(topic[:1] + topic[1:][-1:])
 
     def _leans(self, text: str) -> bool:
         """Whether a (normalised) question is short and leans on an earlier one."""
@@ -610,6 +615,16 @@ class Engine:
         if result.kind == "refusal" or not result.citations:
             return None
         return result if covers(self.index, checkable, result.citations[0]) >= IN_CONTEXT_MIN_COVERAGE else None
+
+    def _detail_of_topic(self, question: str, reading: Reading, topic: str, *,
+                         rows: frozenset[int] | None) -> Answer | None:
+        """The partial reply to a detail the report lacks, quoting the conversation topic's answer."""
+        prev_text = self._topic_text(topic)
+        if prev_text is None:
+            return None
+        prev_reading = self.reader.read(prev_text)
+        prev = self._answer(topic, prev_reading, prev_reading.search_text, rows=rows)
+        return answer_mod.detail_of(question, reading, prev, self.settings.hotline)
 
     def _topic_text(self, topic: str) -> str | None:
         """The conversation's topic normalised, or None when it holds nothing to read a follow-up with."""

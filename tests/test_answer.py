@@ -161,3 +161,27 @@ def test_another_city_named_in_english_gets_the_partial_reply(engine: Engine) ->
     a = engine.ask("What is Jinan's GDP growth target for 2021?")
     assert a.kind == "partial" and a.text.startswith(PARTIAL_PLACE.format(home="德州市", place="济南"))
     assert engine.read("how do dezhou and jinan cooperate").other_places == ()
+
+
+def test_a_detail_asked_after_an_answer_is_a_partial_quoting_that_answer(engine: Engine) -> None:
+    """"这个中心在哪办公？" after the question that found the centre: the report gives no address, so the reply
+    says so and quotes what it says about the topic, cited."""
+    history = ["政府为啥要大力发展物流？", "要成立什么机构来管？"]
+    a = engine.ask("这个中心在哪办公？", history=history)
+    assert a.kind == "partial" and a.citations and a.text.startswith(PARTIAL_DETAIL.format(what="具体的地点或地址"))
+    assert a.text.endswith(PARTIAL_CLOSING.format(what="具体的地点或地址", hotline="12345"))
+
+
+@pytest.mark.parametrize("question, kind", [
+    ("四区同城里的四区是哪四个区？", "partial"),  # the report names 四区 without them
+    ("德州高新区一区多园都有哪几个园？", "partial"),
+    ("产城融合示范区要打造成哪三个定位？", "answer"),  # 先行区、新城区、示范基地
+])
+def test_a_which_question_is_answered_only_with_the_items_it_asks_for(engine: Engine, question: str,
+                                                                       kind: str) -> None:
+    assert engine.ask(question).kind == kind
+
+
+def test_a_story_year_is_not_the_year_asked(engine: Engine) -> None:
+    a = engine.ask("孩子明年要上幼儿园了，听说今年要新盖一批公办的，到底盖多少所？")
+    assert a.kind == "answer" and "38所" in a.text
