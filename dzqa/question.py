@@ -22,7 +22,7 @@ import importlib.util
 from pathlib import Path
 from typing import Callable, Collection, Iterable, Literal, Sequence
 
-from .synonyms import FRAME_WORDS, SynonymBridge
+from .synonyms import FRAME_WORDS, EnglishBridge, SynonymBridge
 from .text import STOPWORDS
 
 _ALL_CJK_WORD = re.compile(r"[\u3400-\u9fff]+")
@@ -295,6 +295,7 @@ class Reader:
         words = list(vocabulary)
         self.bridge = SoundBridge(words, corpus_text, cut)
         self.synonyms = SynonymBridge(words, corpus_text, cut, STOPWORDS)
+        self.english = EnglishBridge(words, corpus_text)
         self.places = places(home_city)
         self.corpus = corpus_text
 
@@ -310,6 +311,8 @@ class Reader:
                 other.append(name)
         sound = self.bridge(core)
         bridged = sound + self.synonyms(core, skip=(typed for typed, _ in sound))
+        if _LATIN.search(core):  # an English question is searched with the report's words for its words too
+            bridged += self.english(core)
         return Reading(text=text, core=core, bridged=bridged, asks=answer_type(core),
                        details=tuple(t for t, p in ASK_PATTERNS if t in DETAIL_TYPES and p.search(core)),
                        other_places=tuple(other), home_named=home_named, injection=bool(_INJECTION.search(text)))

