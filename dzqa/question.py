@@ -80,7 +80,7 @@ CARRIES: dict[str, re.Pattern[str]] = {
     "address": re.compile(r"\d+号|[路街巷]\d|街道|门牌"),
     "person": re.compile(r"[\u4e00-\u9fff]{2,3}(代表|同志|书记|市长|主任)"),
     "mine": re.compile(r"(?!)"),  # a work report lists no villages, streets or schools one by one
-    "define": re.compile(r"即|是指|指的是|也就是|、"),  # a definition, or the items that make up the term
+    "define": re.compile(r"即|是指|指的是|也就是"),  # a definition (a list question is answered by its items)
     "breakdown": re.compile(r"分别"),  # "城乡居民人均可支配收入分别增长6.5%和7%"
 }
 #: how a partial reply names what the report does not give (a fixed vocabulary, never the user's words)
@@ -313,8 +313,10 @@ class Reader:
         bridged = sound + self.synonyms(core, skip=(typed for typed, _ in sound))
         if _LATIN.search(core):  # an English question is searched with the report's words for its words too
             bridged += self.english(core)
-        return Reading(text=text, core=core, bridged=bridged, asks=answer_type(core),
-                       details=tuple(t for t, p in ASK_PATTERNS if t in DETAIL_TYPES and p.search(core)),
+        asks = answer_type(core)
+        return Reading(text=text, core=core, bridged=bridged, asks=asks,
+                       details=tuple(t for t, p in ASK_PATTERNS if t in DETAIL_TYPES and p.search(core)
+                                     and not (t == "define" and asks == "list")),
                        other_places=tuple(other), home_named=home_named, injection=bool(_INJECTION.search(text)))
 
 
