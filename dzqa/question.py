@@ -40,7 +40,7 @@ ASK_PATTERNS: tuple[tuple[AnswerType, re.Pattern[str]], ...] = tuple((t, re.comp
               r"补多少|补钱|给钱|罚多少|罚款|多少补贴|多少补助|投资多少|多少亿|交多少|缴多少|price|cost|fee|how much money"),
     ("date", r"什么时候|啥时候|啥时|哪天|几月|几号|何时|哪一天|哪年|哪一年|具体时间|什么时间|多久|多长时间|日期|时间表|"
              r"开工时间|通车时间|截止|几点|开门时间|营业时间|when\b|what date|what time|how long|opening hours|\bopen\b"),
-    ("address", r"在哪(?![些几次])|哪里|哪儿|(去|到)哪(?![几些])|哪条街|哪条路|哪个位置|什么地方|"
+    ("address", r"在哪(?![些几次一二三四五六七八九十两\d])|哪里|哪儿|(去|到)哪(?![几些一二三四五六七八九十两\d])|哪条街|哪条路|哪个位置|什么地方|"
                 r"啥地方|什么位置|地址|位置在|地点|位于哪|建在哪|"
                 r"where\b|address|location"),
     ("person", r"负责人|谁负责|是谁|哪位|谁来|谁作|谁做|谁是|who\b"),
@@ -148,9 +148,10 @@ def answer_type(text: str) -> AnswerType:
     return "other"
 
 
-def question_core(text: str) -> str:
+def question_core(text: str, topical: Callable[[str], bool] | None = None) -> str:
     """The part of a long message that asks (``我跑了十几年运输……报告里对国三柴油货车是怎么说的？`` → its
-    last asking clause, with the clauses before it until it is long enough to stand alone)."""
+    last asking clause, with the clauses before it until it is long enough to stand alone and, with
+    ``topical``, until it names a topic: "俺这车还能跑不？报告里咋说的？" says what about only in the story)."""
     if len(text) < STORY_MIN_CHARS:
         return text
     clauses = [m.group(0) for m in _CLAUSES.finditer(text)]
@@ -162,7 +163,7 @@ def question_core(text: str) -> str:
     while first > 0 and first - 1 in asking and last - first < 2:
         first -= 1
     core = "".join(clauses[first:])
-    while first > 0 and len(core) < CORE_MIN_CHARS:
+    while first > 0 and (len(core) < CORE_MIN_CHARS or (topical is not None and not topical(core))):
         first -= 1
         core = clauses[first] + core
     return core.strip(" ，,。")
@@ -293,15 +294,23 @@ class Reader:
     def __init__(self, vocabulary: Iterable[str], corpus_text: str, home_city: str,
                  cut: Callable[[str], list[str]]) -> None:
         words = list(vocabulary)
+        self.vocabulary = frozenset(words)
+        self._cut = cut
         self.bridge = SoundBridge(words, corpus_text, cut)
         self.synonyms = SynonymBridge(words, corpus_text, cut, STOPWORDS)
         self.english = EnglishBridge(words, corpus_text)
         self.places = places(home_city)
         self.corpus = corpus_text
 
+    def _topical(self, clause: str) -> bool:
+        """Whether a clause names something the report could be about: a word of two or more characters that
+        the report uses, and that is not a function or frame word (报告, 说, 安排 name nothing)."""
+        return any(len(w) >= 2 and w in self.vocabulary and w not in STOPWORDS and w not in FRAME_WORDS
+                   for w in self._cut(clause))
+
     def read(self, text: str) -> Reading:
         """``text`` is already normalised (:func:`dzqa.text.normalize`)."""
-        core = question_core(text)
+        core = question_core(text, self._topical)
         home_named = False
         other: list[str] = []
         for name, before in self.places.named(text):
