@@ -95,7 +95,8 @@ DETAIL_WORDS: dict[str, str] = {
 _INJECTION = re.compile(
     r"ignore (all |any |the )?(previous|prior|above|earlier)|disregard (all |the )?(previous|above|instructions)|"
     r"system prompt|jailbreak|you are now|pretend (to be|you)|act as|developer mode|"
-    r"(忽略|无视|忘掉|忘记|不要管).{0,4}(以上|之前|前面|上面|上述|所有|指令|规则|设定)|你现在是|现在你是|你现在扮演|"
+    r"(忽略|无视|忘掉|忘记|不要管|别管|不用管|不要参考|别参考|不要看|抛开|撇开).{0,4}(以上|之前|前面|上面|上述|所有|指令|"
+    r"规则|设定|报告|原文|资料|内容|材料)|(直接|只)(回答|回复|输出|说)[:：]|你现在是|现在你是|你现在扮演|"
     r"扮演一个|假装你|系统提示|提示词|越狱|照我说的|跟我重复|重复我说的|请直接回答说|就说|输出以下", re.I)
 #: a clause that asks: the question inside a long story is the last clause holding one of these
 _ASKS = re.compile(r"[？?]|吗|呢|啥|什么|怎么|咋|多少|哪|几|是否|([\u4e00-\u9fff])[没不]\1|为何|为啥|"
