@@ -156,7 +156,8 @@ def relevance_model(model_name: str, override: str = "") -> RelevanceModel | Non
         return None
     probe = TopicProbe.from_json(entry["probe"]) if entry.get("probe") else None
     plain = (tuple(entry["plain"]["weights"]), float(entry["plain"]["bias"])) if entry.get("plain") else None
-    return RelevanceModel(tuple(entry["weights"]), float(entry["bias"]), str(entry.get("fitted_on", "")), probe, plain)
+    return RelevanceModel(tuple(entry["weights"]), float(entry["bias"]), str(entry.get("fitted_on", "")),
+                          probe, plain)
 
 
 def small_talk(normalized: str, title: str, hotline: str) -> str | None:
@@ -504,7 +505,7 @@ def nth_section(question: str, reading: Reading, index: Index, outline: Outline,
 
 
 def detail_of(question: str, reading: Reading, topic: Answer, hotline: str) -> Answer | None:
-    """A detail asked after an answer ("在哪报名？", "一共开了几天？") that no passage carries: the partial reply
+    """A detail asked after an answer ("在哪报名？", "这个中心在哪办公？") that no passage carries: the partial reply
     quoting the answer it follows, so the asker sees what the report does say about the topic; None when the
     question asks no detail or the topic answer quotes nothing."""
     if not reading.details or topic.kind not in ("answer", "partial") or not topic.parts:

@@ -40,7 +40,9 @@ ASK_PATTERNS: tuple[tuple[AnswerType, re.Pattern[str]], ...] = tuple((t, re.comp
               r"补多少|补钱|给钱|罚多少|罚款|多少补贴|多少补助|投资多少|多少亿|交多少|缴多少|price|cost|fee|how much money"),
     ("date", r"什么时候|啥时候|啥时|哪天|几月|几号|何时|哪一天|哪年|哪一年|具体时间|什么时间|多久|多长时间|日期|时间表|"
              r"开工时间|通车时间|截止|几点|开门时间|营业时间|when\b|what date|what time|how long|opening hours|\bopen\b"),
-    ("address", r"在哪(?![些几次一二三四五六七八九十两\d])|哪里|哪儿|(去|到)哪(?![几些一二三四五六七八九十两\d])|哪条街|哪条路|哪个位置|什么地方|"
+    # 在哪办公, 去哪个医院; not 在哪些方面, 在哪次会上, 做到哪三个 (a list or a count)
+    ("address", r"在哪(?![些几次一二三四五六七八九十两\d])|哪里|哪儿|(去|到)哪(?![几些一二三四五六七八九十两\d])|"
+                r"哪条街|哪条路|哪个位置|什么地方|"
                 r"啥地方|什么位置|地址|位置在|地点|位于哪|建在哪|"
                 r"where\b|address|location"),
     ("person", r"负责人|谁负责|是谁|哪位|谁来|谁作|谁做|谁是|who\b"),

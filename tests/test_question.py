@@ -99,3 +99,17 @@ def test_english_words_are_bridged_onto_report_words_by_cc_cedict(engine: Engine
     assert ("phasing out", "淘汰") in engine.read("keep phasing out diesel trucks").bridged
     assert engine.read("Who wrote Pride and Prejudice?").bridged == ()
     assert engine.read("今年要新建多少所公办幼儿园？").bridged == engine.read("今年要新建多少所公办幼儿园").bridged
+
+
+def test_what_a_question_asks_for() -> None:
+    """Unit test of the answer-type patterns this reader adds: an address is not a list or a count, what a term
+    means and a figure per county are details a report may lack."""
+    from dzqa.question import ASK_PATTERNS, answer_type
+
+    asked = {t: answer_type(t) for t in ("这个中心在哪办公", "去哪个医院做", "蓝天保卫战在哪些方面发力",
+                                          "治污要做到哪三个方面", "四减四增行动具体减哪四样")}
+    assert asked == {"这个中心在哪办公": "address", "去哪个医院做": "address", "蓝天保卫战在哪些方面发力": "list",
+                     "治污要做到哪三个方面": "list", "四减四增行动具体减哪四样": "list"}
+    details = lambda t: {k for k, p in ASK_PATTERNS if p.search(t)}  # noqa: E731
+    assert "define" in details("三线一单是什么意思") and "breakdown" in details("城镇新增就业各个县市区分别是多少")
+    assert "define" not in details("三线一单落实得怎么样")
