@@ -66,12 +66,12 @@ def test_nothing_from_the_licence_footers_is_quoted(five_engine: Engine) -> None
 
 def test_the_dezhou_sets_keep_their_quality_beside_the_national_reports(five_engine: Engine, engine: Engine) -> None:
     """The home city's questions lose at most 0.03 of hit@1 and of off-topic handled (issue 9) — measured
-    0.963 → 0.963 and 1.00 → 0.95 on questions.jsonl: the second is just beyond it (README)."""
+    0.991 → 0.982 and 1.00 → 1.00 on questions.jsonl (README)."""
     alone = evaluate(engine, load_questions(DATA / "questions.jsonl")).metrics()
     five = evaluate(five_engine, load_questions(DATA / "questions.jsonl")).metrics()
     assert five["hit@1"] >= alone["hit@1"] - 0.03
     assert five["answer_has_gold"] >= alone["answer_has_gold"] - 0.03
-    assert five["off_topic_handled"] >= alone["off_topic_handled"] - 0.06
+    assert five["off_topic_handled"] >= alone["off_topic_handled"] - 0.03
 
 
 def test_a_wider_scope_must_be_surer(five_engine: Engine) -> None:
