@@ -185,3 +185,24 @@ def test_a_which_question_is_answered_only_with_the_items_it_asks_for(engine: En
 def test_a_story_year_is_not_the_year_asked(engine: Engine) -> None:
     a = engine.ask("孩子明年要上幼儿园了，听说今年要新盖一批公办的，到底盖多少所？")
     assert a.kind == "answer" and "38所" in a.text
+
+
+def test_fitting_the_relevance_model_gives_weights_a_probe_and_a_held_out_estimate(engine: Engine) -> None:
+    """`dzqa eval --fit`'s fit, on one fitting set: both fits, the probe over the model's dimensions, and a
+    cross-validated estimate (probe and weights refitted in every fold); the result loads as a model."""
+    from pathlib import Path
+
+    from dzqa.answer import FEATURES, RelevanceModel, TopicProbe
+    from dzqa.evaluate import evaluate, fit_relevance, load_questions
+
+    items = load_questions(Path(__file__).parent / "data" / "fit-citizens.jsonl")
+    fitted = fit_relevance(evaluate(engine, items), engine.encoder.encode)
+    assert fitted["features"] == list(FEATURES) and len(fitted["weights"]) == len(FEATURES)
+    assert len(fitted["plain"]["weights"]) == len(FEATURES) and fitted["plain"]["weights"][-1] == 0.0  # no topic
+    probe = TopicProbe.from_json(fitted["probe"])
+    assert len(probe.weights) == engine.index.dim
+    cv = fitted["cross_validated"]
+    assert 0.8 <= cv["covered_kept"] <= 1.0 and 0.6 <= cv["refusals_refused"] <= 1.0
+    model = RelevanceModel(tuple(fitted["weights"]), fitted["bias"], probe=probe,
+                           plain=(tuple(fitted["plain"]["weights"]), fitted["plain"]["bias"]))
+    assert engine.ask("今年要新建多少所公办幼儿园？").found and 0.0 <= model(engine.ask("红烧肉怎么做").signals) <= 1.0
