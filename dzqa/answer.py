@@ -95,7 +95,7 @@ class TopicProbe:
 
     def __call__(self, vector: np.ndarray) -> float:
         x = float((np.asarray(vector, dtype=np.float32) - self.mean) @ self.weights) + self.bias
-        return max(-TOPIC_LIMIT, min(TOPIC_LIMIT, x))
+        return max(-TOPIC_LIMIT, min(TOPIC_LIMIT, x)) if math.isfinite(x) else 0.0
 
     def to_json(self) -> dict[str, Any]:
         return {"mean": [round(float(x), 6) for x in self.mean],
@@ -123,10 +123,10 @@ class RelevanceModel:
     plain: tuple[tuple[float, ...], float] | None = None  # (weights, bias) of the fit without ``topic``
 
     def __call__(self, sig: dict[str, float]) -> float:
+        if self.probe is None:  # no probe: the fit without it when there is one
+            return _logit(*self.plain, sig) if self.plain is not None else _logit(self.weights, self.bias, sig)
         full = _logit(self.weights, self.bias, sig)
-        if self.probe is None or self.plain is None:
-            return full
-        return max(full, _logit(*self.plain, sig))
+        return full if self.plain is None else max(full, _logit(*self.plain, sig))
 
     @classmethod
     def parse(cls, text: str) -> "RelevanceModel":
@@ -394,7 +394,7 @@ def _items(parts: Sequence[AnswerPart]) -> int:
     """How many items the quoted parts list: the parts themselves, or the longest enumeration in one of them."""
     def enumerated(text: str) -> int:
         n = text.count("、")
-        listed = n + 1 + (1 if n and re.search("(和|及|以及)[^、]*$", text) else 0) if n else 1
+        listed = n + 1 + (1 if n and re.search("(和(?!谐)|以及|(?<![普涉])及(?!时))[^、]*$", text) else 0) if n else 1
         # clauses built alike are items too: "聚力培育标志性产业链,聚力培育先进制造业集群。"
         heads = [c.strip()[:PARALLEL_HEAD] for c in re.split("[,，;；]", text) if c.strip()]
         alike = max((heads.count(h) for h in heads), default=1)

@@ -391,9 +391,11 @@ class Engine:
                 break  # the leading reports answer it; a wider scope is tried only after a refusal
         assert result is not None
         if result.kind == "refusal" and earlier and reading.details and not reading.injection \
-                and not reading.other_places and self._leans(reading.text):
-            # a detail asked after an answer ("在哪报名？"): what the report says on the topic, as a partial
-            result = self._detail_of_topic(question, reading, self._topic(earlier), rows=scope.rows[0]) or result
+                and not reading.other_places and self._leans(reading.text) \
+                and (_ANAPHORA.search(reading.text) or not self._own_words(reading.text)):
+            # a detail asked of what was just answered ("这个中心在哪办公？"; not "那故宫门票呢", a new topic): what
+            # the report says on the topic, as a partial
+            result = self._detail_of_topic(question, reading, self._topic(earlier), rows=rows) or result
         timings = {**result.timings, "total": time.perf_counter() - t0}
         return replace(result, related=self._related(result), timings=timings)
 
@@ -531,7 +533,7 @@ class Engine:
         return replace(result, timings={"encode": encode, **r.timings, "answer": time.perf_counter() - t1})
 
     def _topic(self, history: Sequence[str]) -> str:
-        """What the conversation is about: the last question that stood on its own, with the follow-ups
+        """What the conversation is about: the last question that stood on its own, with the latest follow-up
         asked after it ("今年推进哪几条高铁？" + "还有要争取的城际吗？"), so a follow-up of a follow-up keeps the topic."""
         topic: list[str] = []
         for q in history[-MAX_TOPIC_TURNS:]:
@@ -618,11 +620,13 @@ class Engine:
 
     def _detail_of_topic(self, question: str, reading: Reading, topic: str, *,
                          rows: frozenset[int] | None) -> Answer | None:
-        """The partial reply to a detail the report lacks, quoting the conversation topic's answer."""
+        """The partial reply to a detail the report lacks, quoting the conversation topic's answer (found in the
+        reports the topic's own place and year point at, unless the caller filtered)."""
         prev_text = self._topic_text(topic)
         if prev_text is None:
             return None
         prev_reading = self.reader.read(prev_text)
+        rows = rows if rows is not None else self._scope(prev_reading).rows[0]
         prev = self._answer(topic, prev_reading, prev_reading.search_text, rows=rows)
         return answer_mod.detail_of(question, reading, prev, self.settings.hotline)
 

@@ -41,8 +41,9 @@ ASK_PATTERNS: tuple[tuple[AnswerType, re.Pattern[str]], ...] = tuple((t, re.comp
               r"how much money"),
     ("date", r"什么时候|啥时候|啥时|哪天|几月|几号|何时|哪一天|哪年|哪一年|具体时间|什么时间|多久|多长时间|日期|时间表|"
              r"开工时间|通车时间|截止|几点|开门时间|营业时间|when\b|what date|what time|how long|opening hours|\bopen\b"),
-    # 在哪办公, 去哪个医院; not 在哪些方面, 在哪次会上, 做到哪三个 (a list or a count)
-    ("address", r"在哪(?![些几次一二三四五六七八九十两\d])|哪里|哪儿|(去|到)哪(?![几些一二三四五六七八九十两\d])|"
+    # 在哪办公, 去哪个医院; not 在哪些方面, 在哪次会上, 在哪年, 做到哪三个, 提升到哪个水平 (a list, a time, a count)
+    ("address", r"在哪(?![些几次年届一二三四五六七八九十两\d]|个?(方面|领域|环节|阶段|层面|水平|程度))|哪里|哪儿|"
+                r"(去|到)哪(?![几些年届一二三四五六七八九十两\d]|个?(方面|领域|环节|阶段|层面|水平|程度))|"
                 r"哪条街|哪条路|哪个位置|什么地方|"
                 r"啥地方|什么位置|地址|位置在|地点|位于哪|建在哪|"
                 r"where\b|address|location"),
@@ -51,7 +52,8 @@ ASK_PATTERNS: tuple[tuple[AnswerType, re.Pattern[str]], ...] = tuple((t, re.comp
                 r"想达到|达到什么效果|what for|why\b|purpose|aim\b|"
                 r"(打造|建设|建)成(啥|什么)|成为(啥|什么)|要打造(啥|什么)|定位是(啥|什么)"),
     ("list", r"哪些|哪几|有哪|都有啥|都有什么|包括什么|包括啥|包括哪|包含|哪([二三四五六七八九十两][一二三四五六七八九十]*|\d+)"
-             r"(个|项|条|大|类|件|样|种|块|所|家|座|处|方面|区)|名单|清单|都是(啥|什么|哪)|分别是(啥|什么|哪)|"
+             r"(个|项|条|大|类|件|样|种|块|所|家|座|处|方面|区)|(名单|清单)(是|有|包括|都)?(啥|什么|哪)|(有|给).{0,2}(名单|清单)|"
+             r"都是(啥|什么|哪)|分别是(啥|什么|哪)|"
              r"列举|具体.{0,3}(有|提到|是)|which\b|what are|list\b"),
     ("quantity", r"多少|几个|几所|几条|几万|几家|几项|几成|多大|多高|多长|多快|比例|百分|增长|幅度|目标|[^效]率|"
                  r"how many|how much|percent|rate\b|target"),
@@ -66,11 +68,12 @@ ASK_PATTERNS: tuple[tuple[AnswerType, re.Pattern[str]], ...] = tuple((t, re.comp
     # whether the asker's own village, street or school is included: a report names no such lists (last, so
     # that the question keeps its own type — a yes/no — and only gains this detail)
     ("mine", r"(轮上|轮到|轮得上|排上|有份)|(俺|我|咱)(们|家)?(这|那)?个?(村|庄|小区|社区|街道|镇|乡|县|区|家门口|片区|"
-             r"那条路|那条街).{0,12}([不没吗][？?]?$|能不能|会不会|有没有|算不算|包不包括|修不修|改不改|建不建|弄不弄|"
+             r"那条路|那条街).{0,12}([不没吗][？?]?$|能不能|会不会|有没有|在不在|算不算|属不属于|包不包括|修不修|改不改|"
+             r"建不建|弄不弄|"
              r"管不管)|(有没有|是不是|会不会|能不能)(在|到|给|轮到)?(俺|我|咱)(们|家)?(这|那)?个?(村|庄|小区|社区|街道|镇|乡|"
              r"家门口|片区)|my (village|town|street|county|district|neighbou?rhood)"),
     # a figure broken down by county, district or school: a work report gives the city's totals
-    ("breakdown", r"(各个?|每个)(县|区|县市区|县区|县市|乡镇|镇|街道|村|学校|医院).{0,10}(分别|各|多少|几)|"
+    ("breakdown", r"(各个?|每个)(县市区|县区|县市|县(?!域)|区(?!域)|乡镇|镇|街道|村|学校|医院).{0,10}(分别|各|多少|几)|"
                   r"分别是多少|分别(有|是)?几|each (county|district|town|school)"),
 ))
 #: detail types a report may simply not give; when no candidate sentence carries one, the reply is partial
@@ -83,7 +86,7 @@ CARRIES: dict[str, re.Pattern[str]] = {
     "address": re.compile(r"\d+号|[路街巷]\d|街道|门牌"),
     "person": re.compile(r"[\u4e00-\u9fff]{2,3}(代表|同志|书记|市长|主任)"),
     "mine": re.compile(r"(?!)"),  # a work report lists no villages, streets or schools one by one
-    "define": re.compile(r"即|是指|指的是|也就是"),  # a definition (a list question is answered by its items)
+    "define": re.compile(r"(?<![立随旋])即(?![将使便时刻])|是指|指的是|也就是"),  # a definition (a list question is answered by its items)
     "breakdown": re.compile(r"分别"),  # "城乡居民人均可支配收入分别增长6.5%和7%"
 }
 #: how a partial reply names what the report does not give (a fixed vocabulary, never the user's words)
@@ -98,7 +101,7 @@ DETAIL_WORDS: dict[str, str] = {
 _INJECTION = re.compile(
     r"ignore (all |any |the )?(previous|prior|above|earlier)|disregard (all |the )?(previous|above|instructions)|"
     r"system prompt|jailbreak|you are now|pretend (to be|you)|act as|developer mode|"
-    r"(忽略|无视|忘掉|忘记|不要管|别管|不用管|不要参考|别参考|不要看|抛开|撇开).{0,4}(以上|之前|前面|上面|上述|所有|指令|"
+    r"(忽略|无视|忘掉|忘记|不要管|别管|不用管|不要参考|别参考|抛开|撇开).{0,4}(以上|之前|前面|上面|上述|所有|指令|"
     r"规则|设定|报告|原文|资料|内容|材料)|(直接|只)(回答|回复|输出|说)[:：]|你现在是|现在你是|你现在扮演|"
     r"扮演一个|假装你|系统提示|提示词|越狱|照我说的|跟我重复|重复我说的|请直接回答说|就说|输出以下", re.I)
 #: a clause that asks: the question inside a long story is the last clause holding one of these
@@ -241,10 +244,15 @@ def places(home_city: str) -> Places:
 
     latin: dict[str, str] = {}
     # home names first, so that a pinyin shared with another place (rare) counts as home
-    for name in sorted(home, key=len) + sorted(others, key=len):
+    ambiguous: set[str] = set()
+    for name in sorted(home, key=lambda n: (len(n), n)) + sorted(others, key=lambda n: (len(n), n)):
         sound = "".join(lazy_pinyin(name))
         if len(name) == 2 and len(sound) >= LATIN_MIN_LETTERS and sound.isascii() and sound.isalpha():
+            if sound in latin and latin[sound] != name and latin[sound] not in home:
+                ambiguous.add(sound)  # suzhou: 苏州 or 宿州 — which one the asker means is not known
             latin.setdefault(sound, name)
+    for sound in ambiguous:
+        del latin[sound]
     latin_alt = "|".join(sorted(map(re.escape, latin), key=len, reverse=True))
     return Places(frozenset(home), frozenset(others), re.compile(alternation) if alternation else None,
                   latin, re.compile(rf"\b({latin_alt})\b") if latin_alt else None)
@@ -309,6 +317,8 @@ class Reader:
     def _topical(self, clause: str) -> bool:
         """Whether a clause names something the report could be about: a word of two or more characters that
         the report uses, and that is not a function or frame word (报告, 说, 安排 name nothing)."""
+        if not _ALL_CJK_WORD.search(clause):
+            return True  # an English clause: its words are not the report's, so this test cannot judge it
         return any(len(w) >= 2 and w in self.vocabulary and w not in STOPWORDS and w not in FRAME_WORDS
                    for w in self._cut(clause))
 

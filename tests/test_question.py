@@ -113,3 +113,5 @@ def test_what_a_question_asks_for() -> None:
     details = lambda t: {k for k, p in ASK_PATTERNS if p.search(t)}  # noqa: E731
     assert "define" in details("三线一单是什么意思") and "breakdown" in details("城镇新增就业各个县市区分别是多少")
     assert "define" not in details("三线一单落实得怎么样")
+    assert answer_type("负面清单怎么推进") != "list" and answer_type("济郑高铁在哪年通车") == "date"
+    assert "mine" in details("我们村在不在今年新建改造农村公路的名单里")
