@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from typing import Any, Sequence
 
@@ -147,10 +147,16 @@ def fitted_models() -> dict[str, dict]:
     return json.loads(resources.files("dzqa").joinpath("relevance.json").read_text(encoding="utf-8"))
 
 
-def relevance_model(model_name: str, override: str = "") -> RelevanceModel | None:
-    """The model for this embedding model: the override, else the fitted one; None when none was fitted."""
-    if override:
-        return RelevanceModel.parse(override)
+def relevance_model(model_name: str, override: RelevanceModel | None = None) -> RelevanceModel | None:
+    """The model for this embedding model: the override (``DZQA_RELEVANCE_WEIGHTS``) with the probe fitted for
+    the model (an override has weights only), else the fitted one; None when neither exists."""
+    fitted = _fitted(model_name)
+    if override is not None:
+        return replace(override, probe=fitted.probe if fitted else None)
+    return fitted
+
+
+def _fitted(model_name: str) -> RelevanceModel | None:
     entry = fitted_models().get(model_name)
     if not entry or list(entry.get("features", [])) != list(FEATURES):
         return None

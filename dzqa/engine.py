@@ -13,6 +13,7 @@ import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from . import answer as answer_mod
@@ -181,10 +182,7 @@ class Engine:
         self.reader = reader or Reader(list(index.vocab) + list(index.terms), corpus_text, home, tokenizer.cut)
         idf = sorted(index.idf.values())
         self._rare_idf = idf[len(idf) // 2] if idf else 0.0  # single-character words rarer than the median word
-        fitted = answer_mod.relevance_model(spec.identity)
-        # an override of the weights keeps the topic probe fitted for this model (it has no weights of its own)
-        self.relevance = replace(settings.relevance, probe=fitted.probe if fitted else None) \
-            if settings.relevance is not None else fitted
+        self.relevance = answer_mod.relevance_model(spec.identity, settings.relevance)
         self.curated = self._curated_source(settings.database)
         if self.relevance is None:
             log.warning("no relevance model fitted for %s: refusals fall back to a plain similarity threshold; "
