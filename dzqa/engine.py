@@ -47,6 +47,9 @@ _FUNCTION_CHARS = "".join(sorted(GLUE_CHARS))
 FOLLOW_UP_MAX_CHARS = 16
 #: a question this short leans on the previous one even without a marker ("门票多少钱？")
 FOLLOW_UP_BARE_CHARS = 6
+#: a detail asked in a conversation without pointing back ("啥时候考试？") is of the topic's answer when that
+#: answer's passage is among the question's this many nearest passages by meaning
+NEAR_TOPIC_RANK = 2
 #: how far back a conversation's topic is looked for
 MAX_TOPIC_TURNS = 6
 _CJK = re.compile(r"[\u3400-\u9fff]")
@@ -389,11 +392,13 @@ class Engine:
                 break  # the leading reports answer it; a wider scope is tried only after a refusal
         assert result is not None
         if result.kind == "refusal" and earlier and reading.details and not reading.injection \
-                and not reading.other_places and self._leans(reading.text) \
-                and (_ANAPHORA.search(reading.text) or not self._own_words(reading.text)):
-            # a detail asked of what was just answered ("这个中心在哪办公？"; not "那故宫门票呢", a new topic): what
-            # the report says on the topic, as a partial
-            result = self._detail_of_topic(question, reading, self._topic(earlier), rows=rows) or result
+                and not reading.other_places:
+            # a detail asked of what was just answered ("这个中心在哪办公？", "啥时候考试？" after the teachers to be
+            # hired; not "那故宫门票呢", a new topic): what the report says on the topic, as a partial
+            pointed = self._leans(reading.text) and bool(_ANAPHORA.search(reading.text)
+                                                         or not self._own_words(reading.text))
+            result = self._detail_of_topic(question, reading, self._topic(earlier), rows=rows,
+                                           pointed=pointed) or result
         timings = {**result.timings, "total": time.perf_counter() - t0}
         return replace(result, related=self._related(result), timings=timings)
 
@@ -617,16 +622,36 @@ class Engine:
         return result if covers(self.index, checkable, result.citations[0]) >= IN_CONTEXT_MIN_COVERAGE else None
 
     def _detail_of_topic(self, question: str, reading: Reading, topic: str, *,
-                         rows: frozenset[int] | None) -> Answer | None:
+                         rows: frozenset[int] | None, pointed: bool = True) -> Answer | None:
         """The partial reply to a detail the report lacks, quoting the conversation topic's answer (found in the
-        reports the topic's own place and year point at, unless the caller filtered)."""
+        reports the topic's own place and year point at, unless the caller filtered). Unless the question points
+        back at that answer (``pointed``), the answer's passage must be among the question's own nearest."""
         prev_text = self._topic_text(topic)
         if prev_text is None:
             return None
         prev_reading = self.reader.read(prev_text)
         rows = rows if rows is not None else self._scope(prev_reading).rows[0]
         prev = self._answer(topic, prev_reading, prev_reading.search_text, rows=rows)
+        if not pointed and not (prev.citations and self._near(reading, prev.citations[0].passage.id, rows)):
+            return None
         return answer_mod.detail_of(question, reading, prev, self.settings.hotline)
+
+    def _near(self, reading: Reading, passage_id: str, rows: frozenset[int] | None) -> bool:
+        """Whether a passage is among the question's nearest by meaning alone ("啥时候考试？" and the passage on
+        the teachers to be hired), within ``rows`` when given."""
+        row = self.index.positions.get(passage_id)
+        if row is None:
+            return False
+        vector = self.encoder.encode(reading.search_text)
+        unit_sims = self.index.unit_vectors @ vector
+        first, last = self.index.passage_units[row]
+        if last <= first:
+            return False
+        own = float(unit_sims[first:last].max())
+        closer = set(self.index.unit_passage[unit_sims > own].tolist())
+        if rows is not None:
+            closer &= rows
+        return len(closer) < NEAR_TOPIC_RANK
 
     def _topic_text(self, topic: str) -> str | None:
         """The conversation's topic normalised, or None when it holds nothing to read a follow-up with."""
