@@ -60,8 +60,10 @@ IN_CONTEXT_MIN_COVERAGE = 0.3
 
 
 def _checkable(words: Sequence[str]) -> list[str]:
-    """The words a Chinese passage can be checked for (English words never occur in the report)."""
-    return [w for w in words if _CJK.search(w)]
+    """The words a Chinese passage can be checked for (English words never occur in the report); a word inside
+    a longer one of the question is checked as that one ("疾控中心", not its "中心")."""
+    cjk = [w for w in words if _CJK.search(w)]
+    return [w for w in cjk if not any(w != o and w in o for o in cjk)]
 
 
 def _quotes(answer: Answer, words: Sequence[str]) -> bool:
