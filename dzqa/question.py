@@ -289,8 +289,9 @@ class SoundBridge:
                     continue
                 for n in (4, 3, 2):  # the longest same-sounding report word starting here
                     piece = run[i:i + n]
-                    if len(piece) < n or piece in self.corpus or i + n not in bounds:
-                        continue
+                    if len(piece) < n or piece in self.corpus or i + n not in bounds \
+                            or piece[0] in GLUE_CHARS or piece[-1] in GLUE_CHARS:
+                        continue  # "是第" is two function words, not a misheard 湿地
                     word = self.by_sound.get(tuple(sounds[i:i + n]))
                     if word and word != piece:
                         found.append((piece, word))
