@@ -77,7 +77,7 @@ ASK_PATTERNS: tuple[tuple[AnswerType, re.Pattern[str]], ...] = tuple((t, re.comp
                   r"分别是多少|分别(有|是)?几|each (county|district|town|school)"),
 ))
 #: detail types a report may simply not give; when no candidate sentence carries one, the reply is partial
-DETAIL_TYPES = ("phone", "money", "date", "address", "person", "mine", "define", "breakdown")
+DETAIL_TYPES = ("phone", "money", "date", "address", "person", "mine", "define", "breakdown", "thing")
 #: what a sentence must contain to carry each detail type
 CARRIES: dict[str, re.Pattern[str]] = {
     "phone": re.compile(r"\d{3,4}-?\d{7,8}|(?<!\d)\d{5}(?!\d)热线|电话"),
@@ -88,6 +88,7 @@ CARRIES: dict[str, re.Pattern[str]] = {
     "mine": re.compile(r"(?!)"),  # a work report lists no villages, streets or schools one by one
     "define": re.compile(r"(?<![立随旋])即(?![将使便时刻])|是指|指的是|也就是"),  # a definition (a list question is answered by its items)
     "breakdown": re.compile(r"分别"),  # "城乡居民人均可支配收入分别增长6.5%和7%"
+    "thing": re.compile(r"(?!)"),  # the asked thing is a word the report never uses (床位, 工资, 车道)
 }
 #: how a partial reply names what the report does not give (a fixed vocabulary, never the user's words)
 DETAIL_WORDS: dict[str, str] = {
@@ -96,7 +97,20 @@ DETAIL_WORDS: dict[str, str] = {
     "mine": "具体包括哪些村镇、街道或学校",
     "define": "这一说法的具体含义",
     "breakdown": "分到各县市区的具体数字",
+    "thing": "您问的具体内容",
 }
+#: the thing a question asks the amount of: right after the question word ("有多少张床位", "改成几车道"), or
+#: right before it when a verb ties them ("缴费基数是多少", "工资涨多少"); a bare verb before the question word
+#: ("招多少", "修多少") names no thing
+_CLASSIFIERS = "个张条项所家座间种类名位批辆台套亩块样"
+_THING_AFTER = re.compile(rf"(?:多少|几)[{_CLASSIFIERS}人]?([\u4e00-\u9fff]{{2,4}})$")
+_THING_BEFORE = re.compile(rf"([\u4e00-\u9fff]{{2,}}?)(?:一共|总共|大概|大约)?(?:是|有|为|涨|增加|提高|上调|降低|定的|定了|定在)"
+                           rf"(?:是)?(?:多少|几)[{_CLASSIFIERS}元人万钱]?$")
+_TIME_WORDS = re.compile(r"今年|明年|去年|每年|每月|一个月|一年|现在|目前|大概|大约")
+#: heads that name no particular thing (这事儿是啥情况, 有啥说法)
+_VAGUE_THINGS = frozenset("东西 事儿 事情 情况 样子 意思 名堂 玩意 说法 动静 门道 消息 问题 好处 用处 作用 意义 区别 "
+                          "关系 变化 进展 特点 亮点 时候 时间 地方 办法 法子 以下 以上 以内 左右 上下 进来 出来 "
+                          "准备 预计 计划 打算 争取 力争 希望 估计".split())
 
 _INJECTION = re.compile(
     r"ignore (all |any |the )?(previous|prior|above|earlier)|disregard (all |the )?(previous|above|instructions)|"
@@ -274,6 +288,10 @@ class SoundBridge:
             if 2 <= len(word) <= 4 and _CJK_RUN.fullmatch(word):
                 self.by_sound.setdefault(tuple(lazy_pinyin(word)), word)
 
+    def sounds_known(self, word: str) -> bool:
+        """Whether a report word sounds like ``word``."""
+        return tuple(self._pinyin(word)) in self.by_sound
+
     def __call__(self, text: str) -> tuple[tuple[str, str], ...]:
         found: list[tuple[str, str]] = []
         for run in _CJK_RUN.findall(text):
@@ -323,6 +341,21 @@ class Reader:
         return any(len(w) >= 2 and w in self.vocabulary and w not in STOPWORDS and w not in FRAME_WORDS
                    for w in self._cut(clause))
 
+    def _unknown_thing(self, core: str, bridged: Sequence[tuple[str, str]]) -> bool:
+        """Whether the question asks the amount or kind of a thing the report never names ("妇女儿童医院有多少张
+        床位", "教师工资涨多少"): no sentence can carry it. A word bridged onto a report word is named."""
+        clause = _TIME_WORDS.sub("", re.split(r"[,，;；]", core.rstrip("？?！!。. 呢啊呀吗嘛啦了"))[-1])
+        m = _THING_AFTER.search(clause) or _THING_BEFORE.search(clause)
+        if m is None:
+            return False
+        words = self._cut(m.group(1))
+        if not words or len(words[-1]) < 2:  # "项目各有多少个": the word before the verb is no thing
+            return False
+        head = words[-1][-2:]
+        return not (head in self.corpus or head in _VAGUE_THINGS or head in STOPWORDS or head in FRAME_WORDS
+                    or any(c in GLUE_CHARS or c in "不没" for c in head) or any(head in typed for typed, _ in bridged)
+                    or self.bridge.sounds_known(head))  # 目表 is a misheard 目标
+
     def read(self, text: str) -> Reading:
         """``text`` is already normalised (:func:`dzqa.text.normalize`)."""
         core = question_core(text, self._topical)
@@ -338,9 +371,11 @@ class Reader:
         if _LATIN.search(core):  # an English question is searched with the report's words for its words too
             bridged += self.english(core)
         asks = answer_type(core)
-        return Reading(text=text, core=core, bridged=bridged, asks=asks,
-                       details=tuple(t for t, p in ASK_PATTERNS if t in DETAIL_TYPES and p.search(core)
-                                     and not (t == "define" and asks == "list")),
+        details = tuple(t for t, p in ASK_PATTERNS if t in DETAIL_TYPES and p.search(core)
+                        and not (t == "define" and asks == "list"))
+        if asks in ("quantity", "other") and not details and self._unknown_thing(core, bridged):
+            details = ("thing",)
+        return Reading(text=text, core=core, bridged=bridged, asks=asks, details=details,
                        other_places=tuple(other), home_named=home_named, injection=bool(_INJECTION.search(text)))
 
 
