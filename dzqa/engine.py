@@ -66,6 +66,15 @@ def _checkable(words: Sequence[str]) -> list[str]:
     return [w for w in cjk if not any(w != o and w in o for o in cjk)]
 
 
+def _with_earlier(reading: Reading, earlier: Reading, text: str) -> tuple[Reading, str]:
+    """A follow-up read with the earlier question: the reading and the text to search. The earlier question's
+    bridged words come along ("今年GDP目标是多少？" → "那济南呢？") unless the follow-up bridges words of its own
+    ("And retail sales?"): then they would outweigh what is new."""
+    if reading.bridged or not earlier.bridged:
+        return reading, f"{earlier.core} {text}"
+    return replace(reading, bridged=earlier.bridged), f"{earlier.search_text} {text}"
+
+
 def _quotes(answer: Answer, words: Sequence[str]) -> bool:
     """Whether the answer's quoted parts hold at least half of ``words``."""
     quoted = "".join(p.text for p in answer.parts).lower()
@@ -592,7 +601,7 @@ class Engine:
                     search = text if checkable else f"{prev_reading.core} {text}"
                     return self._answer(question, reading, search, hits=prev.citations, in_scope=True, rows=rows,
                                         **years)
-        result = self._answer(question, reading, f"{prev_reading.core} {text}", rows=rows, **years)
+        result = self._answer(question, *_with_earlier(reading, prev_reading, text), rows=rows, **years)
         # another place or a detail of the same topic ("那聊城呢？", "门票多少钱？") stays with the topic; a
         # topic word the found passage lacks means the earlier question steered the search away from what is
         # asked now ("医保" after a question on kindergartens): ask this one on its own
@@ -617,8 +626,8 @@ class Engine:
         checkable = _checkable(self._own_words(reading.text))
         if not checkable:
             return None
-        prev_core = self.reader.read(prev_text).core
-        result = self._answer(question, reading, f"{prev_core} {reading.search_text}", rows=rows, **years)
+        result = self._answer(question, *_with_earlier(reading, self.reader.read(prev_text), reading.search_text),
+                              rows=rows, **years)
         if result.kind == "refusal" or not result.citations:
             return None
         return result if covers(self.index, checkable, result.citations[0]) >= IN_CONTEXT_MIN_COVERAGE else None

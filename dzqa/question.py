@@ -31,7 +31,7 @@ _ALL_CJK_WORD = re.compile(r"[\u3400-\u9fff]+")
 GLUE_CHARS = frozenset(w for w in STOPWORDS if len(w) == 1 and w != "市")
 
 AnswerType = Literal["phone", "money", "date", "address", "person", "mine", "list", "purpose", "quantity",
-                     "define", "how", "yesno", "breakdown", "other"]
+                     "define", "how", "yesno", "breakdown", "procedure", "other"]
 
 #: checked in this order: the first that matches is what the question asks for
 ASK_PATTERNS: tuple[tuple[AnswerType, re.Pattern[str]], ...] = tuple((t, re.compile(p, re.I)) for t, p in (
@@ -72,12 +72,18 @@ ASK_PATTERNS: tuple[tuple[AnswerType, re.Pattern[str]], ...] = tuple((t, re.comp
              r"建不建|弄不弄|"
              r"管不管)|(有没有|是不是|会不会|能不能)(在|到|给|轮到)?(俺|我|咱)(们|家)?(这|那)?个?(村|庄|小区|社区|街道|镇|乡|"
              r"家门口|片区)|my (village|town|street|county|district|neighbou?rhood)"),
+    # how a citizen applies, registers or signs up: a work report states programmes, not procedures
+    ("procedure", r"(怎么|如何|咋|怎样|去哪|到哪|在哪)(样)?(才能|可以|能)?(报名|申请|办理|预约|缴费|交费|申报|登记|领取|"
+                  r"报考|参保|开户|挂号)|(报名|申请|办理|申报|报考)(的)?(方式|流程|程序|手续|材料|渠道|入口|网址|条件)|"
+                  r"(需要|要)(带|准备|交)?(什么|啥|哪些)(材料|手续|证件)|"
+                  r"how (do|can|could|should) (i|we|one) (apply|register|sign up|enrol|enroll)|application (process|form)"),
     # a figure broken down by county, district or school: a work report gives the city's totals
     ("breakdown", r"(各个?|每个)(县市区|县区|县市|县(?!域)|区(?!域)|乡镇|镇|街道|村|学校|医院).{0,10}(分别|各|多少|几)|"
                   r"分别是多少|分别(有|是)?几|each (county|district|town|school)"),
 ))
 #: detail types a report may simply not give; when no candidate sentence carries one, the reply is partial
-DETAIL_TYPES = ("phone", "money", "date", "address", "person", "mine", "define", "breakdown", "thing")
+DETAIL_TYPES = ("phone", "money", "date", "address", "person", "mine", "define", "breakdown", "procedure",
+                "thing")
 #: what a sentence must contain to carry each detail type
 CARRIES: dict[str, re.Pattern[str]] = {
     "phone": re.compile(r"\d{3,4}-?\d{7,8}|(?<!\d)\d{5}(?!\d)热线|电话"),
@@ -88,6 +94,7 @@ CARRIES: dict[str, re.Pattern[str]] = {
     "mine": re.compile(r"(?!)"),  # a work report lists no villages, streets or schools one by one
     "define": re.compile(r"(?<![立随旋])即(?![将使便时刻])|是指|指的是|也就是"),  # a definition (a list question is answered by its items)
     "breakdown": re.compile(r"分别"),  # "城乡居民人均可支配收入分别增长6.5%和7%"
+    "procedure": re.compile(r"(?!)"),  # a work report gives no application procedures
     "thing": re.compile(r"(?!)"),  # the asked thing is a word the report never uses (床位, 工资, 车道)
 }
 #: how a partial reply names what the report does not give (a fixed vocabulary, never the user's words)
@@ -97,6 +104,7 @@ DETAIL_WORDS: dict[str, str] = {
     "mine": "具体包括哪些村镇、街道或学校",
     "define": "这一说法的具体含义",
     "breakdown": "分到各县市区的具体数字",
+    "procedure": "具体的办理方式",
     "thing": "您问的具体内容",
 }
 #: the thing a question asks the amount of: right after the question word ("有多少张床位", "改成几车道"), or

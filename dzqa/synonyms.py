@@ -153,6 +153,8 @@ say says said work working does doing done new main key
 #: an English phrase is matched on this many words at most
 ENGLISH_MAX_WORDS = 3
 _LATIN_WORD = re.compile(r"[a-z]+")
+#: an abbreviation a sense spells out in brackets: "(GDP)", "(CPI)"
+_ABBREVIATION = re.compile(r"\(([A-Z]{2,6})\)")
 _SENSE_NOISE = re.compile(r"\([^)]*\)|\[[^]]*\]|\bsth\b|\bsb\b|\bsomething\b|\bsomebody\b|\bone's\b")
 
 
@@ -208,6 +210,8 @@ class EnglishBridge:
                 for sense in parts[2].split("/")[1:-1]:
                     if sense.startswith(("CL:", "variant of", "see ", "used in", "surname", "abbr. for")):
                         continue
+                    for abbr in _ABBREVIATION.findall(sense):  # "gross domestic production (GDP)": GDP too
+                        found.setdefault(abbr.lower(), []).append(parts[1])
                     for piece in _SENSE_NOISE.sub(" ", sense.lower()).replace("-", " ").split(";"):
                         words = _LATIN_WORD.findall(piece)
                         if words and words[0] == "to":
