@@ -79,7 +79,7 @@ ASK_PATTERNS: tuple[tuple[AnswerType, re.Pattern[str]], ...] = tuple((t, re.comp
                   r"how (do|can|could|should) (i|we|one) (apply|register|sign up|enrol|enroll)|application (process|form)"),
     # a figure broken down by county, district or school: a work report gives the city's totals
     ("breakdown", r"(各个?|每个)(县市区|县区|县市|县(?!域)|区(?!域)|乡镇|镇|街道|村|学校|医院).{0,10}(分别|各|多少|几)|"
-                  r"分别是多少|分别(有|是)?几|each (county|district|town|school)"),
+                  r"(县市区|县区|乡镇|街道|各县|各区).{0,6}分别(是|有)?(多少|几)|each (county|district|town|school)"),
 ))
 #: detail types a report may simply not give; when no candidate sentence carries one, the reply is partial
 DETAIL_TYPES = ("phone", "money", "date", "address", "person", "mine", "define", "breakdown", "procedure",
