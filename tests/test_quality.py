@@ -26,6 +26,10 @@ EVAL = ("eval-singles.jsonl", "eval-dialogues.jsonl")
 EVAL_2 = ("eval-citizens-2.jsonl",)
 #: written apart by another helper in the session that added FIT_3, measured once at its end (README)
 EVAL_3 = ("eval-citizens-3.jsonl", "eval-dialogues-3.jsonl")
+#: a fourth fitting set and a fourth evaluation set, each written apart by a helper who saw only the report; the
+#: evaluation set was measured once, at the end of the session that added both (README)
+FIT_4 = ("fit-citizens-4.jsonl", "fit-dialogues-4.jsonl")
+EVAL_4 = ("eval-citizens-4.jsonl", "eval-dialogues-4.jsonl")
 
 
 def report(engine: Engine, names: tuple[str, ...]) -> EvalReport:
@@ -49,26 +53,33 @@ def test_the_sets_are_large_broad_and_apart() -> None:
             "gibberish", "partial-detail"} <= types
     third = [i for n in EVAL_3 for i in load_questions(DATA / n)]
     assert sum(i.dialogue is None for i in third) >= 150 and len({i.dialogue for i in third} - {None}) >= 20
-    fit += [i for n in FIT_3 for i in load_questions(DATA / n)]
+    fourth = [i for n in EVAL_4 for i in load_questions(DATA / n)]
+    assert sum(i.dialogue is None for i in fourth) >= 150 and len({i.dialogue for i in fourth} - {None}) >= 20
+    fit += [i for n in FIT_3 + FIT_4 for i in load_questions(DATA / n)]
     # written apart: only the odd coincidence ("双招双引", "为什么要这样做？", "法国的首都是哪里") in both
-    evaluation = {i.q for i in singles + dialogues + third + load_questions(DATA / EVAL_2[0])}
+    evaluation = {i.q for i in singles + dialogues + third + fourth + load_questions(DATA / EVAL_2[0])}
     assert len({i.q for i in fit} & evaluation) <= 0.05 * len(evaluation)
 
 
 @pytest.mark.parametrize("names, floors", [
-    (EVAL, {"hit@3": 0.93, "answer_has_gold": 0.83, "in_scope_answered": 0.84, "off_topic_handled": 0.89,
-            "follow_up_right": 0.80}),
+    (EVAL, {"hit@3": 0.93, "answer_has_gold": 0.84, "in_scope_answered": 0.85, "off_topic_handled": 0.92,
+            "follow_up_right": 0.82}),
     (EVAL_2, {"hit@3": 0.93, "answer_has_gold": 0.75, "in_scope_answered": 0.77, "off_topic_handled": 0.88}),
-    (EVAL_3, {"hit@3": 0.95, "answer_has_gold": 0.83, "in_scope_answered": 0.86, "off_topic_handled": 0.86,
-              "follow_up_right": 0.74}),
+    (EVAL_3, {"hit@3": 0.95, "answer_has_gold": 0.84, "in_scope_answered": 0.86, "off_topic_handled": 0.92,
+              "follow_up_right": 0.78}),
+    (EVAL_4, {"hit@3": 0.96, "answer_has_gold": 0.87, "in_scope_answered": 0.89, "off_topic_handled": 0.80,
+              "follow_up_right": 0.75}),
     (FIT, {"hit@3": 0.96, "answer_has_gold": 0.92, "in_scope_answered": 0.93, "off_topic_handled": 0.92,
            "follow_up_right": 0.88}),
-    (FIT_3, {"hit@3": 0.95, "answer_has_gold": 0.87, "in_scope_answered": 0.88, "off_topic_handled": 0.92,
-             "follow_up_right": 0.82}),
+    (FIT_3, {"hit@3": 0.95, "answer_has_gold": 0.89, "in_scope_answered": 0.89, "off_topic_handled": 0.95,
+             "follow_up_right": 0.88}),
+    (FIT_4, {"hit@3": 0.96, "answer_has_gold": 0.89, "in_scope_answered": 0.90, "off_topic_handled": 0.85,
+             "follow_up_right": 0.84}),
     (("questions.jsonl",), {"hit@1": 0.97, "hit@3": 0.97, "answer_has_gold": 0.95, "in_scope_answered": 0.96,
                             "off_topic_handled": 0.95}),
-    (("calibration.jsonl",), {"hit@3": 0.93, "in_scope_answered": 0.90, "off_topic_handled": 0.90}),
-], ids=["evaluation", "evaluation-2", "evaluation-3", "fitting", "fitting-3", "questions", "calibration"])
+    (("calibration.jsonl",), {"hit@3": 0.93, "in_scope_answered": 0.90, "off_topic_handled": 0.89}),
+], ids=["evaluation", "evaluation-2", "evaluation-3", "evaluation-4", "fitting", "fitting-3", "fitting-4", "questions",
+        "calibration"])
 def test_quality_floors(engine: Engine, names: tuple[str, ...], floors: dict[str, float]) -> None:
     m = report(engine, names).metrics()
     low = {k: (m[k], v) for k, v in floors.items() if m[k] is None or m[k] < v}
