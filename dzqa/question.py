@@ -31,7 +31,7 @@ _ALL_CJK_WORD = re.compile(r"[\u3400-\u9fff]+")
 GLUE_CHARS = frozenset(w for w in STOPWORDS if len(w) == 1 and w != "市")
 
 AnswerType = Literal["phone", "money", "date", "address", "person", "mine", "list", "purpose", "quantity",
-                     "define", "how", "yesno", "breakdown", "procedure", "other"]
+                     "define", "how", "yesno", "breakdown", "procedure", "criteria", "current", "other"]
 
 #: checked in this order: the first that matches is what the question asks for
 ASK_PATTERNS: tuple[tuple[AnswerType, re.Pattern[str]], ...] = tuple((t, re.compile(p, re.I)) for t, p in (
@@ -77,13 +77,20 @@ ASK_PATTERNS: tuple[tuple[AnswerType, re.Pattern[str]], ...] = tuple((t, re.comp
                   r"报考|参保|开户|挂号)|(报名|申请|办理|申报|报考)(的)?(方式|流程|程序|手续|材料|渠道|入口|网址|条件)|"
                   r"(需要|要)(带|准备|交)?(什么|啥|哪些)(材料|手续|证件)|"
                   r"how (do|can|could|should) (i|we|one) (apply|register|sign up|enrol|enroll)|application (process|form)"),
+    # who qualifies, by what standard, with what title: a work report names programmes, not their rules
+    ("criteria", r"(报名|报考|申请|参加|享受|领取|入学|入园|补贴|救助)的?(条件|资格|门槛)|(要|需要|有)(啥|什么|哪些)(条件|资格)|"
+                 r"(条件|资格|门槛)是(啥|什么)|(多大|什么)(年龄|岁数)|多大岁数|年龄(限制|要求)|(什么|啥)职务|职务是|"
+                 r"(撤并|划分|评定|认定|录取|补贴|补助|收费|分配)的?标准(是|有)?(啥|什么)|标准是(啥|什么)|优惠政策|"
+                 r"(有|给)(啥|什么)奖励|(怎么|咋|如何)(分配|分(?=[,，?？]|$))|摇号|eligib|qualif|requirements?\b"),
+    # the figure as it stands now, not the target: a work report states what is to be reached
+    ("current", r"(现在|目前|眼下|当前)(是|有|已经|已|达到|实际)?(多少|几)|已经(达到|完成|建成|有)了?(多少|几)"),
     # a figure broken down by county, district or school: a work report gives the city's totals
     ("breakdown", r"(各个?|每个)(县市区|县区|县市|县(?!域)|区(?!域)|乡镇|镇|街道|村|学校|医院).{0,10}(分别|各|多少|几)|"
                   r"(县市区|县区|乡镇|街道|各县|各区).{0,6}分别(是|有)?(多少|几)|each (county|district|town|school)"),
 ))
 #: detail types a report may simply not give; when no candidate sentence carries one, the reply is partial
 DETAIL_TYPES = ("phone", "money", "date", "address", "person", "mine", "define", "breakdown", "procedure",
-                "thing")
+                "criteria", "current", "thing")
 #: what a sentence must contain to carry each detail type
 CARRIES: dict[str, re.Pattern[str]] = {
     "phone": re.compile(r"\d{3,4}-?\d{7,8}|(?<!\d)\d{5}(?!\d)热线|电话"),
@@ -95,6 +102,8 @@ CARRIES: dict[str, re.Pattern[str]] = {
     "define": re.compile(r"(?<![立随旋])即(?![将使便时刻])|是指|指的是|也就是"),  # a definition (a list question is answered by its items)
     "breakdown": re.compile(r"分别"),  # "城乡居民人均可支配收入分别增长6.5%和7%"
     "procedure": re.compile(r"(?!)"),  # a work report gives no application procedures
+    "criteria": re.compile(r"(条件|标准|资格)(是|为)[:：]?|年满\d|周岁"),
+    "current": re.compile(r"已经|已达|达到了|实现了|完成了|增长了|下降了|提高了|过去一年|去年"),  # what was reached
     "thing": re.compile(r"(?!)"),  # the asked thing is a word the report never uses (床位, 工资, 车道)
 }
 #: how a partial reply names what the report does not give (a fixed vocabulary, never the user's words)
@@ -105,6 +114,8 @@ DETAIL_WORDS: dict[str, str] = {
     "define": "这一说法的具体含义",
     "breakdown": "分到各县市区的具体数字",
     "procedure": "具体的办理方式",
+    "criteria": "具体的条件或标准",
+    "current": "目前的实际数字",
     "thing": "您问的具体内容",
 }
 #: the thing a question asks the amount of: right after the question word ("有多少张床位", "改成几车道"), or
