@@ -47,7 +47,7 @@ ASK_PATTERNS: tuple[tuple[AnswerType, re.Pattern[str]], ...] = tuple((t, re.comp
                 r"哪条街|哪条路|哪个位置|什么地方|"
                 r"啥地方|什么位置|地址|位置在|地点|位于哪|建在哪|"
                 r"where\b|address|location"),
-    ("person", r"负责人|谁负责|是谁|哪位|谁来|谁作|谁做|谁是|who\b"),
+    ("person", r"负责人|谁负责|是谁|哪位|谁来|谁作|谁做|谁是|归谁|谁管(?!护)|哪个部门|哪个单位负责|who\b"),
     ("purpose", r"为什么|为啥|为何|为了啥|为了什么|为的是|干啥用|干什么用|目的|意义何在|有啥用|有什么用|图啥|图的是|图什么|"
                 r"想达到|达到什么效果|what for|why\b|purpose|aim\b|"
                 r"(打造|建设|建)成(啥|什么)|成为(啥|什么)|要打造(啥|什么)|定位是(啥|什么)"),
@@ -59,6 +59,9 @@ ASK_PATTERNS: tuple[tuple[AnswerType, re.Pattern[str]], ...] = tuple((t, re.comp
                  r"how many|how much|percent|rate\b|target"),
     # what a term means ("三线一单是什么意思"): a work report names its programmes without defining them
     ("define", r"什么意思|啥意思|是指什么|是指啥|指的是什么|指的是啥|指的啥|指啥|指什么|什么叫|含义|定义是|"
+               # a named programme asked after: "“三线一单”是什么", "春笋行动是干啥的"
+               r"(”|(行动|工程|模式|思维|机制|计划|战略|走廊|会客厅|体系|意识|理念|经济))(具体)?(是啥|是什么|是个啥|"
+               r"是干啥的|是干嘛的|是干什么的|是啥玩意儿?|是个什么)$|"
                r"what does .{1,40} mean|meaning of|what is meant by"),
     # how something is done: the topic sentence and what follows it ("现代高效农业咋发展？")
     ("how", r"(咋|怎么|怎样|如何)(搞|弄|办|整|发展|推进|做|干|抓|落实|建设|提升|打造)|"
@@ -99,7 +102,7 @@ CARRIES: dict[str, re.Pattern[str]] = {
     "address": re.compile(r"\d+号|[路街巷]\d|街道|门牌"),
     "person": re.compile(r"[\u4e00-\u9fff]{2,3}(代表|同志|书记|市长|主任)"),
     "mine": re.compile(r"(?!)"),  # a work report lists no villages, streets or schools one by one
-    "define": re.compile(r"(?<![立随旋])即(?![将使便时刻])|是指|指的是|也就是"),  # a definition (a list question is answered by its items)
+    "define": re.compile(r"(?<![立随旋])即(?![将使便时刻])|是指|指的是|也就是|于一体"),  # a definition (a list question is answered by its items)
     "breakdown": re.compile(r"分别"),  # "城乡居民人均可支配收入分别增长6.5%和7%"
     "procedure": re.compile(r"(?!)"),  # a work report gives no application procedures
     "criteria": re.compile(r"(条件|标准|资格)(是|为)[:：]?|年满\d|周岁"),
