@@ -391,8 +391,10 @@ def _names_the_asked(core: str, cited: Sequence[Hit]) -> bool:
     m = _ASKED_ITEMS.search(core.rstrip("？?！!。. "))
     if m is None or any(m.group(2).startswith(g) for g in _GENERIC_ITEMS):  # 哪几个方面使劲
         return True
-    noun = m.group(2)
+    noun = m.group(2).lstrip("个项家所条类种座处样件")  # "哪几个率": the item is 率
     text = "".join(h.passage.context + h.passage.text for h in cited)
+    if len(noun) < 2:  # items named by one character list it more than once ("开工率、投资率、资金到位率")
+        return text.count(noun) >= 2
     return any(noun[i:i + 2] in text for i in range(len(noun) - 1))
 
 
