@@ -39,7 +39,7 @@ _FOLLOW_UP_END = re.compile(r"(呢|吗|怎么样|如何|又如何|怎样)$")
 #: a follow-up about the previous answer itself: "为什么要这样做？", "具体提到了哪些工程？", "要达到多少？"
 _ABOUT_PREVIOUS = re.compile(r"这|那样|那个|那些|它|其中|其|此|具体|为什么|为啥|为何|为了|为的|目的|原因|意义|作用|用处|效果|"
                              r"包括|包含|都有|还有|别的|其他|其它|另外|有关|关系|咋|怎么|如何|多少|几|哪|什么|啥|钱|价|时候|时间|"
-                             r"例子|举例|^举$|比如|比方|"
+                             r"例子|举例|^举$|比如|比方|^(项目|措施|举措|内容|方面|安排|打算|代表性)$|"
                              r"why|what|how|which")
 #: words that point back at the previous answer ("这样做", "那些", "具体")
 _ANAPHORA = re.compile(r"这|那样|那个|那些|它|其中|其|此|具体|还有")
