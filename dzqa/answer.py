@@ -580,7 +580,9 @@ def _label_documents(parts: list[AnswerPart], cited: list[Hit], outline: Outline
     return out
 
 
-_RELATIVE_YEAR = {"前年": -2, "去年": -1, "上一年": -1, "明年": 1, "后年": 2}
+_RELATIVE_YEAR = {"前年": -2, "去年": -1, "上一年": -1, "明年": 1, "后年": 2, "last year": -1, "next year": 1}
+#: a year an English question names ("What was the actual GDP growth in 2020?")
+_LATIN_YEAR = re.compile(r"\b(?:in|for|of|during|since|by|from|to)\s+((?:19|20)\d\d)\b")
 
 
 #: the question is about the current year: other relative years in it tell a story or compare
@@ -593,8 +595,8 @@ def years_asked(reading: Reading, report_years: frozenset[str]) -> set[str]:
     part names itself counts. Otherwise every year the question writes out ("2022年的报告里，GDP目标是多少")
     and the relative years (去年, 明年) of its asking part: before it, they are the asker's story."""
     if _THIS_YEAR.search(reading.core):
-        return years(reading.core)
-    return years(reading.text) | relative_years(reading.core, report_years)
+        return years(reading.core) | set(_LATIN_YEAR.findall(reading.core))
+    return years(reading.text) | set(_LATIN_YEAR.findall(reading.text)) | relative_years(reading.core, report_years)
 
 
 def relative_years(text: str, report_years: frozenset[str]) -> set[str]:

@@ -31,7 +31,8 @@ _ALL_CJK_WORD = re.compile(r"[\u3400-\u9fff]+")
 GLUE_CHARS = frozenset(w for w in STOPWORDS if len(w) == 1 and w != "市")
 
 AnswerType = Literal["phone", "money", "date", "address", "person", "mine", "list", "purpose", "quantity",
-                     "define", "how", "yesno", "breakdown", "procedure", "criteria", "current", "other"]
+                     "define", "how", "yesno", "breakdown", "procedure", "criteria", "current", "duration",
+                     "other"]
 
 #: checked in this order: the first that matches is what the question asks for
 ASK_PATTERNS: tuple[tuple[AnswerType, re.Pattern[str]], ...] = tuple((t, re.compile(p, re.I)) for t, p in (
@@ -47,7 +48,8 @@ ASK_PATTERNS: tuple[tuple[AnswerType, re.Pattern[str]], ...] = tuple((t, re.comp
                 r"哪条街|哪条路|哪个位置|什么地方|"
                 r"啥地方|什么位置|地址|位置在|地点|位于哪|建在哪|"
                 r"where\b|address|location"),
-    ("person", r"负责人|谁负责|是谁|哪位|谁来|谁作|谁做|谁是|归谁|谁管(?!护)|哪个部门|哪个单位负责|who\b"),
+    ("person", r"负责人|谁负责|是谁|哪位|谁来|谁作|谁做|谁是|归谁|谁管(?!护)|哪个部门|哪个单位负责|找谁|向谁|"
+               r"(长|书记|主任|老板)(叫|是)(啥|什么)|姓什么|who\b"),
     ("purpose", r"为什么|为啥|为何|为了啥|为了什么|为的是|干啥用|干什么用|目的|意义何在|有啥用|有什么用|图啥|图的是|图什么|"
                 r"想达到|达到什么效果|what for|why\b|purpose|aim\b|"
                 r"(打造|建设|建)成(啥|什么)|成为(啥|什么)|要打造(啥|什么)|定位是(啥|什么)"),
@@ -80,6 +82,8 @@ ASK_PATTERNS: tuple[tuple[AnswerType, re.Pattern[str]], ...] = tuple((t, re.comp
                   r"报考|参保|开户|挂号)|(报名|申请|办理|申报|报考)(的)?(方式|流程|程序|手续|材料|渠道|入口|网址|条件)|"
                   r"(需要|要)(带|准备|交)?(什么|啥|哪些)(材料|手续|证件)|"
                   r"how (do|can|could|should) (i|we|one) (apply|register|sign up|enrol|enroll)|application (process|form)"),
+    # how long something lasts or takes: a work report dates its meeting, not how many days it sits
+    ("duration", r"(几|多少)天|(几|多少)个月|how many (days|months)"),
     # who qualifies, by what standard, with what title: a work report names programmes, not their rules
     ("criteria", r"(报名|报考|申请|参加|享受|领取|入学|入园|补贴|救助)的?(条件|资格|门槛)|(要|需要|有)(啥|什么|哪些)(条件|资格)|"
                  r"(条件|资格|门槛)是(啥|什么)|(多大|什么)(年龄|岁数)|多大岁数|年龄(限制|要求)|(什么|啥)职务|职务是|"
@@ -93,7 +97,7 @@ ASK_PATTERNS: tuple[tuple[AnswerType, re.Pattern[str]], ...] = tuple((t, re.comp
 ))
 #: detail types a report may simply not give; when no candidate sentence carries one, the reply is partial
 DETAIL_TYPES = ("phone", "money", "date", "address", "person", "mine", "define", "breakdown", "procedure",
-                "criteria", "current", "thing")
+                "criteria", "current", "duration", "thing")
 #: what a sentence must contain to carry each detail type
 CARRIES: dict[str, re.Pattern[str]] = {
     "phone": re.compile(r"\d{3,4}-?\d{7,8}|(?<!\d)\d{5}(?!\d)热线|电话"),
@@ -106,6 +110,7 @@ CARRIES: dict[str, re.Pattern[str]] = {
     "breakdown": re.compile(r"分别"),  # "城乡居民人均可支配收入分别增长6.5%和7%"
     "procedure": re.compile(r"(?!)"),  # a work report gives no application procedures
     "criteria": re.compile(r"(条件|标准|资格)(是|为)[:：]?|年满\d|周岁"),
+    "duration": re.compile(r"(\d+|[一二三四五六七八九十两]+)(天|个月)(?!津)"),
     "current": re.compile(r"已经|已达|达到了|实现了|完成了|增长了|下降了|提高了|过去一年|去年"),  # what was reached
     "thing": re.compile(r"(?!)"),  # the asked thing is a word the report never uses (床位, 工资, 车道)
 }
@@ -119,6 +124,7 @@ DETAIL_WORDS: dict[str, str] = {
     "procedure": "具体的办理方式",
     "criteria": "具体的条件或标准",
     "current": "目前的实际数字",
+    "duration": "具体的时长",
     "thing": "您问的具体内容",
 }
 #: the thing a question asks the amount of: right after the question word ("有多少张床位", "改成几车道"), or
