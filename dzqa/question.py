@@ -359,6 +359,7 @@ class Reader:
         self.synonyms = SynonymBridge(words, corpus_text, cut, STOPWORDS)
         self.english = EnglishBridge(words, corpus_text)
         self.places = places(home_city)
+        self._city = frozenset({home_city, _short(home_city)} if home_city else ())
         self.corpus = corpus_text
 
     def _topical(self, clause: str) -> bool:
@@ -387,11 +388,13 @@ class Reader:
     def read(self, text: str) -> Reading:
         """``text`` is already normalised (:func:`dzqa.text.normalize`)."""
         core = question_core(text, self._topical)
-        home_named = False
+        home_named = city_named = district_named = False
         other: list[str] = []
         for name, before in self.places.named(text):
             if name in self.places.home:
                 home_named = True
+                city_named = city_named or name in self._city
+                district_named = district_named or name not in self._city
             elif not _RELATION.search(before) and name not in other:
                 other.append(name)
         sound = self.bridge(core)
@@ -403,6 +406,8 @@ class Reader:
                         and not (t == "define" and asks == "list"))
         if asks in ("quantity", "other") and not details and self._unknown_thing(core, bridged):
             details = ("thing",)
+        if asks == "quantity" and district_named and not city_named and "breakdown" not in details:
+            details += ("breakdown",)  # "禹城今年GDP目标多少": a city's report gives the city's figures
         return Reading(text=text, core=core, bridged=bridged, asks=asks, details=details,
                        other_places=tuple(other), home_named=home_named, injection=bool(_INJECTION.search(text)))
 
