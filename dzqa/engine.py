@@ -609,12 +609,15 @@ class Engine:
         if reading.other_places or reading.asks in DETAIL_TYPES or not checkable:
             return result
         if result.citations and covers(self.index, checkable, result.citations[0]) >= FOLLOW_UP_MIN_COVERAGE:
-            if _quotes(result, checkable) or result.kind == "refusal":
+            # what the follow-up adds ("智慧物流呢" after logistics firms: 智慧) must be quoted, not only the
+            # words it shares with the earlier question
+            new = [w for w in checkable if w not in prev_text] or checkable
+            if _quotes(result, new) or result.kind == "refusal":
                 return result
             # the passage holds the new topic ("一般公共预算收入呢" after the GDP target) but the quote is the
             # earlier topic's clause: choose the clause again by the follow-up's own words
             again = self._answer(question, reading, text, hits=result.citations, in_scope=True, rows=rows, **years)
-            return again if _quotes(again, checkable) else result
+            return again if _quotes(again, new) else result
         return None
 
     def _in_context(self, question: str, reading: Reading, topic: str, *, rows: frozenset[int] | None = None,

@@ -228,6 +228,8 @@ class Places:
     #: province- and city-level names as English questions write them (pinyin: "jinan" → 济南)
     latin: dict[str, str] = field(default_factory=dict)
     latin_pattern: re.Pattern[str] | None = None
+    #: the home province's capital, which a report calls 省会 ("融入省会经济圈")
+    capital: str = ""
 
     def named(self, text: str) -> list[tuple[str, str]]:
         """(name, what stands right before it) for every place named in ``text``, in Chinese or in pinyin."""
@@ -296,8 +298,10 @@ def places(home_city: str) -> Places:
     for sound in ambiguous:
         del latin[sound]
     latin_alt = "|".join(sorted(map(re.escape, latin), key=len, reverse=True))
+    # the home province's capital: its prefecture comes first in the province's codes (济南 370100 in 山东)
+    capital = next((_short(name) for code, name in rows if home_code and code == home_code[:2] + "0100000000"), "")
     return Places(frozenset(home), frozenset(others), re.compile(alternation) if alternation else None,
-                  latin, re.compile(rf"\b({latin_alt})\b") if latin_alt else None)
+                  latin, re.compile(rf"\b({latin_alt})\b") if latin_alt else None, capital)
 
 
 class SoundBridge:
@@ -399,6 +403,10 @@ class Reader:
                 other.append(name)
         sound = self.bridge(core)
         bridged = sound + self.synonyms(core, skip=(typed for typed, _ in sound))
+        capital = self.places.capital
+        if capital and capital in core and capital not in other and capital not in self.corpus \
+                and "省会" in self.corpus:
+            bridged += ((capital, "省会"),)  # "德州跟济南啥关系": the report says 省会
         if _LATIN.search(core):  # an English question is searched with the report's words for its words too
             bridged += self.english(core)
         asks = answer_type(core)
