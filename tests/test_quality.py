@@ -30,6 +30,10 @@ EVAL_3 = ("eval-citizens-3.jsonl", "eval-dialogues-3.jsonl")
 #: evaluation set was measured once, at the end of the session that added both (README)
 FIT_4 = ("fit-citizens-4.jsonl", "fit-dialogues-4.jsonl")
 EVAL_4 = ("eval-citizens-4.jsonl", "eval-dialogues-4.jsonl")
+#: dialogues written apart to fit follow-ups on, and a fifth evaluation set, measured once at the end of the
+#: session that added both (README)
+FIT_5 = ("fit-dialogues-5.jsonl",)
+EVAL_5 = ("eval-citizens-5.jsonl", "eval-dialogues-5.jsonl")
 
 
 def report(engine: Engine, names: tuple[str, ...]) -> EvalReport:
@@ -56,9 +60,14 @@ def test_the_sets_are_large_broad_and_apart() -> None:
     fourth = [i for n in EVAL_4 for i in load_questions(DATA / n)]
     assert sum(i.dialogue is None for i in fourth) >= 150 and len({i.dialogue for i in fourth} - {None}) >= 20
     fit += [i for n in FIT_3 + FIT_4 for i in load_questions(DATA / n)]
-    # written apart: only the odd coincidence ("双招双引", "为什么要这样做？", "法国的首都是哪里") in both
-    evaluation = {i.q for i in singles + dialogues + third + fourth + load_questions(DATA / EVAL_2[0])}
-    assert len({i.q for i in fit} & evaluation) <= 0.05 * len(evaluation)
+    fifth = [i for n in EVAL_5 for i in load_questions(DATA / n)]
+    assert sum(i.dialogue is None for i in fifth) >= 150 and len({i.dialogue for i in fifth} - {None}) >= 20
+    fit += [i for n in FIT_5 for i in load_questions(DATA / n)]
+    # written apart: only the odd coincidence ("双招双引", "法国的首都是哪里") in both; follow-up turns are left out,
+    # as the short ones every conversation has ("为什么要这样做？", "那济南呢？") are written alike by anyone
+    evaluation = {i.q for i in singles + dialogues + third + fourth + fifth + load_questions(DATA / EVAL_2[0])
+                  if i.turn == 0}
+    assert len({i.q for i in fit if i.turn == 0} & evaluation) <= 0.05 * len(evaluation)
 
 
 @pytest.mark.parametrize("names, floors", [
