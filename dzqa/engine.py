@@ -274,7 +274,7 @@ class Engine:
         the reading mapped onto report words; words of the question the report lacks that hold one of them
         are not counted as missing (their report words are in ``text``)."""
         all_tokens = tuple(t for t in self.query_tokens(text)
-                           if t in self.index.vocab or not any(b in t for b in bridged))
+                           if t in self.index.vocab or not any(b in t or t in b for b in bridged))
         known = tuple(t for t in all_tokens if t in self.index.vocab)
         t0 = time.perf_counter()
         vector = self.encoder.encode(text)

@@ -185,8 +185,12 @@ class Reading:
     @property
     def bridged_words(self) -> frozenset[str]:
         """Words the report lacks that do not count as missing: the typed words that were bridged onto report
-        words, and the question's frame words (有啥安排, 有什么措施) that name no topic."""
-        return frozenset(typed for typed, _ in self.bridged) | frozenset(w for w in FRAME_WORDS if w in self.core)
+        words, the question's frame words (有啥安排, 有什么措施) that name no topic, and the words asking for a
+        detail a report does not give (票价, 多少钱, 几点): they tell what is asked, not what about."""
+        asked = frozenset(m.group(0) for t, p in ASK_PATTERNS if t in self.details for m in p.finditer(self.core)
+                          if len(m.group(0)) >= 2)
+        return frozenset(typed for typed, _ in self.bridged) | frozenset(w for w in FRAME_WORDS if w in self.core) \
+            | asked
 
 
 def answer_type(text: str) -> AnswerType:
