@@ -391,10 +391,12 @@ def _names_the_asked(core: str, cited: Sequence[Hit]) -> bool:
     m = _ASKED_ITEMS.search(core.rstrip("？?！!。. "))
     if m is None or any(m.group(2).startswith(g) for g in _GENERIC_ITEMS):  # 哪几个方面使劲
         return True
-    noun = m.group(2).lstrip("个项家所条类种座处样件")  # "哪几个率": the item is 率
+    noun = m.group(2)
+    if m.group(1) == "几" and noun[0] in "个项家所条类种座处样件":
+        noun = noun[1:]  # "哪几个率": 几 took no classifier, so the noun kept it; the item is 率
     text = "".join(h.passage.context + h.passage.text for h in cited)
     if len(noun) < 2:  # items named by one character list it more than once ("开工率、投资率、资金到位率")
-        return text.count(noun) >= 2
+        return bool(noun) and text.count(noun) >= 2
     return any(noun[i:i + 2] in text for i in range(len(noun) - 1))
 
 
@@ -581,8 +583,7 @@ def _label_documents(parts: list[AnswerPart], cited: list[Hit], outline: Outline
 
 
 _RELATIVE_YEAR = {"前年": -2, "去年": -1, "上一年": -1, "明年": 1, "后年": 2, "last year": -1, "next year": 1}
-#: a year an English question names ("What was the actual GDP growth in 2020?")
-_LATIN_YEAR = re.compile(r"\b(?:in|for|of|during|since|by|from|to)\s+((?:19|20)\d\d)\b")
+
 
 
 #: the question is about the current year: other relative years in it tell a story or compare
@@ -595,8 +596,8 @@ def years_asked(reading: Reading, report_years: frozenset[str]) -> set[str]:
     part names itself counts. Otherwise every year the question writes out ("2022年的报告里，GDP目标是多少")
     and the relative years (去年, 明年) of its asking part: before it, they are the asker's story."""
     if _THIS_YEAR.search(reading.core):
-        return years(reading.core) | set(_LATIN_YEAR.findall(reading.core))
-    return years(reading.text) | set(_LATIN_YEAR.findall(reading.text)) | relative_years(reading.core, report_years)
+        return years(reading.core)
+    return years(reading.text) | relative_years(reading.core, report_years)
 
 
 def relative_years(text: str, report_years: frozenset[str]) -> set[str]:

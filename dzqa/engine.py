@@ -26,7 +26,7 @@ from .model import ModelError, ModelSpec, resolve_model
 from .passages import document_place, document_year
 from .question import DETAIL_TYPES, GLUE_CHARS, Reader, Reading, split_unknown
 from .related import Outline as TopicOutline
-from .retrieve import Query, covers, in_section, retrieve
+from .retrieve import Query, covers, in_section, nearest, retrieve
 from .settings import Settings, get_settings
 from .text import Tokenizer, has_content, is_valid_unicode, match, normalize, years
 from .types import Answer, AnswerPart, Document, Hit, Paragraph, Passage, SearchResult, Section, Topic
@@ -51,6 +51,8 @@ FOLLOW_UP_BARE_CHARS = 6
 #: a detail asked in a conversation without pointing back ("啥时候考试？") is of the topic's answer when that
 #: answer's passage is among the question's this many nearest passages by meaning
 NEAR_TOPIC_RANK = 2
+#: … and its cosine this close to the nearest passage's
+NEAR_TOPIC_MARGIN = 0.01
 #: how far back a conversation's topic is looked for
 MAX_TOPIC_TURNS = 6
 _CJK = re.compile(r"[\u3400-\u9fff]")
@@ -68,9 +70,10 @@ def _checkable(words: Sequence[str]) -> list[str]:
 
 
 def _with_earlier(reading: Reading, earlier: Reading, text: str) -> tuple[Reading, str]:
-    """A follow-up read with the earlier question: the reading and the text to search. The earlier question's
-    bridged words come along ("今年GDP目标是多少？" → "那济南呢？") unless the follow-up bridges words of its own
-    ("And retail sales?"): then they would outweigh what is new."""
+    """A follow-up read with the earlier question: the reading and the text to search (``text``: the
+    follow-up as its caller searches it). The earlier question's bridged words come along ("今年GDP目标是多少？"
+    → "那济南呢？") unless the follow-up bridges words of its own ("And retail sales?"): then they would outweigh
+    what is new."""
     if reading.bridged or not earlier.bridged:
         return reading, f"{earlier.core} {text}"
     return replace(reading, bridged=earlier.bridged), f"{earlier.search_text} {text}"
@@ -606,8 +609,21 @@ class Engine:
         # another place or a detail of the same topic ("那聊城呢？", "门票多少钱？") stays with the topic; a
         # topic word the found passage lacks means the earlier question steered the search away from what is
         # asked now ("医保" after a question on kindergartens): ask this one on its own
-        if reading.other_places or reading.asks in DETAIL_TYPES or not checkable:
+        if reading.other_places or not checkable:
             return result
+        if reading.asks in DETAIL_TYPES:
+            # a detail of the same topic ("门票多少钱？"); its own topic words, beyond those asking for the detail
+            # and those of the earlier question, must be in the found passage ("医保怎么缴费？" is a new topic)
+            # or the passage must be among the question's nearest by meaning ("疫苗在哪打？" after epidemic control)
+            rest = text
+            for span in sorted(reading.bridged_words, key=len, reverse=True):
+                rest = rest.replace(span, " ")  # "哪天开的会": 哪天 asks, nothing else names a topic
+            new = [w for w in _checkable(self._own_words(rest)) if w not in prev_text]
+            if not new or (result.citations and (
+                    covers(self.index, new, result.citations[0]) >= FOLLOW_UP_MIN_COVERAGE
+                    or self._near(reading, result.citations[0].passage.id, rows))):
+                return result
+            return None
         if result.citations and covers(self.index, checkable, result.citations[0]) >= FOLLOW_UP_MIN_COVERAGE:
             # what the follow-up adds ("智慧物流呢" after logistics firms: 智慧) must be quoted, not only the
             # words it shares with the earlier question
@@ -647,26 +663,19 @@ class Engine:
         prev_reading = self.reader.read(prev_text)
         rows = rows if rows is not None else self._scope(prev_reading).rows[0]
         prev = self._answer(topic, prev_reading, prev_reading.search_text, rows=rows)
-        if not pointed and not (prev.citations and self._near(reading, prev.citations[0].passage.id, rows)):
+        if not prev.citations or not (pointed or self._near(reading, prev.citations[0].passage.id, rows)):
             return None
         return answer_mod.detail_of(question, reading, prev, self.settings.hotline)
 
     def _near(self, reading: Reading, passage_id: str, rows: frozenset[int] | None) -> bool:
-        """Whether a passage is among the question's nearest by meaning alone ("啥时候考试？" and the passage on
-        the teachers to be hired), within ``rows`` when given."""
+        """Whether a passage is among the question's nearest by meaning alone, and close to the nearest ("啥时候
+        考试？" and the passage on the teachers to be hired), within ``rows`` when given."""
         row = self.index.positions.get(passage_id)
         if row is None:
             return False
-        vector = self.encoder.encode(reading.search_text)
-        unit_sims = self.index.unit_vectors @ vector
-        first, last = self.index.passage_units[row]
-        if last <= first:
-            return False
-        own = float(unit_sims[first:last].max())
-        closer = set(self.index.unit_passage[unit_sims > own].tolist())
-        if rows is not None:
-            closer &= rows
-        return len(closer) < NEAR_TOPIC_RANK
+        query, _ = self.prepare(reading.search_text, reading.bridged_words)
+        top = nearest(self.index, query, NEAR_TOPIC_RANK, rows)
+        return row in top and top[row] >= max(top.values()) - NEAR_TOPIC_MARGIN
 
     def _topic_text(self, topic: str) -> str | None:
         """The conversation's topic normalised, or None when it holds nothing to read a follow-up with."""

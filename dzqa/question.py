@@ -49,7 +49,7 @@ ASK_PATTERNS: tuple[tuple[AnswerType, re.Pattern[str]], ...] = tuple((t, re.comp
                 r"啥地方|什么位置|地址|位置在|地点|位于哪|建在哪|"
                 r"where\b|address|location"),
     ("person", r"负责人|谁负责|是谁|哪位|谁来|谁作|谁做|谁是|归谁|谁管(?!护)|哪个部门|哪个单位负责|找谁|向谁|"
-               r"(长|书记|主任|老板)(叫|是)(啥|什么)|姓什么|who\b"),
+               r"(?<=局长|市长|县长|区长|镇长|村长|校长|院长|书记|主任|老板)(叫|是)(啥|什么)|姓什么|who\b"),
     ("purpose", r"为什么|为啥|为何|为了啥|为了什么|为的是|干啥用|干什么用|目的|意义何在|有啥用|有什么用|图啥|图的是|图什么|"
                 r"想达到|达到什么效果|what for|why\b|purpose|aim\b|"
                 r"(打造|建设|建)成(啥|什么)|成为(啥|什么)|要打造(啥|什么)|定位是(啥|什么)"),
@@ -61,9 +61,6 @@ ASK_PATTERNS: tuple[tuple[AnswerType, re.Pattern[str]], ...] = tuple((t, re.comp
                  r"how many|how much|percent|rate\b|target"),
     # what a term means ("三线一单是什么意思"): a work report names its programmes without defining them
     ("define", r"什么意思|啥意思|是指什么|是指啥|指的是什么|指的是啥|指的啥|指啥|指什么|什么叫|含义|定义是|"
-               # a named programme asked after: "“三线一单”是什么", "春笋行动是干啥的"
-               r"(”|(行动|工程|模式|思维|机制|计划|战略|走廊|会客厅|体系|意识|理念|经济))(具体)?(是啥|是什么|是个啥|"
-               r"是干啥的|是干嘛的|是干什么的|是啥玩意儿?|是个什么)$|"
                r"what does .{1,40} mean|meaning of|what is meant by"),
     # how something is done: the topic sentence and what follows it ("现代高效农业咋发展？")
     ("how", r"(咋|怎么|怎样|如何)(搞|弄|办|整|发展|推进|做|干|抓|落实|建设|提升|打造)|"
@@ -79,24 +76,27 @@ ASK_PATTERNS: tuple[tuple[AnswerType, re.Pattern[str]], ...] = tuple((t, re.comp
              r"家门口|片区)|my (village|town|street|county|district|neighbou?rhood)"),
     # how a citizen applies, registers or signs up: a work report states programmes, not procedures
     ("procedure", r"(怎么|如何|咋|怎样|去哪|到哪|在哪)(样)?(才能|可以|能)?(报名|申请|办理|预约|缴费|交费|申报|登记|领取|"
-                  r"报考|参保|开户|挂号)|(报名|申请|办理|申报|报考)(的)?(方式|流程|程序|手续|材料|渠道|入口|网址|条件)|"
+                  r"报考|参保|开户|挂号)|(报名|申请|办理|申报|报考)(的)?(方式|流程|程序|手续|材料|渠道|入口|网址)|"
                   r"(需要|要)(带|准备|交)?(什么|啥|哪些)(材料|手续|证件)|"
                   r"how (do|can|could|should) (i|we|one) (apply|register|sign up|enrol|enroll)|application (process|form)"),
     # how long something lasts or takes: a work report dates its meeting, not how many days it sits
-    ("duration", r"(几|多少)天|(几|多少)个月|how many (days|months)"),
+    ("duration", r"(?<![前这那近过])(几|多少)天(?![然津])|(几|多少)个月|how many (days|months)"),
     # who qualifies, by what standard, with what title: a work report names programmes, not their rules
     ("criteria", r"(报名|报考|申请|参加|享受|领取|入学|入园|补贴|救助)的?(条件|资格|门槛)|(要|需要|有)(啥|什么|哪些)(条件|资格)|"
                  r"(条件|资格|门槛)是(啥|什么)|(多大|什么)(年龄|岁数)|多大岁数|年龄(限制|要求)|(什么|啥)职务|职务是|"
-                 r"(撤并|划分|评定|认定|录取|补贴|补助|收费|分配)的?标准(是|有)?(啥|什么)|标准是(啥|什么)|优惠政策|"
-                 r"(有|给)(啥|什么)奖励|(怎么|咋|如何)(分配|分(?=[,，?？]|$))|摇号|eligib|qualif|requirements?\b"),
+                 r"(撤并|划分|评定|认定|录取|补贴|补助|收费|分配)的?标准(是|有)?(啥|什么)|标准是(啥|什么)|(享受|申请)(啥|什么|哪些)?优惠|"
+                 r"(有|给)(啥|什么)奖励|(怎么|咋|如何)(分配|分(?=[,，?？]|$))|摇号|eligib|qualif"),
     # the figure as it stands now, not the target: a work report states what is to be reached
-    ("current", r"(现在|目前|眼下|当前)(是|有|已经|已|达到|实际)?(多少|几)|已经(达到|完成|建成|有)了?(多少|几)"),
+    ("current", r"(现在|目前|眼下|当前)(是|有|已经|已|达到|实际)?多少|已经(达到|完成|建成|有)了?多少"),
     # a figure broken down by county, district or school: a work report gives the city's totals
     ("breakdown", r"(各个?|每个)(县市区|县区|县市|县(?!域)|区(?!域)|乡镇|镇|街道|村|学校|医院).{0,10}(分别|各|多少|几)|"
                   r"(县市区|县区|乡镇|街道|各县|各区).{0,6}分别(是|有)?(多少|几)|each (county|district|town|school)"),
 ))
+#: what a question may ask that the report may not carry (the partial reply names it)
+DetailType = Literal["phone", "money", "date", "address", "person", "mine", "define", "breakdown", "procedure",
+                     "criteria", "current", "duration", "thing"]
 #: detail types a report may simply not give; when no candidate sentence carries one, the reply is partial
-DETAIL_TYPES = ("phone", "money", "date", "address", "person", "mine", "define", "breakdown", "procedure",
+DETAIL_TYPES: tuple[DetailType, ...] = ("phone", "money", "date", "address", "person", "mine", "define", "breakdown", "procedure",
                 "criteria", "current", "duration", "thing")
 #: what a sentence must contain to carry each detail type
 CARRIES: dict[str, re.Pattern[str]] = {
@@ -131,14 +131,19 @@ DETAIL_WORDS: dict[str, str] = {
 #: right before it when a verb ties them ("缴费基数是多少", "工资涨多少"); a bare verb before the question word
 #: ("招多少", "修多少") names no thing
 _CLASSIFIERS = "个张条项所家座间种类名位批辆台套亩块样"
-_THING_AFTER = re.compile(rf"(?:多少|几)[{_CLASSIFIERS}人]?([\u4e00-\u9fff]{{2,4}})$")
+_THING_AFTER = re.compile(rf"(?:多少|几)([{_CLASSIFIERS}]|人(?!次|数))?([\u4e00-\u9fff]{{2,4}})$")
 _THING_BEFORE = re.compile(rf"([\u4e00-\u9fff]{{2,}}?)(?:一共|总共|大概|大约)?(?:是|有|为|涨|增加|提高|上调|降低|定的|定了|定在)"
                            rf"(?:是)?(?:多少|几)[{_CLASSIFIERS}元人万钱]?$")
 _TIME_WORDS = re.compile(r"今年|明年|去年|每年|每月|一个月|一年|现在|目前|大概|大约")
+#: a term in quotation marks, and a question asking what such a term is ("“三线一单”是什么", "春笋行动是干啥的")
+_QUOTED = re.compile(r"“([^”“]{2,12})”")
+_WHAT_IS = re.compile(r"(具体)?(是啥|是什么|是个啥|是干啥的|是干嘛的|是干什么的|是啥玩意儿?|是个什么)$")
+#: a county named by its short form (禹城, 平原) is the subject only when a suffix or the question goes on after it
+_SHORT_PLACE_END = re.compile(r"^(县|市|区|的|今年|这|那|有|要|能|[,，?？]|$)")
 #: heads that name no particular thing (这事儿是啥情况, 有啥说法)
 _VAGUE_THINGS = frozenset("东西 事儿 事情 情况 样子 意思 名堂 玩意 说法 动静 门道 消息 问题 好处 用处 作用 意义 区别 "
                           "关系 变化 进展 特点 亮点 时候 时间 地方 办法 法子 以下 以上 以内 左右 上下 进来 出来 "
-                          "准备 预计 计划 打算 争取 力争 希望 估计".split())
+                          "准备 预计 计划 打算 争取 力争 希望 估计 人次 人数".split())
 
 _INJECTION = re.compile(
     r"ignore (all |any |the )?(previous|prior|above|earlier)|disregard (all |the )?(previous|above|instructions)|"
@@ -303,7 +308,8 @@ def places(home_city: str) -> Places:
         del latin[sound]
     latin_alt = "|".join(sorted(map(re.escape, latin), key=len, reverse=True))
     # the home province's capital: its prefecture comes first in the province's codes (济南 370100 in 山东)
-    capital = next((_short(name) for code, name in rows if home_code and code == home_code[:2] + "0100000000"), "")
+    capital = next((_short(name) for code, name in rows if home_code and code == home_code[:2] + "0100000000"
+                    and not name.startswith("市辖")), "")  # a municipality's first code is its 市辖区
     return Places(frozenset(home), frozenset(others), re.compile(alternation) if alternation else None,
                   latin, re.compile(rf"\b({latin_alt})\b") if latin_alt else None, capital)
 
@@ -345,7 +351,7 @@ class SoundBridge:
                     piece = run[i:i + n]
                     if len(piece) < n or piece in self.corpus or i + n not in bounds \
                             or piece[0] in GLUE_CHARS or piece[-1] in GLUE_CHARS:
-                        continue  # "是第" is two function words, not a misheard 湿地
+                        continue  # a piece opening or closing on a function word ("是第", "市里") is no misheard 湿地/实力
                     word = self.by_sound.get(tuple(sounds[i:i + n]))
                     if word and word != piece:
                         found.append((piece, word))
@@ -368,6 +374,8 @@ class Reader:
         self.english = EnglishBridge(words, corpus_text)
         self.places = places(home_city)
         self._city = frozenset({home_city, _short(home_city)} if home_city else ())
+        #: the names the report itself puts in quotation marks: its programmes ("春笋行动", "三线一单")
+        self._named_terms = tuple(sorted(set(_QUOTED.findall(corpus_text)), key=len, reverse=True))
         self.corpus = corpus_text
 
     def _topical(self, clause: str) -> bool:
@@ -382,10 +390,13 @@ class Reader:
         """Whether the question asks the amount or kind of a thing the report never names ("妇女儿童医院有多少张
         床位", "教师工资涨多少"): no sentence can carry it. A word bridged onto a report word is named."""
         clause = _TIME_WORDS.sub("", re.split(r"[,，;；]", core.rstrip("？?！!。. 呢啊呀吗嘛啦了"))[-1])
-        m = _THING_AFTER.search(clause) or _THING_BEFORE.search(clause)
+        after = _THING_AFTER.search(clause)
+        if after is not None and after.group(1) == "人":
+            return False  # "有多少人受益": what follows a count of people is what they do
+        m = after or _THING_BEFORE.search(clause)
         if m is None:
             return False
-        words = self._cut(m.group(1))
+        words = self._cut(m.group(m.lastindex or 1))
         if not words or len(words[-1]) < 2:  # "项目各有多少个": the word before the verb is no thing
             return False
         head = words[-1][-2:]
@@ -393,16 +404,36 @@ class Reader:
                     or any(c in GLUE_CHARS or c in "不没" for c in head) or any(head in typed for typed, _ in bridged)
                     or self.bridge.sounds_known(head))  # 目表 is a misheard 目标
 
+    def _asks_what_term_is(self, core: str) -> bool:
+        """Whether the question asks what one of the report's quoted programme names is ("春笋行动是干啥的")."""
+        m = _WHAT_IS.search(core)
+        if m is None:
+            return False
+        subject = core[:m.start()].rstrip("”\"' ")
+        return any(subject.endswith(term) for term in self._named_terms)
+
+    def _county_asked(self, core: str) -> bool:
+        """Whether the asking part names one of the home city's counties or districts as its subject: a full
+        name (禹城市, 陵城区), or a short one (禹城) followed by a suffix or the rest of the question."""
+        for name, _ in self.places.named(core):
+            if name in self._city or name not in self.places.home or name.startswith("市辖"):
+                continue
+            if name.endswith(("县", "区", "市")) and len(name) >= 3:
+                return True
+            at = core.find(name) + len(name)
+            if _SHORT_PLACE_END.match(core[at:]):
+                return True
+        return False
+
     def read(self, text: str) -> Reading:
         """``text`` is already normalised (:func:`dzqa.text.normalize`)."""
         core = question_core(text, self._topical)
-        home_named = city_named = district_named = False
+        home_named = city_named = False
         other: list[str] = []
         for name, before in self.places.named(text):
             if name in self.places.home:
                 home_named = True
                 city_named = city_named or name in self._city
-                district_named = district_named or name not in self._city
             elif not _RELATION.search(before) and name not in other:
                 other.append(name)
         sound = self.bridge(core)
@@ -418,7 +449,9 @@ class Reader:
                         and not (t == "define" and asks == "list"))
         if asks in ("quantity", "other") and not details and self._unknown_thing(core, bridged):
             details = ("thing",)
-        if asks == "quantity" and district_named and not city_named and "breakdown" not in details:
+        if "define" not in details and self._asks_what_term_is(core):
+            details += ("define",)
+        if asks == "quantity" and not city_named and "breakdown" not in details and self._county_asked(core):
             details += ("breakdown",)  # "禹城今年GDP目标多少": a city's report gives the city's figures
         return Reading(text=text, core=core, bridged=bridged, asks=asks, details=details,
                        other_places=tuple(other), home_named=home_named, injection=bool(_INJECTION.search(text)))

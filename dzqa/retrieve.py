@@ -98,6 +98,12 @@ def in_section(section_id: str, wanted: str) -> bool:
     return section_id == wanted or section_id.startswith(wanted + ".")
 
 
+def nearest(index: Index, query: Query, n: int, rows: Collection[int] | None = None) -> dict[int, float]:
+    """The ``n`` passages nearest to the query by meaning alone: passage row → its best unit's cosine."""
+    scores = _dense(index, query, max(n, 1), rows)
+    return dict(sorted(scores.items(), key=lambda kv: -kv[1])[:n])
+
+
 def _dense(index: Index, query: Query, cand: int, rows: Collection[int] | None) -> dict[int, float]:
     """Passage row → its best unit's cosine, for the passages of the best units."""
     best: dict[int, float] = {}

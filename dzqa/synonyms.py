@@ -211,7 +211,8 @@ class EnglishBridge:
                     if sense.startswith(("CL:", "variant of", "see ", "used in", "surname", "abbr. for")):
                         continue
                     for abbr in _ABBREVIATION.findall(sense):  # "gross domestic production (GDP)": GDP too
-                        found.setdefault(abbr.lower(), []).append(parts[1])
+                        if abbr.lower() not in ENGLISH_STOPWORDS:
+                            found.setdefault(abbr.lower(), []).append(parts[1])
                     for piece in _SENSE_NOISE.sub(" ", sense.lower()).replace("-", " ").split(";"):
                         words = _LATIN_WORD.findall(piece)
                         if words and words[0] == "to":

@@ -18,6 +18,7 @@ _HAS_WORD = re.compile(r"\w")
 _ALL_CJK = re.compile(r"^[\u3400-\u9fff]+$")
 #: a year is a four-digit number followed by 年 ("2000人" and "2000万元" are quantities)
 _YEAR = re.compile(r"(?<!\d)(1[89]\d\d|20\d\d)(?=\s*年)")
+_LATIN_YEAR = re.compile(r"\b(?:in|for|of|during|since|by|from|to|year)\s+(1[89]\d\d|20\d\d)\b(?=\s*(?:[?.!,;:]|$|and\b|or\b|vs\b))")
 _QUOTED = re.compile(r"[“\"「『]([^”\"」』]{2,10})[”\"」』]")
 
 #: function words and question words carry no content for keyword search or relevance
@@ -127,5 +128,6 @@ def match(token: str, text: str) -> float:
 
 
 def years(text: str) -> set[str]:
-    """Years (1800–2099, written with 年) mentioned in a text."""
-    return set(_YEAR.findall(text))
+    """Years (1800–2099) mentioned in a text: written with 年, or in English after in/for/during… and ending the
+    phrase ("GDP growth in 2020?"; not "places for 2000 children")."""
+    return set(_YEAR.findall(text)) | set(_LATIN_YEAR.findall(text))
