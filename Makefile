@@ -89,6 +89,9 @@ test: index browser axe strace postgres nginx
 eval: index
 	$(DZQA) eval tests/data/eval-singles.jsonl tests/data/eval-dialogues.jsonl
 	$(DZQA) eval tests/data/eval-citizens-2.jsonl
+	$(DZQA) eval tests/data/eval-citizens-3.jsonl tests/data/eval-dialogues-3.jsonl
+	$(DZQA) eval tests/data/eval-citizens-4.jsonl tests/data/eval-dialogues-4.jsonl
+	$(DZQA) eval tests/data/eval-citizens-5.jsonl tests/data/eval-dialogues-5.jsonl
 
 bench: index
 	$(DZQA) bench
