@@ -614,16 +614,14 @@ class Engine:
         if reading.asks in DETAIL_TYPES:
             # a detail of the same topic ("门票多少钱？"); its own topic words, beyond those asking for the detail
             # and those of the earlier question, must be in the found passage ("医保怎么缴费？" is a new topic)
-            # or the passage must be among the question's nearest by meaning ("疫苗在哪打？" after epidemic control)
             rest = text
-            for span in sorted(reading.bridged_words, key=len, reverse=True):
+            for span in sorted(reading.detail_spans + tuple(reading.bridged_words), key=len, reverse=True):
                 rest = rest.replace(span, " ")  # "哪天开的会": 哪天 asks, nothing else names a topic
             new = [w for w in _checkable(self._own_words(rest)) if w not in prev_text]
-            if not new or (result.citations and (
-                    covers(self.index, new, result.citations[0]) >= FOLLOW_UP_MIN_COVERAGE
-                    or self._near(reading, result.citations[0].passage.id, rows))):
+            if not new or (result.citations
+                           and covers(self.index, new, result.citations[0]) >= FOLLOW_UP_MIN_COVERAGE):
                 return result
-            return None
+            return None  # asked on its own; refused, it may still be a detail of the topic (_detail_of_topic)
         if result.citations and covers(self.index, checkable, result.citations[0]) >= FOLLOW_UP_MIN_COVERAGE:
             # what the follow-up adds ("智慧物流呢" after logistics firms: 智慧) must be quoted, not only the
             # words it shares with the earlier question

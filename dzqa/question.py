@@ -180,6 +180,9 @@ class Reading:
     other_places: tuple[str, ...]  # places named that are neither the home city, its districts, nor related
     home_named: bool  # the question names the corpus's own city (or one of its districts)
     injection: bool
+    #: the words asking for a detail a report does not give (票价, 多少钱, 几点), when the question also names a
+    #: report topic of its own: they tell what is asked, not what about
+    asking: tuple[str, ...] = ()
 
     @property
     def search_text(self) -> str:
@@ -188,14 +191,23 @@ class Reading:
         return f"{self.core} {extra}" if extra else self.core
 
     @property
+    def detail_spans(self) -> tuple[str, ...]:
+        """The words of the asking part that ask for its details ("哪天" in "哪天开的会")."""
+        return detail_spans(self.core, self.details)
+
+    @property
     def bridged_words(self) -> frozenset[str]:
         """Words the report lacks that do not count as missing: the typed words that were bridged onto report
         words, the question's frame words (有啥安排, 有什么措施) that name no topic, and the words asking for a
-        detail a report does not give (票价, 多少钱, 几点): they tell what is asked, not what about."""
-        asked = frozenset(m.group(0) for t, p in ASK_PATTERNS if t in self.details for m in p.finditer(self.core)
-                          if len(m.group(0)) >= 2)
+        detail a report does not give (``asking``)."""
         return frozenset(typed for typed, _ in self.bridged) | frozenset(w for w in FRAME_WORDS if w in self.core) \
-            | asked
+            | frozenset(self.asking)
+
+
+def detail_spans(core: str, details: Sequence[str]) -> tuple[str, ...]:
+    """The words of ``core`` (two characters or more) that ask for one of ``details``."""
+    return tuple(dict.fromkeys(m.group(0) for t, p in ASK_PATTERNS if t in details for m in p.finditer(core)
+                               if len(m.group(0)) >= 2))
 
 
 def answer_type(text: str) -> AnswerType:
@@ -404,6 +416,15 @@ class Reader:
                     or any(c in GLUE_CHARS or c in "不没" for c in head) or any(head in typed for typed, _ in bridged)
                     or self.bridge.sounds_known(head))  # 目表 is a misheard 目标
 
+    def _asking(self, core: str, details: Sequence[str]) -> tuple[str, ...]:
+        """The words of ``core`` that ask for its details, when the rest names a report topic by the report's own
+        word ("智轨坐一趟多少钱": 智轨); else none ("啥时候考试" names nothing the report says)."""
+        spans = detail_spans(core, details)
+        rest = core
+        for span in spans:
+            rest = rest.replace(span, " ")
+        return spans if spans and self._topical(rest) else ()
+
     def _asks_what_term_is(self, core: str) -> bool:
         """Whether the question asks what one of the report's quoted programme names is ("春笋行动是干啥的")."""
         m = _WHAT_IS.search(core)
@@ -454,7 +475,8 @@ class Reader:
         if asks == "quantity" and not city_named and "breakdown" not in details and self._county_asked(core):
             details += ("breakdown",)  # "禹城今年GDP目标多少": a city's report gives the city's figures
         return Reading(text=text, core=core, bridged=bridged, asks=asks, details=details,
-                       other_places=tuple(other), home_named=home_named, injection=bool(_INJECTION.search(text)))
+                       other_places=tuple(other), home_named=home_named, injection=bool(_INJECTION.search(text)),
+                       asking=self._asking(core, details))
 
 
 def carries(kind: str, text: str) -> bool:

@@ -115,3 +115,44 @@ def test_what_a_question_asks_for() -> None:
     assert "define" not in details("三线一单落实得怎么样")
     assert answer_type("负面清单怎么推进") != "list" and answer_type("济郑高铁在哪年通车") == "date"
     assert "mine" in details("我们村在不在今年新建改造农村公路的名单里")
+
+
+def test_details_a_work_report_does_not_give(engine: Engine) -> None:
+    """The reader's detail types: how to apply, who qualifies, the figure as it stands now, a duration, one
+    county's figure, the amount of a thing the report never names, what a programme the report quotes is."""
+    def details(q: str) -> tuple[str, ...]:
+        return engine.read(q).details
+
+    assert "procedure" in details("招聘教师怎么报名")
+    assert "criteria" in details("两癌筛查多大年龄能做") and "criteria" in details("幼儿园报名条件是什么")
+    assert "current" in details("县域节水型社会达标率现在是多少") and "current" not in details("目前几项重点工作是什么")
+    assert "duration" in details("这个会一共开了几天") and "duration" not in details("今年要建多少天然气管道")
+    assert "thing" in details("妇女儿童医院有多少张床位") and "thing" in details("教师工资涨多少")
+    assert "thing" not in details("今年德州招多少老师") and "thing" not in details("今年有多少人受益")
+    assert "breakdown" in details("禹城今年GDP目标多少") and "breakdown" not in details("今年平原地区种多少粮食")
+    assert "define" in details("春笋行动是干啥的") and "define" not in details("今年政府的工作计划是什么")
+    assert "person" not in details("今年经济增长是什么目标")
+    a = engine.ask("招聘教师怎么报名？")
+    assert a.kind == "partial" and a.preface == "报告没有提到具体的办理方式。报告中相关的内容是：" and "1500" in a.text
+    b = engine.ask("妇女儿童医院有多少张床位？")
+    assert b.kind == "partial" and "妇女儿童医院" in b.text
+
+
+def test_gdp_the_capital_and_an_english_year_are_read_as_the_report_says_them(engine: Engine) -> None:
+    from dzqa.text import years
+
+    assert ("gdp", "生产总值") in engine.read("今年GDP目标多少？").bridged
+    assert engine.ask("今年GDP目标多少？").kind == "answer"
+    assert ("济南", "省会") in engine.read("德州跟济南啥关系").bridged
+    assert "省德同城" in engine.ask("德州跟济南啥关系，报告咋说的").text
+    assert engine.ask("济南今年GDP目标是多少").kind == "partial"  # another city's figure, not a relation
+    assert years("What was the actual GDP growth in 2020?") == {"2020"} and years("places for 2000 children") == set()
+
+
+def test_a_detail_asked_in_a_conversation_is_of_its_topic_unless_it_names_a_new_one(engine: Engine) -> None:
+    a = engine.ask("啥时候考试？", history=["今年德州招多少老师？"])
+    assert a.kind == "partial" and "招聘教师1500人以上" in a.text
+    assert engine.ask("医保怎么缴费？", history=["今年新建多少所公办幼儿园？"]).kind == "refusal"
+    b = engine.ask("那济南呢？", history=["德州今年GDP目标是多少？"])
+    assert b.kind == "partial" and "6.5%" in b.text
+    assert "智慧物流" in engine.ask("智慧物流呢", history=["德州要引进啥样的物流企业"]).text
