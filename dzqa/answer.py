@@ -378,7 +378,8 @@ def _asked_count(text: str) -> int:
 
 
 #: what a which-question asks to be listed, when a short noun ends the question: 疏解哪些单位, 划在哪几个乡镇
-_ASKED_ITEMS = re.compile(r"哪(些|几[个项家所条类种座处件]?|[一二三四五六七八九十两\d]+[个项家所条类种座处样件])"
+_ITEM_CLASSIFIERS = "个项家所条类种座处样件"
+_ASKED_ITEMS = re.compile(rf"哪(些|几[{_ITEM_CLASSIFIERS}]?|[一二三四五六七八九十两\d]+[{_ITEM_CLASSIFIERS}])"
                           r"([\u4e00-\u9fff]{2,4})[呢啊呀吗]?$")
 #: nouns that only say "items" (哪些方面, 哪几件事): any list answers them
 _GENERIC_ITEMS = frozenset("方面 措施 内容 工作 东西 事情 件事 事儿 定位 方向 举措 办法 安排 领域 类型 种类 项目 工程 部分 "
@@ -392,7 +393,7 @@ def _names_the_asked(core: str, cited: Sequence[Hit]) -> bool:
     if m is None or any(m.group(2).startswith(g) for g in _GENERIC_ITEMS):  # 哪几个方面使劲
         return True
     noun = m.group(2)
-    if m.group(1) == "几" and noun[0] in "个项家所条类种座处样件":
+    if m.group(1) == "几" and noun[0] in _ITEM_CLASSIFIERS:
         noun = noun[1:]  # "哪几个率": 几 took no classifier, so the noun kept it; the item is 率
     text = "".join(h.passage.context + h.passage.text for h in cited)
     if len(noun) < 2:  # items named by one character list it more than once ("开工率、投资率、资金到位率")
@@ -583,8 +584,6 @@ def _label_documents(parts: list[AnswerPart], cited: list[Hit], outline: Outline
 
 
 _RELATIVE_YEAR = {"前年": -2, "去年": -1, "上一年": -1, "明年": 1, "后年": 2, "last year": -1, "next year": 1}
-
-
 
 #: the question is about the current year: other relative years in it tell a story or compare
 _THIS_YEAR = re.compile(r"今年|本年度|this year")

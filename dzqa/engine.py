@@ -24,7 +24,7 @@ from .index import Index, IndexNotReady, build_index, build_lock, check_index, f
 from .answer import years_asked
 from .model import ModelError, ModelSpec, resolve_model
 from .passages import document_place, document_year
-from .question import DETAIL_TYPES, GLUE_CHARS, Reader, Reading, split_unknown
+from .question import DETAIL_TYPES, GLUE_CHARS, Reader, Reading, split_unknown, without
 from .related import Outline as TopicOutline
 from .retrieve import Query, covers, in_section, nearest, retrieve
 from .settings import Settings, get_settings
@@ -197,7 +197,8 @@ class Engine:
         self._documents = tuple(_scoped(d, index) for d in docs)
         self._place_names = place_names([d.place for d in self._documents], home)
         corpus_text = " ".join(p.text for p in index.passages).lower()
-        self.reader = reader or Reader(list(index.vocab) + list(index.terms), corpus_text, home, tokenizer.cut)
+        self.reader = reader or Reader(list(index.vocab) + list(index.terms), corpus_text, home, tokenizer.cut,
+                                       index.terms)
         idf = sorted(index.idf.values())
         self._rare_idf = idf[len(idf) // 2] if idf else 0.0  # single-character words rarer than the median word
         self.relevance = answer_mod.relevance_model(spec.identity, settings.relevance)
@@ -614,9 +615,8 @@ class Engine:
         if reading.asks in DETAIL_TYPES:
             # a detail of the same topic ("门票多少钱？"); its own topic words, beyond those asking for the detail
             # and those of the earlier question, must be in the found passage ("医保怎么缴费？" is a new topic)
-            rest = text
-            for span in sorted(reading.detail_spans + tuple(reading.bridged_words), key=len, reverse=True):
-                rest = rest.replace(span, " ")  # "哪天开的会": 哪天 asks, nothing else names a topic
+            # ("哪天开的会": 哪天 asks, nothing else names a topic)
+            rest = without(text, reading.detail_spans + tuple(reading.bridged_words))
             new = [w for w in _checkable(self._own_words(rest)) if w not in prev_text]
             if not new or (result.citations
                            and covers(self.index, new, result.citations[0]) >= FOLLOW_UP_MIN_COVERAGE):

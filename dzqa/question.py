@@ -135,8 +135,7 @@ _THING_AFTER = re.compile(rf"(?:多少|几)([{_CLASSIFIERS}]|人(?!次|数))?([\
 _THING_BEFORE = re.compile(rf"([\u4e00-\u9fff]{{2,}}?)(?:一共|总共|大概|大约)?(?:是|有|为|涨|增加|提高|上调|降低|定的|定了|定在)"
                            rf"(?:是)?(?:多少|几)[{_CLASSIFIERS}元人万钱]?$")
 _TIME_WORDS = re.compile(r"今年|明年|去年|每年|每月|一个月|一年|现在|目前|大概|大约")
-#: a term in quotation marks, and a question asking what such a term is ("“三线一单”是什么", "春笋行动是干啥的")
-_QUOTED = re.compile(r"“([^”“]{2,12})”")
+#: a question asking what a term is ("“三线一单”是什么", "春笋行动是干啥的")
 _WHAT_IS = re.compile(r"(具体)?(是啥|是什么|是个啥|是干啥的|是干嘛的|是干什么的|是啥玩意儿?|是个什么)$")
 #: a county named by its short form (禹城, 平原) is the subject only when a suffix or the question goes on after it
 _SHORT_PLACE_END = re.compile(r"^(县|市|区|的|今年|这|那|有|要|能|[,，?？]|$)")
@@ -208,6 +207,13 @@ def detail_spans(core: str, details: Sequence[str]) -> tuple[str, ...]:
     """The words of ``core`` (two characters or more) that ask for one of ``details``."""
     return tuple(dict.fromkeys(m.group(0) for t, p in ASK_PATTERNS if t in details for m in p.finditer(core)
                                if len(m.group(0)) >= 2))
+
+
+def without(text: str, spans: Iterable[str]) -> str:
+    """``text`` with each of ``spans`` blanked out, the longest first (so a shorter one inside it goes with it)."""
+    for span in sorted(spans, key=len, reverse=True):
+        text = text.replace(span, " ")
+    return text
 
 
 def answer_type(text: str) -> AnswerType:
@@ -377,7 +383,7 @@ class Reader:
     """Reads questions against one corpus: its vocabulary (for the sound bridge) and its home city."""
 
     def __init__(self, vocabulary: Iterable[str], corpus_text: str, home_city: str,
-                 cut: Callable[[str], list[str]]) -> None:
+                 cut: Callable[[str], list[str]], terms: Iterable[str] = ()) -> None:
         words = list(vocabulary)
         self.vocabulary = frozenset(words)
         self._cut = cut
@@ -386,8 +392,8 @@ class Reader:
         self.english = EnglishBridge(words, corpus_text)
         self.places = places(home_city)
         self._city = frozenset({home_city, _short(home_city)} if home_city else ())
-        #: the names the report itself puts in quotation marks: its programmes ("春笋行动", "三线一单")
-        self._named_terms = tuple(sorted(set(_QUOTED.findall(corpus_text)), key=len, reverse=True))
+        #: the names the report itself puts in quotation marks (the index's terms): its programmes ("春笋行动")
+        self._named_terms = tuple(sorted(set(terms), key=len, reverse=True))
         self.corpus = corpus_text
 
     def _topical(self, clause: str) -> bool:
@@ -420,10 +426,7 @@ class Reader:
         """The words of ``core`` that ask for its details, when the rest names a report topic by the report's own
         word ("智轨坐一趟多少钱": 智轨); else none ("啥时候考试" names nothing the report says)."""
         spans = detail_spans(core, details)
-        rest = core
-        for span in spans:
-            rest = rest.replace(span, " ")
-        return spans if spans and self._topical(rest) else ()
+        return spans if spans and self._topical(without(core, spans)) else ()
 
     def _asks_what_term_is(self, core: str) -> bool:
         """Whether the question asks what one of the report's quoted programme names is ("春笋行动是干啥的")."""

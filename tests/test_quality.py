@@ -55,18 +55,15 @@ def test_the_sets_are_large_broad_and_apart() -> None:
     types = {i.type for i in singles} | {i.type for i in fit}
     assert {"dialect", "story", "homophone", "keyword", "english", "list", "purpose", "other-city", "injection",
             "gibberish", "partial-detail"} <= types
-    third = [i for n in EVAL_3 for i in load_questions(DATA / n)]
-    assert sum(i.dialogue is None for i in third) >= 150 and len({i.dialogue for i in third} - {None}) >= 20
-    fourth = [i for n in EVAL_4 for i in load_questions(DATA / n)]
-    assert sum(i.dialogue is None for i in fourth) >= 150 and len({i.dialogue for i in fourth} - {None}) >= 20
-    fit += [i for n in FIT_3 + FIT_4 for i in load_questions(DATA / n)]
-    fifth = [i for n in EVAL_5 for i in load_questions(DATA / n)]
-    assert sum(i.dialogue is None for i in fifth) >= 150 and len({i.dialogue for i in fifth} - {None}) >= 20
-    fit += [i for n in FIT_5 for i in load_questions(DATA / n)]
+    later = []
+    for names in (EVAL_3, EVAL_4, EVAL_5):  # each later evaluation set: ≥ 150 single questions, ≥ 20 dialogues
+        items = [i for n in names for i in load_questions(DATA / n)]
+        assert sum(i.dialogue is None for i in items) >= 150 and len({i.dialogue for i in items} - {None}) >= 20
+        later += items
+    fit += [i for n in FIT_3 + FIT_4 + FIT_5 for i in load_questions(DATA / n)]
     # written apart: only the odd coincidence ("双招双引", "法国的首都是哪里") in both; follow-up turns are left out,
     # as the short ones every conversation has ("为什么要这样做？", "那济南呢？") are written alike by anyone
-    evaluation = {i.q for i in singles + dialogues + third + fourth + fifth + load_questions(DATA / EVAL_2[0])
-                  if i.turn == 0}
+    evaluation = {i.q for i in singles + dialogues + later + load_questions(DATA / EVAL_2[0]) if i.turn == 0}
     assert len({i.q for i in fit if i.turn == 0} & evaluation) <= 0.05 * len(evaluation)
 
 
