@@ -528,6 +528,49 @@ def detail_of(question: str, reading: Reading, topic: Answer, hotline: str) -> A
                   preface=preface, closing=closing)
 
 
+def more_of(question: str, reading: Reading, previous: Answer, index: Index, max_units: int) -> Answer | None:
+    """"还有呢？" after an answer: what the report says next, the units after the last one the answer quoted from
+    its first passage, in the report's order and within the same section (the rest of the paragraph first, else
+    the next paragraph's opening). None when the previous answer quoted nothing or nothing follows."""
+    if previous.kind not in ("answer", "partial") or not previous.citations:
+        return None
+    row = index.positions.get(previous.citations[0].passage.id)
+    if row is None:
+        return None
+    first, last = index.passage_units[row]
+    said = {p.text for p in previous.parts}
+    quoted = [j for j in range(first, last) if quote(index.units[j].text) in said]
+    if not quoted:
+        return None
+    section = index.passages[row].citation.section_id
+    picked: list[tuple[int, int]] = []  # (row, unit)
+    r, j = row, quoted[-1] + 1
+    while len(picked) < max_units and r < len(index.passages):
+        if j >= index.passage_units[r][1]:
+            r += 1
+            if r >= len(index.passages) or index.passages[r].citation.section_id != section:
+                break
+            if picked and index.passages[r].citation.paragraph_id != index.passages[picked[-1][0]].citation.paragraph_id:
+                break  # the rest of this paragraph is enough; the next paragraph is for the next "还有呢"
+            j = index.passage_units[r][0]
+            continue
+        if quote(index.units[j].text) not in said and quote(index.units[j].text):
+            picked.append((r, j))
+        j += 1
+    if not picked:
+        return None
+    cited: list[Hit] = []
+    parts: list[AnswerPart] = []
+    for r, j in picked:
+        hit = next((h for h in cited if h.passage.id == index.passages[r].id), None)
+        if hit is None:
+            hit = Hit(passage=index.passages[r], score=0.0, dense=0.0, keyword=0.0)
+            cited.append(hit)
+        parts.append(AnswerPart(text=quote(index.units[j].text), citation=cited.index(hit) + 1))
+    return Answer(question=question, text=_joined(parts), found=True, kind="answer", citations=tuple(cited),
+                  parts=tuple(parts), relevance=1.0, query=reading.text)
+
+
 def _section_first(section: str, index: Index) -> Passage | None:
     """The first passage of a section's first paragraph (it follows the heading's passage in the index)."""
     row = index.positions.get(heading_id(section))

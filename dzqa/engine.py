@@ -26,7 +26,7 @@ from .model import ModelError, ModelSpec, resolve_model
 from .passages import document_place, document_year
 from .question import DETAIL_TYPES, GLUE_CHARS, Reader, Reading, split_unknown, without
 from .related import Outline as TopicOutline
-from .retrieve import Query, covers, in_section, nearest, retrieve
+from .retrieve import passage_cosine, Query, covers, in_section, nearest, retrieve
 from .settings import Settings, get_settings
 from .text import Tokenizer, has_content, is_valid_unicode, match, normalize, years
 from .types import Answer, AnswerPart, Document, Hit, Paragraph, Passage, SearchResult, Section, Topic
@@ -42,6 +42,9 @@ _ABOUT_PREVIOUS = re.compile(r"这|那样|那个|那些|它|其中|其|此|具�
                              r"例子|举例|^举$|比如|比方|^(项目|措施|举措|内容|方面|安排|打算|代表性)$|"
                              r"why|what|how|which")
 #: words that point back at the previous answer ("这样做", "那些", "具体")
+#: a follow-up asking only for more of the same ("还有呢？", "其他的呢", "还有别的吗")
+_MORE = re.compile(r"^(那|那么)?(还有|另外|其他|其它|别的|此外|除此之外|除了这些|除了这个|除此以外)(的|别的|其他的)?"
+                   r"(呢|吗|啥|什么|没有|没|哪些|吧|嘛|啊|呀)*[？?。!！]*$")
 _ANAPHORA = re.compile(r"这|那样|那个|那些|它|其中|其|此|具体|还有")
 #: single-character stopwords (要, 能, 的…): stripped from the edges of a follow-up's unknown words
 _FUNCTION_CHARS = "".join(sorted(GLUE_CHARS))
@@ -53,6 +56,9 @@ FOLLOW_UP_BARE_CHARS = 6
 NEAR_TOPIC_RANK = 2
 #: … and its cosine this close to the nearest passage's
 NEAR_TOPIC_MARGIN = 0.01
+#: … or, for a question in words the report never uses ("疫苗在哪打？" after epidemic control), within this margin
+#: at any rank (measured: 0.001–0.025 for details of the topic, 0.031–0.042 for new topics such as 医保, 故宫, 房价)
+NEAR_UNKNOWN_MARGIN = 0.027
 #: how far back a conversation's topic is looked for
 MAX_TOPIC_TURNS = 6
 _CJK = re.compile(r"[\u3400-\u9fff]")
@@ -198,7 +204,7 @@ class Engine:
         self._place_names = place_names([d.place for d in self._documents], home)
         corpus_text = " ".join(p.text for p in index.passages).lower()
         self.reader = reader or Reader(list(index.vocab) + list(index.terms), corpus_text, home, tokenizer.cut,
-                                       index.terms)
+                                       index.terms, tokenizer.frequency)
         idf = sorted(index.idf.values())
         self._rare_idf = idf[len(idf) // 2] if idf else 0.0  # single-character words rarer than the median word
         self.relevance = answer_mod.relevance_model(spec.identity, settings.relevance)
@@ -379,7 +385,13 @@ class Engine:
         if not has_content(text):
             return answer_mod.refusal(question, s.hotline, query=text)
         reading = self.reader.read(text)
-        earlier = [h for h in history if isinstance(h, str) and h.strip()]
+        earlier = [h for h in history if isinstance(h, str) and h.strip()][-MAX_TOPIC_TURNS:]
+        if earlier and _MORE.match(text):
+            # "还有呢？": what the report says after the last answer's quote, not that answer again
+            last = self.ask(earlier[-1], earlier[:-1], section=section, doc=doc, year=year)
+            more = answer_mod.more_of(question, reading, last, self.index, s.max_answer_units)
+            if more is not None:
+                return replace(more, related=self._related(more), timings={"total": time.perf_counter() - t0})
         # the report(s) the question's place and year point at; a filter given by the caller wins
         scope = self._scope(reading) if rows is None else Scope((rows,), None, None)
         result = None
@@ -411,10 +423,18 @@ class Engine:
                 and not reading.other_places:
             # a detail asked of what was just answered ("这个中心在哪办公？", "啥时候考试？" after the teachers to be
             # hired; not "那故宫门票呢", a new topic): what the report says on the topic, as a partial
-            pointed = self._leans(reading.text) and bool(_ANAPHORA.search(reading.text)
-                                                         or not self._own_words(reading.text))
+            # a pronoun, nothing beyond the words asking for the detail, or only words the report never uses that
+            # name no thing ("都建在哪些地方", "啥时候能开诊", "在哪条路上跑") point back; a thing the report never names
+            # ("疫苗在哪打", not "医保怎么缴费？" after kindergartens) only when the topic's passage is about as near
+            # by meaning as any
+            own = self._own_words(without(reading.text, reading.detail_spans))
+            short = len(reading.text) <= FOLLOW_UP_MAX_CHARS
+            unknown = short and bool(own) and not self._known(own, reading)
+            things = self.tokenizer.nouns(reading.text) if unknown else set()
+            pointed = short and bool(_ANAPHORA.search(reading.text) or not own
+                                     or (unknown and not any(w in things for w in own)))
             result = self._detail_of_topic(question, reading, self._topic(earlier), rows=rows,
-                                           pointed=pointed) or result
+                                           pointed=pointed, unknown=unknown) or result
         timings = {**result.timings, "total": time.perf_counter() - t0}
         return replace(result, related=self._related(result), timings=timings)
 
@@ -557,7 +577,7 @@ class Engine:
         topic: list[str] = []
         for q in history[-MAX_TOPIC_TURNS:]:
             text = normalize(q)
-            if topic and self._leans(text):
+            if topic and (self._leans(text) or self._repeats(text, normalize(" ".join(topic)))):
                 topic.append(q)
             else:
                 topic = [q]
@@ -581,6 +601,15 @@ class Engine:
         return [w for w in words if not _ABOUT_PREVIOUS.search(w)
                 and (len(w) >= 2 or (w in self.index.vocab and self.index.idf.get(w, 0.0) >= self._rare_idf))]
 
+    def _repeats(self, text: str, earlier: str) -> bool:
+        """Whether a short question names nothing but the earlier question's words ("合作是为了干嘛？")."""
+        words = _checkable(self._own_words(text))
+        return len(text) <= FOLLOW_UP_MAX_CHARS and bool(words) and all(w in earlier for w in words)
+
+    def _known(self, words: Sequence[str], reading: Reading) -> list[str]:
+        """The words the report uses (or a bridged word stands for): only these can name a topic of the report."""
+        return [w for w in words if w in self.reader.corpus or w in reading.bridged_words]
+
     def _follow_up(self, question: str, reading: Reading, previous: str, *, rows: frozenset[int] | None = None,
                    **years: Any) -> Answer | None:
         """A short question that leans on the previous one, answered in its light; None when it is a new
@@ -593,15 +622,20 @@ class Engine:
             return None
         own = self._own_words(text)
         checkable = _checkable(own)
-        anaphoric = bool(_ANAPHORA.search(text)) or not own
-        if not self._leans(text):
+        # a pronoun, nothing of its own, or only the earlier question's words ("合作是为了干嘛？" after a question
+        # on the cooperation with 钟南山): about the previous answer
+        earlier_words = self._repeats(text, prev_text)
+        anaphoric = bool(_ANAPHORA.search(text)) or not own or earlier_words
+        if not (self._leans(text) or earlier_words):
             return None
         prev_reading = self.reader.read(prev_text)
         if anaphoric and not reading.other_places:
             prev = self._answer(previous, prev_reading, prev_reading.search_text, rows=rows)
             if prev.kind in ("answer", "partial") and prev.citations:
                 cited = " ".join(h.passage.context + h.passage.text for h in prev.citations).lower()
-                if not checkable or sum(w in cited for w in checkable) >= len(checkable) / 2:
+                # words the report never uses ("它们今年能完工吗？") point nowhere else
+                known = self._known(checkable, reading)
+                if not known or sum(w in cited for w in known) >= len(known) / 2:
                     # about the previous answer: its passages, read with what is asked now (a purpose, a list…)
                     search = text if checkable else f"{prev_reading.core} {text}"
                     return self._answer(question, reading, search, hits=prev.citations, in_scope=True, rows=rows,
@@ -651,7 +685,7 @@ class Engine:
         return result if covers(self.index, checkable, result.citations[0]) >= IN_CONTEXT_MIN_COVERAGE else None
 
     def _detail_of_topic(self, question: str, reading: Reading, topic: str, *,
-                         rows: frozenset[int] | None, pointed: bool = True) -> Answer | None:
+                         rows: frozenset[int] | None, pointed: bool = True, unknown: bool = False) -> Answer | None:
         """The partial reply to a detail the report lacks, quoting the conversation topic's answer (found in the
         reports the topic's own place and year point at, unless the caller filtered). Unless the question points
         back at that answer (``pointed``), the answer's passage must be among the question's own nearest."""
@@ -661,19 +695,26 @@ class Engine:
         prev_reading = self.reader.read(prev_text)
         rows = rows if rows is not None else self._scope(prev_reading).rows[0]
         prev = self._answer(topic, prev_reading, prev_reading.search_text, rows=rows)
-        if not prev.citations or not (pointed or self._near(reading, prev.citations[0].passage.id, rows)):
+        if not prev.citations or not (pointed or self._near(reading, [h.passage.id for h in prev.citations], rows,
+                                                            unknown)):
             return None
         return answer_mod.detail_of(question, reading, prev, self.settings.hotline)
 
-    def _near(self, reading: Reading, passage_id: str, rows: frozenset[int] | None) -> bool:
-        """Whether a passage is among the question's nearest by meaning alone, and close to the nearest ("啥时候
-        考试？" and the passage on the teachers to be hired), within ``rows`` when given."""
-        row = self.index.positions.get(passage_id)
-        if row is None:
+    def _near(self, reading: Reading, passage_ids: Sequence[str], rows: frozenset[int] | None,
+              loose: bool = False) -> bool:
+        """Whether the first passage is among the question's nearest by meaning alone, and close to the nearest
+        ("啥时候考试？" and the passage on the teachers to be hired), within ``rows`` when given. ``loose``: any of
+        the passages, at any rank, within the wider margin (a question naming a thing the report never names is
+        near no passage in particular)."""
+        positions = [self.index.positions[p] for p in passage_ids if p in self.index.positions]
+        if not positions:
             return False
         query, _ = self.prepare(reading.search_text, reading.bridged_words)
-        top = nearest(self.index, query, NEAR_TOPIC_RANK, rows)
-        return row in top and top[row] >= max(top.values()) - NEAR_TOPIC_MARGIN
+        top = nearest(self.index, query, 1 if loose else NEAR_TOPIC_RANK, rows)
+        if loose:
+            return any(passage_cosine(self.index, query, row) >= max(top.values()) - NEAR_UNKNOWN_MARGIN
+                       for row in positions)
+        return positions[0] in top and top[positions[0]] >= max(top.values()) - NEAR_TOPIC_MARGIN
 
     def _topic_text(self, topic: str) -> str | None:
         """The conversation's topic normalised, or None when it holds nothing to read a follow-up with."""

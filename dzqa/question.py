@@ -45,12 +45,12 @@ ASK_PATTERNS: tuple[tuple[AnswerType, re.Pattern[str]], ...] = tuple((t, re.comp
     # 在哪办公, 去哪个医院; not 在哪些方面, 在哪次会上, 在哪年, 做到哪三个, 提升到哪个水平 (a list, a time, a count)
     ("address", r"在哪(?![些几次年届一二三四五六七八九十两\d]|个?(方面|领域|环节|阶段|层面|水平|程度))|哪里|哪儿|"
                 r"(去|到)哪(?![几些年届一二三四五六七八九十两\d]|个?(方面|领域|环节|阶段|层面|水平|程度))|"
-                r"哪条街|哪条路|哪个位置|什么地方|"
+                r"哪条街|哪条路|哪个位置|什么地方|哪些(地方|区域|地段|路段|街道|位置)|"
                 r"啥地方|什么位置|地址|位置在|地点|位于哪|建在哪|"
                 r"where\b|address|location"),
     ("person", r"负责人|谁负责|是谁|哪位|谁来|谁作|谁做|谁是|归谁|谁管(?!护)|哪个部门|哪个单位负责|找谁|向谁|"
                r"(?<=局长|市长|县长|区长|镇长|村长|校长|院长|书记|主任|老板)(叫|是)(啥|什么)|姓什么|who\b"),
-    ("purpose", r"为什么|为啥|为何|为了啥|为了什么|为的是|干啥用|干什么用|目的|意义何在|有啥用|有什么用|图啥|图的是|图什么|"
+    ("purpose", r"为什么|为啥|为何|为嘛|为了啥|为了什么|为了干(嘛|啥|什么)|为的是|干啥用|干什么用|目的|意义何在|有啥用|有什么用|图啥|图的是|图什么|"
                 r"想达到|达到什么效果|what for|why\b|purpose|aim\b|"
                 r"(打造|建设|建)成(啥|什么)|成为(啥|什么)|要打造(啥|什么)|定位是(啥|什么)"),
     ("list", r"哪些|哪几|有哪|都有啥|都有什么|包括什么|包括啥|包括哪|包含|哪([二三四五六七八九十两][一二三四五六七八九十]*|\d+)"
@@ -103,7 +103,7 @@ CARRIES: dict[str, re.Pattern[str]] = {
     "phone": re.compile(r"\d{3,4}-?\d{7,8}|(?<!\d)\d{5}(?!\d)热线|电话"),
     "money": re.compile(r"\d+(\.\d+)?\s*(万|亿)?元"),
     "date": re.compile(r"\d{1,2}月(\d{1,2}日)?|\d{4}年|年底|年内|上半年|下半年|月底"),
-    "address": re.compile(r"\d+号|[路街巷]\d|街道|门牌"),
+    "address": re.compile(r"\d+号|街道|门牌"),  # not 路\d: "农村公路600公里" gives no address
     "person": re.compile(r"[\u4e00-\u9fff]{2,3}(代表|同志|书记|市长|主任)"),
     "mine": re.compile(r"(?!)"),  # a work report lists no villages, streets or schools one by one
     "define": re.compile(r"(?<![立随旋])即(?![将使便时刻])|是指|指的是|也就是|于一体"),  # a definition (a list question is answered by its items)
@@ -138,6 +138,9 @@ _TIME_WORDS = re.compile(r"今年|明年|去年|每年|每月|一个月|一年|�
 #: a question asking what a term is ("“三线一单”是什么", "春笋行动是干啥的")
 _WHAT_IS = re.compile(r"(具体)?(是啥|是什么|是个啥|是干啥的|是干嘛的|是干什么的|是啥玩意儿?|是个什么)$")
 #: a county named by its short form (禹城, 平原) is the subject only when a suffix or the question goes on after it
+#: what follows a quoted programme name when its content is asked: a short noun (规划, 工程), then 是啥/有哪些/指什么
+_TERM_ASKED = re.compile(r"^[”\"' ]*[\u4e00-\u9fff]{0,3}?的?(具体内容|具体|到底|究竟|都|又)?(是|指的是|指|包括|包含|都有)"
+                         r"(啥|什么|嘛|哪)(?!.{0,2}(说法|安排|打算|要求|政策|措施|举措|部署|计划|进展))")
 _SHORT_PLACE_END = re.compile(r"^(县|市|区|的|今年|这|那|有|要|能|[,，?？]|$)")
 #: heads that name no particular thing (这事儿是啥情况, 有啥说法)
 _VAGUE_THINGS = frozenset("东西 事儿 事情 情况 样子 意思 名堂 玩意 说法 动静 门道 消息 问题 好处 用处 作用 意义 区别 "
@@ -379,17 +382,76 @@ class SoundBridge:
         return tuple(found)
 
 
+#: jieba's dictionary count above which a word is common in its own right (城建 127, 清廉 103; 柴油车 8)
+COMMON_WORD_FREQUENCY = 100
+_NUMERAL_CHARS = frozenset("零一二三四五六七八九十两百千万亿第")
+
+
+class AbbreviationBridge:
+    """A question word the report lacks that is the report's word with one or two characters left out, first and
+    last kept: the way Chinese shortens a name (危废 for 危固废, 河长 for 河湖长, 规上 for 规模以上). Only when the
+    report has exactly one such word, made of whole words of the report's own segmentation (so 发现 is no
+    short 发展现代); numbers, place names and common words are never shortenings (十五 is not 十四五, 提到 is not
+    提高到)."""
+
+    def __init__(self, corpus_text: str, cut: Callable[[str], list[str]],
+                 frequency: Callable[[str], int] = lambda word: 0) -> None:
+        self.corpus = corpus_text
+        self._cut = cut
+        self._frequency = frequency
+        self._bounds: frozenset[int] | None = None  # the report's word boundaries, cut on first use
+
+    def _boundaries(self) -> frozenset[int]:
+        if self._bounds is None:
+            at, bounds = 0, {0}
+            for word in self._cut(self.corpus):
+                at += len(word)
+                bounds.add(at)
+            self._bounds = frozenset(bounds)
+        return self._bounds
+
+    def __call__(self, words: Iterable[str]) -> tuple[tuple[str, str], ...]:
+        found: list[tuple[str, str]] = []
+        for w in words:
+            if not (2 <= len(w) <= 3 and _CJK_RUN.fullmatch(w)) or w in self.corpus or w in STOPWORDS \
+                    or w in FRAME_WORDS or w[0] in GLUE_CHARS or w[-1] in GLUE_CHARS \
+                    or any(c in _NUMERAL_CHARS for c in w) or self._frequency(w) > COMMON_WORD_FREQUENCY:
+                continue  # a common word in its own right (提到, 城建) is no shortening of a report word
+            bounds = self._boundaries()
+            whole = {self.corpus[i:i + n] for i in _starts(self.corpus, w[0]) if i in bounds
+                     for n in (len(w) + 1, len(w) + 2) if i + n in bounds
+                     and self.corpus[i + n - 1] == w[-1] and _subsequence(w, self.corpus[i:i + n])
+                     and _CJK_RUN.fullmatch(self.corpus[i:i + n])}
+            if len(whole) == 1:
+                found.append((w, whole.pop()))
+        return tuple(found)
+
+
+def _starts(text: str, char: str) -> Iterable[int]:
+    i = text.find(char)
+    while i >= 0:
+        yield i
+        i = text.find(char, i + 1)
+
+
+def _subsequence(short: str, long: str) -> bool:
+    rest = iter(long)
+    return all(c in rest for c in short)
+
+
 class Reader:
     """Reads questions against one corpus: its vocabulary (for the sound bridge) and its home city."""
 
     def __init__(self, vocabulary: Iterable[str], corpus_text: str, home_city: str,
-                 cut: Callable[[str], list[str]], terms: Iterable[str] = ()) -> None:
+                 cut: Callable[[str], list[str]], terms: Iterable[str] = (),
+                 frequency: Callable[[str], int] = lambda word: 0) -> None:
         words = list(vocabulary)
         self.vocabulary = frozenset(words)
         self._cut = cut
         self.bridge = SoundBridge(words, corpus_text, cut)
         self.synonyms = SynonymBridge(words, corpus_text, cut, STOPWORDS)
         self.english = EnglishBridge(words, corpus_text)
+        self.abbreviations = AbbreviationBridge(corpus_text, cut, frequency)
         self.places = places(home_city)
         self._city = frozenset({home_city, _short(home_city)} if home_city else ())
         #: the names the report itself puts in quotation marks (the index's terms): its programmes ("春笋行动")
@@ -429,12 +491,18 @@ class Reader:
         return spans if spans and self._topical(without(core, spans)) else ()
 
     def _asks_what_term_is(self, core: str) -> bool:
-        """Whether the question asks what one of the report's quoted programme names is ("春笋行动是干啥的")."""
+        """Whether the question asks what one of the report's quoted programme names is or consists of ("春笋行动是
+        干啥的", "四减四增是嘛", "两进一出是哪两进哪一出", "一区多园都有哪些园")."""
         m = _WHAT_IS.search(core)
-        if m is None:
-            return False
-        subject = core[:m.start()].rstrip("”\"' ")
-        return any(subject.endswith(term) for term in self._named_terms)
+        if m is not None:
+            subject = core[:m.start()].rstrip("”\"' ")
+            if any(subject.endswith(term) for term in self._named_terms):
+                return True
+        for term in self._named_terms:
+            at = core.find(term)
+            if at >= 0 and _TERM_ASKED.match(core[at + len(term):]):
+                return True
+        return False
 
     def _county_asked(self, core: str) -> bool:
         """Whether the asking part names one of the home city's counties or districts as its subject: a full
@@ -462,6 +530,8 @@ class Reader:
                 other.append(name)
         sound = self.bridge(core)
         bridged = sound + self.synonyms(core, skip=(typed for typed, _ in sound))
+        bridged += self.abbreviations(w for w in self._cut(core) if all(w not in typed for typed, _ in bridged)
+                                      and not self.places.named(w))
         capital = self.places.capital
         if capital and capital in core and capital not in other and capital not in self.corpus \
                 and "省会" in self.corpus:

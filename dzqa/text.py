@@ -7,7 +7,7 @@ import re
 import unicodedata
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 _CONTROL = re.compile(r"[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
 _SPACES = re.compile(r"\s+")
@@ -90,10 +90,23 @@ class Tokenizer:
         self._jieba.initialize()
         for w in self.words:
             self._jieba.add_word(w, freq=2000)
+        self._pos: Any = None  # jieba's part-of-speech tagger, loaded on first use
 
     def cut(self, text: str) -> list[str]:
         """jieba's plain cut (every character kept, no stopwords removed): the word boundaries of ``text``."""
         return self._jieba.lcut(text)
+
+    def nouns(self, text: str) -> set[str]:
+        """The words jieba tags as nouns (names, places and abbreviations included) in ``text``."""
+        if self._pos is None:
+            import jieba.posseg
+
+            self._pos = jieba.posseg.POSTokenizer(self._jieba)
+        return {p.word for p in self._pos.lcut(text) if p.flag[:1] in ("n", "j")}
+
+    def frequency(self, word: str) -> int:
+        """How often jieba's dictionary has seen ``word`` as a word (0 for a word it does not know)."""
+        return int(self._jieba.FREQ.get(word) or 0)
 
     def __call__(self, text: str) -> list[str]:
         """Tokens of already normalised text (lower case, simplified)."""

@@ -92,8 +92,21 @@ def test_every_answer_part_occurs_in_the_report(engine: Engine, every_question: 
 def test_follow_up_in_a_conversation(engine: Engine) -> None:
     a = engine.ask("那农村呢？", history=["城市里的路今年怎么修？"])
     assert a.found and any("农村公路" in p.text for p in a.parts)
-    more = engine.ask("还有呢", history=["今年要新建多少所公办幼儿园？"])  # nothing of its own: the topic goes on
-    assert more.found and "幼儿园" in more.text
+    # nothing of its own: what the report says next, never the same quote again
+    more = engine.ask("还有呢", history=["今年要新建多少所公办幼儿园？"])
+    assert more.found and "义务教育" in more.text and "幼儿园38所" not in more.text
+
+
+def test_what_else_goes_on_where_the_previous_answer_stopped(engine: Engine) -> None:
+    history = ["城市规划方面今年有什么安排？"]
+    first = engine.ask(history[0])
+    more = engine.ask("还有呢？", history=history)
+    assert more.kind == "answer" and "加强控规编制管理" in more.text
+    assert not {p.text for p in first.parts} & {p.text for p in more.parts}
+    again = engine.ask("还有吗", history=history + ["还有呢？"])  # and on, without repeating
+    assert again.found and not {p.text for p in more.parts} & {p.text for p in again.parts}
+    assert all(p.text in engine.passage(again.citations[p.citation - 1].passage.id).text for p in again.parts)
+    assert engine.ask("还有啥？", history=["碳达峰有啥计划", "四减四增是啥"]).text.startswith("落实“三线一单”")
 
 
 def test_an_answer_of_a_heading_alone_goes_on_with_what_its_section_opens_with(engine: Engine) -> None:

@@ -156,3 +156,37 @@ def test_a_detail_asked_in_a_conversation_is_of_its_topic_unless_it_names_a_new_
     b = engine.ask("那济南呢？", history=["德州今年GDP目标是多少？"])
     assert b.kind == "partial" and "6.5%" in b.text
     assert "智慧物流" in engine.ask("智慧物流呢", history=["德州要引进啥样的物流企业"]).text
+
+
+def test_a_shortened_report_word_is_bridged_onto_it(engine: Engine) -> None:
+    """危废 for 危固废, 河长 for 河湖长, 规上 for 规模以上: the report's word with characters left out, first and last
+    kept, made of whole words of the report; never numbers (十五 is no 十四五) or common words (提到 is no 提高到)."""
+    bridged = lambda q: dict(engine.read(q).bridged)  # noqa: E731
+    assert bridged("危废咋处理")["危废"] == "危固废" and bridged("村里有河长吗")["河长"] == "河湖长"
+    assert bridged("规上工业增加值增长多少")["规上"] == "规模以上"
+    assert "十五" not in bridged("十五五啥时候开始") and "提到" not in bridged("达标率要提到多少")
+    assert "加强危固废规范处置" in engine.ask("危废咋处理").text
+
+
+def test_what_a_quoted_programme_consists_of_is_a_detail_the_report_lacks(engine: Engine) -> None:
+    for q in ("四减四增是嘛？", "两进一出是哪两进哪一出？", "一区多园都有哪些园？"):
+        assert "define" in engine.read(q).details, q
+        assert engine.ask(q).kind == "partial", q
+    assert "define" not in engine.read("四区同城是啥说法").details  # what the report says about it: an answer
+    assert "define" not in engine.read("今年政府对大班额有什么说法").details
+    assert engine.read("合作是为了干嘛").asks == "purpose"
+    # 农村公路600公里 names no road: which road sections is a detail the report lacks
+    assert engine.ask("新建改造的600公里农村公路都是哪些路段？").kind == "partial"
+
+
+def test_a_follow_up_in_words_the_report_never_uses_is_about_the_topic(engine: Engine) -> None:
+    hospitals = ["今年要完成哪些医院新建项目"]
+    a = engine.ask("啥时候能开诊", history=hospitals)  # no thing named: a detail of the hospitals
+    assert a.kind == "partial" and "妇女儿童医院" in a.text
+    b = engine.ask("它们今年能完工吗？", history=["今年有哪些新医院？"])
+    assert b.found and "妇女儿童医院新建项目" in b.text
+    c = engine.ask("都建在哪些地方？", history=["今年要建几所公办幼儿园？"])
+    assert c.kind == "partial" and "38所" in c.text
+    # only the earlier question's words: about the previous answer
+    d = engine.ask("合作是为了干嘛？", history=["德州跟钟南山有合作？"])
+    assert d.found and "院感防控体系建设示范区" in d.text
