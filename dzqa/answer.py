@@ -455,8 +455,9 @@ def _same_sentence(best: Scored, scored: list[Scored], *, purpose: bool) -> Scor
     if not sentence:
         return None
     if purpose:
+        # a weak opening word (推动, 努力) says what for only as the end of the sentence: its last such clause
         return next((c for c in sentence if _PURPOSE.match(c[2].text)),
-                    next((c for c in sentence if _PURPOSE_WEAK.match(c[2].text)), sentence[-1]))
+                    next((c for c in reversed(sentence) if _PURPOSE_WEAK.match(c[2].text)), sentence[-1]))
     listing = [c for c in sentence if c[2].text.count("、") >= 1]
     # the enumeration that matches the question best, a longer one when close
     return max(listing, key=lambda c: c[0] + LIST_ITEM_BONUS * c[2].text.count("、"), default=None)

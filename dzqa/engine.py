@@ -24,7 +24,7 @@ from .index import Index, IndexNotReady, build_index, build_lock, check_index, f
 from .answer import years_asked
 from .model import ModelError, ModelSpec, resolve_model
 from .passages import document_place, document_year
-from .question import DETAIL_TYPES, GLUE_CHARS, Reader, Reading, split_unknown, without
+from .question import DETAIL_TYPES, GLUE_CHARS, Reader, Reading, detail_spans, split_unknown, without
 from .related import Outline as TopicOutline
 from .retrieve import passage_cosine, Query, covers, in_section, nearest, retrieve
 from .settings import Settings, get_settings
@@ -595,6 +595,7 @@ class Engine:
     def _own_words(self, text: str) -> list[str]:
         """A follow-up's own topic words: not the anaphora and question words ("这样", "具体", "多少"), and
         single characters only when the report has them as words, rarely (水, not 建 or 做)."""
+        text = without(text, detail_spans(text, ("purpose",)))  # 为啥, 要建成啥, 打造成什么: what is asked, not about what
         words = self.query_tokens(_FOLLOW_UP_END.sub("", _FOLLOW_UP_START.sub("", text)))
         # a function word glued to a verb ("要建", "能修") is the verb alone: a single character
         words = [w if w in self.index.vocab else w.strip(_FUNCTION_CHARS) or w for w in words]

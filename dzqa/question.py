@@ -52,11 +52,12 @@ ASK_PATTERNS: tuple[tuple[AnswerType, re.Pattern[str]], ...] = tuple((t, re.comp
                r"(?<=局长|市长|县长|区长|镇长|村长|校长|院长|书记|主任|老板)(叫|是)(啥|什么)|姓什么|who\b"),
     ("purpose", r"为什么|为啥|为何|为嘛|为了啥|为了什么|为了干(嘛|啥|什么)|为的是|干啥用|干什么用|目的|意义何在|有啥用|有什么用|图啥|图的是|图什么|"
                 r"想达到|达到什么效果|what for|why\b|purpose|aim\b|"
-                r"(打造|建设|建)成(啥|什么)|成为(啥|什么)|要打造(啥|什么)|定位是(啥|什么)"),
+                r"(打造|建设|建)成(啥|什么)|成为(啥|什么)|要打造(啥|什么)|定位是(啥|什么)|(做到|实现)(啥|什么)(样|程度)?$"),
     ("list", r"哪些|哪几|有哪|都有啥|都有什么|包括什么|包括啥|包括哪|包含|哪([二三四五六七八九十两][一二三四五六七八九十]*|\d+)"
              r"(个|项|条|大|类|件|样|种|块|所|家|座|处|方面|区)|(名单|清单)(是|有|包括|都)?(啥|什么|哪)|(有|给).{0,2}(名单|清单)|"
              r"都是(啥|什么|哪)|分别是(啥|什么|哪)|"
-             r"列举|具体.{0,3}(有|提到|是)|which\b|what are|list\b"),
+             r"列举|具体.{0,3}(有|提到|是)|which\b|what are the (two|three|four|five|six|seven|eight|nine|ten|\d+)\b|"
+             r"list\b"),  # not "what are the income growth targets": a figure
     ("quantity", r"多少|几个|几所|几条|几万|几家|几项|几成|多大|多高|多长|多快|比例|百分|增长|幅度|目标|[^效]率|"
                  r"how many|how much|percent|rate\b|target"),
     # what a term means ("三线一单是什么意思"): a work report names its programmes without defining them

@@ -155,6 +155,7 @@ ENGLISH_MAX_WORDS = 3
 _LATIN_WORD = re.compile(r"[a-z]+")
 #: an abbreviation a sense spells out in brackets: "(GDP)", "(CPI)"
 _ABBREVIATION = re.compile(r"\(([A-Z]{2,6})\)")
+_PLACE_HEAD = re.compile(r"([A-Z][a-z]+(?:'[a-z]+)?) (?:province|city|county|municipality|district|New Area)\b")
 _SENSE_NOISE = re.compile(r"\([^)]*\)|\[[^]]*\]|\bsth\b|\bsb\b|\bsomething\b|\bsomebody\b|\bone's\b")
 
 
@@ -213,7 +214,12 @@ class EnglishBridge:
                     for abbr in _ABBREVIATION.findall(sense):  # "gross domestic production (GDP)": GDP too
                         if abbr.lower() not in ENGLISH_STOPWORDS:
                             found.setdefault(abbr.lower(), []).append(parts[1])
-                    for piece in _SENSE_NOISE.sub(" ", sense.lower()).replace("-", " ").split(";"):
+                    # "Beijing, capital of the People's Republic of China", "Hebei province (Hopeh) in north China":
+                    # the head word before a comma or a place's kind is a sense of its own
+                    head = _PLACE_HEAD.match(sense)
+                    pieces = _SENSE_NOISE.sub(" ", sense.lower()).replace("-", " ").split(";")
+                    pieces += [pieces[0].split(",")[0]] + ([head.group(1).lower()] if head else [])
+                    for piece in dict.fromkeys(pieces):
                         words = _LATIN_WORD.findall(piece)
                         if words and words[0] == "to":
                             words = words[1:]
