@@ -572,6 +572,35 @@ def more_of(question: str, reading: Reading, previous: Answer, index: Index, max
                   parts=tuple(parts), relevance=1.0, query=reading.text)
 
 
+def section_of(question: str, reading: Reading, previous: Answer, index: Index) -> Answer | None:
+    """"这个属于哪块工作？" after an answer: the heading of the section its first quote is from, and the sentence
+    that opens its paragraph when that sentence names the paragraph's topic ("全面深化农村各项改革。"), each cited.
+    None when the previous answer quoted nothing."""
+    if previous.kind not in ("answer", "partial") or not previous.citations:
+        return None
+    cited = previous.citations[0].passage
+    hits: list[Hit] = []
+    at = index.positions.get(heading_id(cited.citation.section_id))
+    if at is not None:
+        hits.append(Hit(passage=index.passages[at], score=0.0, dense=0.0, keyword=0.0))
+    row = index.positions.get(cited.id)
+    while row is not None and row > 0 and cited.citation.paragraph_number > 0 \
+            and index.passages[row - 1].citation.paragraph_id == cited.citation.paragraph_id:
+        row -= 1  # the paragraph's first passage
+    if row is not None and cited.citation.paragraph_number > 0:
+        first, last = index.passage_units[row]
+        lead = index.units[first] if first < last else None
+        if lead is not None and len(lead.text) <= LEAD_MAX and lead.text.endswith("。"):
+            hits.append(Hit(passage=index.passages[row], score=0.0, dense=0.0, keyword=0.0))
+    if not hits:
+        return None
+    parts = [AnswerPart(text=quote(h.passage.text if h.passage.citation.paragraph_number == 0
+                                   else index.units[index.passage_units[index.positions[h.passage.id]][0]].text),
+                        citation=i + 1) for i, h in enumerate(hits)]
+    return Answer(question=question, text=_joined(parts), found=True, kind="answer", citations=tuple(hits),
+                  parts=tuple(parts), relevance=1.0, query=reading.text)
+
+
 def _section_first(section: str, index: Index) -> Passage | None:
     """The first passage of a section's first paragraph (it follows the heading's passage in the index)."""
     row = index.positions.get(heading_id(section))

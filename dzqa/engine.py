@@ -45,6 +45,9 @@ _ABOUT_PREVIOUS = re.compile(r"这|那样|那个|那些|它|其中|其|此|具�
 #: a follow-up asking only for more of the same ("还有呢？", "其他的呢", "还有别的吗")
 _MORE = re.compile(r"^(那|那么)?(还有|另外|其他|其它|别的|此外|除此之外|除了这些|除了这个|除此以外)(的|别的|其他的)?"
                    r"(呢|吗|啥|什么|没有|没|哪些|吧|嘛|啊|呀)*[？?。!！]*$")
+#: a follow-up asking where the previous answer stands in the report ("这个属于哪块工作？", "这部分标题是啥")
+_SECTION_ASKED = re.compile(r"(属于|归到|归于|归|算|放在)(报告|政府工作)?的?(哪一?块|哪一?部分|哪个部分|哪个?方面|哪一章|哪个板块|"
+                            r"哪个领域|什么部分|什么方面)(的?工作|的?内容)?|(这|那)(一?部分|一?块|个部分)的?(标题|题目)|标题(是|叫)(啥|什么)")
 _ANAPHORA = re.compile(r"这|那样|那个|那些|它|其中|其|此|具体|还有")
 #: single-character stopwords (要, 能, 的…): stripped from the edges of a follow-up's unknown words
 _FUNCTION_CHARS = "".join(sorted(GLUE_CHARS))
@@ -386,12 +389,18 @@ class Engine:
             return answer_mod.refusal(question, s.hotline, query=text)
         reading = self.reader.read(text)
         earlier = [h for h in history if isinstance(h, str) and h.strip()][-MAX_TOPIC_TURNS:]
-        if earlier and _MORE.match(text):
-            # "还有呢？": what the report says after the last answer's quote, not that answer again
-            last = self.ask(earlier[-1], earlier[:-1], section=section, doc=doc, year=year)
-            more = answer_mod.more_of(question, reading, last, self.index, s.max_answer_units)
-            if more is not None:
-                return replace(more, related=self._related(more), timings={"total": time.perf_counter() - t0})
+        about_last: Callable[[Answer], Answer | None] | None = None
+        if earlier and _MORE.match(text):  # "还有呢？": what the report says after the last answer's quote
+            about_last = lambda last: answer_mod.more_of(  # noqa: E731
+                question, reading, last, self.index, s.max_answer_units)
+        elif earlier and (m := _SECTION_ASKED.search(text)) is not None \
+                and not _checkable(self._own_words(text.replace(m.group(0), " "))):
+            # "这个属于哪块工作？": where the last answer stands in the report
+            about_last = lambda last: answer_mod.section_of(question, reading, last, self.index)  # noqa: E731
+        if about_last is not None:
+            found = about_last(self.ask(earlier[-1], earlier[:-1], section=section, doc=doc, year=year))
+            if found is not None:
+                return replace(found, related=self._related(found), timings={"total": time.perf_counter() - t0})
         # the report(s) the question's place and year point at; a filter given by the caller wins
         scope = self._scope(reading) if rows is None else Scope((rows,), None, None)
         result = None

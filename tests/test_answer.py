@@ -219,3 +219,13 @@ def test_fitting_the_relevance_model_gives_weights_a_probe_and_a_held_out_estima
     model = RelevanceModel(tuple(fitted["weights"]), fitted["bias"], probe=probe,
                            plain=(tuple(fitted["plain"]["weights"]), fitted["plain"]["bias"]))
     assert engine.ask("今年要新建多少所公办幼儿园？").found and 0.0 <= model(engine.ask("红烧肉怎么做").signals) <= 1.0
+
+
+def test_which_part_of_the_report_an_answer_stands_in(engine: Engine) -> None:
+    a = engine.ask("这个属于哪块工作？", history=["城乡融合试验区是咋回事？"])
+    assert a.kind == "answer" and a.parts[0].text == "聚焦乡村振兴战略 坚定不移优先发展农业农村"
+    assert "全面深化农村各项改革" in a.text  # the sentence opening the paragraph names its topic
+    assert all(p.text in a.citations[p.citation - 1].passage.text for p in a.parts)
+    # a part named by the question itself is a question of its own, not about the previous answer
+    b = engine.ask("改革开放那部分标题是啥", history=["城乡融合试验区是咋回事？"])
+    assert "聚焦乡村振兴战略" not in b.text
