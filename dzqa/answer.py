@@ -21,7 +21,7 @@ import math
 import re
 from dataclasses import dataclass, field, replace
 from importlib import resources
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 
@@ -238,7 +238,7 @@ def compose(question: str, reading: Reading, query: Query, retrieval: Retrieval,
     asked_years = missing_years if missing_years is not None else \
         years_asked(reading, have) - have
     if asked_years:
-        preface = PARTIAL_YEAR.format(year="、".join(sorted(asked_years)), have="、".join(sorted(have)))
+        preface = PARTIAL_YEAR.format(year=year_span(asked_years), have="、".join(sorted(have)))
     best = scored[0]
     for detail in reading.details:  # each detail asked for must be carried by a sentence close to the best
         carrier = next((c for c in scored if c[0] >= best[0] - DETAIL_MARGIN and carries(detail, c[2].text)), None)
@@ -276,6 +276,11 @@ def compose(question: str, reading: Reading, query: Query, retrieval: Retrieval,
             # the report does not list the items
             what = LIST_DETAIL
             preface = PARTIAL_DETAIL.format(what=what)
+        if what == LIST_DETAIL and preface == PARTIAL_DETAIL.format(what=what):
+            # "民生福祉这部分实施哪些工程": the paragraphs of the section open with the items ("实施社会保障工程。")
+            leads = _leads_naming(reading.core, hits[chosen[0][1]].passage, index)
+            if leads:
+                parts, cited, preface, what = leads[0], leads[1], "", PARTIAL_WHAT
     parts = _label_documents(parts, cited, outline)
     kind = "partial" if preface else "answer"
     if preface:
@@ -374,7 +379,12 @@ _ASKED_COUNT = re.compile(r"哪([一二三四五六七八九十两]{1,3}|\d{1,2}
 def _asked_count(text: str) -> int:
     """How many items a which-question asks for (0: it does not say)."""
     m = _ASKED_COUNT.search(text)
+    if m is None:  # "那80个重点项目的完整清单": the whole list of a counted set
+        m = _LIST_OF_COUNT.search(text)
     return 0 if m is None else (2 if m.group(1) == "两" else _number(m.group(1)))
+
+
+_LIST_OF_COUNT = re.compile(r"(\d{1,3}|[一二三四五六七八九十两]{1,3})(个|项|条|所|家|座|处).{0,12}(清单|名单)")
 
 
 #: what a which-question asks to be listed, when a short noun ends the question: 疏解哪些单位, 划在哪几个乡镇
@@ -399,6 +409,27 @@ def _names_the_asked(core: str, cited: Sequence[Hit]) -> bool:
     if len(noun) < 2:  # items named by one character list it more than once ("开工率、投资率、资金到位率")
         return bool(noun) and text.count(noun) >= 2
     return any(noun[i:i + 2] in text for i in range(len(noun) - 1))
+
+
+def _leads_naming(core: str, passage: Passage, index: Index) -> tuple[list[AnswerPart], list[Hit]] | None:
+    """The sentences opening the paragraphs of ``passage``'s section that name the item a which-question asks
+    for ("哪些工程" → "实施就业优先工程。", "实施教育提升工程。"…), each cited; None unless at least two do."""
+    m = _ASKED_ITEMS.search(core.rstrip("？?！!。. "))
+    if m is None:
+        return None
+    noun = m.group(2)[1:] if m.group(1) == "几" and m.group(2)[0] in _ITEM_CLASSIFIERS else m.group(2)
+    section = passage.citation.section_id
+    parts: list[AnswerPart] = []
+    cited: list[Hit] = []
+    for row, p in enumerate(index.passages):
+        if p.citation.section_id != section or p.citation.paragraph_number == 0 or p.citation.start != 0:
+            continue
+        first, last = index.passage_units[row]
+        lead = index.units[first].text if first < last else ""
+        if noun in lead and len(lead) <= LEAD_MAX and lead.endswith("。"):
+            cited.append(Hit(passage=p, score=0.0, dense=0.0, keyword=0.0))
+            parts.append(AnswerPart(text=quote(lead), citation=len(cited)))
+    return (parts, cited) if len(parts) >= 2 else None
 
 
 def _items(parts: Sequence[AnswerPart]) -> int:
@@ -668,8 +699,40 @@ def years_asked(reading: Reading, report_years: frozenset[str]) -> set[str]:
     part names itself counts. Otherwise every year the question writes out ("2022年的报告里，GDP目标是多少")
     and the relative years (去年, 明年) of its asking part: before it, they are the asker's story."""
     if _THIS_YEAR.search(reading.core):
-        return years(reading.core)
-    return years(reading.text) | relative_years(reading.core, report_years)
+        return years(reading.core) | plan_years(reading.core, report_years)
+    return years(reading.text) | relative_years(reading.core, report_years) | plan_years(reading.core, report_years)
+
+
+_PLAN_PERIOD = re.compile(r"“?(十[一二三四五六七八九]?|[一二三四五六七八九])五”?(规划)?(期间|时期|以来|那几年|这几年|末|最后一年)")
+
+
+def plan_years(text: str, report_years: frozenset[str]) -> set[str]:
+    """The years of a five-year plan period asked about ("十三五期间" → 2016–2020, "十四五末" → 2025), when the
+    reports cover none of them: a 2021 report speaks of the 十四五 plan as a whole, not of 十三五's years."""
+    out: set[str] = set()
+    for m in _PLAN_PERIOD.finditer(text):
+        n = _number(m.group(1))
+        if n < 3:
+            continue
+        first = 1966 + 5 * (n - 3)  # the third plan began in 1966 (the 1st ran 1953–57, the 2nd 1958–62)
+        period = {str(y) for y in range(first, first + 5)}
+        if m.group(3) in ("末", "最后一年"):
+            period = {str(first + 4)}
+        if not period & report_years:
+            out |= period
+    return out
+
+
+def year_span(years_: Iterable[str]) -> str:
+    """Years as the reply names them: runs of three or more as a span ("2016—2020"), else listed."""
+    ys = sorted(int(y) for y in years_)
+    runs: list[list[int]] = []
+    for y in ys:
+        if runs and y == runs[-1][-1] + 1:
+            runs[-1].append(y)
+        else:
+            runs.append([y])
+    return "、".join(f"{r[0]}—{r[-1]}" if len(r) >= 3 else "、".join(map(str, r)) for r in runs)
 
 
 def relative_years(text: str, report_years: frozenset[str]) -> set[str]:

@@ -45,16 +45,16 @@ ASK_PATTERNS: tuple[tuple[AnswerType, re.Pattern[str]], ...] = tuple((t, re.comp
     # 在哪办公, 去哪个医院; not 在哪些方面, 在哪次会上, 在哪年, 做到哪三个, 提升到哪个水平 (a list, a time, a count)
     ("address", r"在哪(?![些几次年届一二三四五六七八九十两\d]|个?(方面|领域|环节|阶段|层面|水平|程度))|哪里|哪儿|"
                 r"(去|到)哪(?![几些年届一二三四五六七八九十两\d]|个?(方面|领域|环节|阶段|层面|水平|程度))|"
-                r"哪条街|哪条路|哪个位置|什么地方|哪些(地方|区域|地段|路段|街道|位置)|"
+                r"哪条街|哪条路|哪个位置|什么地方|哪些(地方|区域|地段|路段|街道|位置)|(区域|地段|路段)(是|在)(哪|什么)|"
                 r"啥地方|什么位置|地址|位置在|地点|位于哪|建在哪|"
                 r"where\b|address|location"),
     ("person", r"负责人|谁负责|是谁|哪位|谁来|谁作|谁做|谁是|归谁|谁管(?!护)|哪个部门|哪个单位负责|找谁|向谁|"
                r"(?<=局长|市长|县长|区长|镇长|村长|校长|院长|书记|主任|老板)(叫|是)(啥|什么)|姓什么|who\b"),
-    ("purpose", r"为什么|为啥|为何|为嘛|为了啥|为了什么|为了干(嘛|啥|什么)|为的是|干啥用|干什么用|目的|意义何在|有啥用|有什么用|图啥|图的是|图什么|"
+    ("purpose", r"为什么|为啥|为何|为嘛|为了啥|为了什么|为了干(嘛|啥|什么)|为的是|干啥用|干什么用|(?<!项)目的|意义何在|有啥用|有什么用|图啥|图的是|图什么|"
                 r"想达到|达到什么效果|what for|why\b|purpose|aim\b|"
                 r"(打造|建设|建)成(啥|什么)|成为(啥|什么)|要打造(啥|什么)|定位是(啥|什么)|(做到|实现)(啥|什么)(样|程度)?$"),
     ("list", r"哪些|哪几|有哪|都有啥|都有什么|包括什么|包括啥|包括哪|包含|哪([二三四五六七八九十两][一二三四五六七八九十]*|\d+)"
-             r"(个|项|条|大|类|件|样|种|块|所|家|座|处|方面|区)|(名单|清单)(是|有|包括|都)?(啥|什么|哪)|(有|给).{0,2}(名单|清单)|"
+             r"(个|项|条|大|类|件|样|种|块|所|家|座|处|方面|区)|(名单|清单)(是|有|包括|都)?(啥|什么|哪)|(有|给).{0,2}(名单|清单)|(名单|清单).{0,4}(给|发|列|提供)|"
              r"都是(啥|什么|哪)|分别是(啥|什么|哪)|"
              r"列举|具体.{0,3}(有|提到|是)|which\b|what are the (two|three|four|five|six|seven|eight|nine|ten|\d+)\b|"
              r"list\b"),  # not "what are the income growth targets": a figure
@@ -88,7 +88,8 @@ ASK_PATTERNS: tuple[tuple[AnswerType, re.Pattern[str]], ...] = tuple((t, re.comp
                  r"(撤并|划分|评定|认定|录取|补贴|补助|收费|分配)的?标准(是|有)?(啥|什么)|标准是(啥|什么)|(享受|申请)(啥|什么|哪些)?优惠|"
                  r"(有|给)(啥|什么)奖励|(怎么|咋|如何)(分配|分(?=[,，?？]|$))|摇号|eligib|qualif"),
     # the figure as it stands now, not the target: a work report states what is to be reached
-    ("current", r"(现在|目前|眼下|当前)(是|有|已经|已|达到|实际)?多少|已经(达到|完成|建成|有)了?多少"),
+    ("current", r"(现在|目前|眼下|当前)(是|有|已经|已|达到|实际)?多少|已经(达到|完成|建成|有)了?多少|"
+                r"(建|进展|发展|推进|搞)到(什么|啥|哪)(个)?(程度|地步|阶段|一步)"),
     # a figure broken down by county, district or school: a work report gives the city's totals
     ("breakdown", r"(各个?|每个)(县市区|县区|县市|县(?!域)|区(?!域)|乡镇|镇|街道|村|学校|医院).{0,10}(分别|各|多少|几)|"
                   r"(县市区|县区|乡镇|街道|各县|各区).{0,6}分别(是|有)?(多少|几)|each (county|district|town|school)"),
@@ -470,7 +471,12 @@ class Reader:
     def _unknown_thing(self, core: str, bridged: Sequence[tuple[str, str]]) -> bool:
         """Whether the question asks the amount or kind of a thing the report never names ("妇女儿童医院有多少张
         床位", "教师工资涨多少"): no sentence can carry it. A word bridged onto a report word is named."""
-        clause = _TIME_WORDS.sub("", re.split(r"[,，;；]", core.rstrip("？?！!。. 呢啊呀吗嘛啦了"))[-1])
+        # the last clause, and any asking 多少 ("项目要招多少工人，工资多少？": 工人; not a story's "那几亩麦子")
+        clauses = [c for c in re.split(r"[,，;；？?]", core) if c.strip()]
+        return any(self._unknown_thing_in(_TIME_WORDS.sub("", clause.rstrip("？?！!。. 呢啊呀吗嘛啦了")), bridged)
+                   for i, clause in enumerate(clauses) if i == len(clauses) - 1 or "多少" in clause)
+
+    def _unknown_thing_in(self, clause: str, bridged: Sequence[tuple[str, str]]) -> bool:
         after = _THING_AFTER.search(clause)
         if after is not None and after.group(1) == "人":
             return False  # "有多少人受益": what follows a count of people is what they do

@@ -55,7 +55,7 @@ def _source(engine: Engine, citation) -> str:
 def _templates_ok(a) -> bool:
     """A partial's own words are one of the fixed sentences, slots filled from fixed vocabularies."""
     pattern = "|".join(re.escape(t).replace(r"\{what\}", "(?P<what>.+?)").replace(r"\{home\}", ".+?")
-                       .replace(r"\{place\}", ".+?").replace(r"\{year\}", r"[\d、]+").replace(r"\{have\}", r"[\d、]+")
+                       .replace(r"\{place\}", ".+?").replace(r"\{year\}", r"[\d、—]+").replace(r"\{have\}", r"[\d、]+")
                        for t in (PARTIAL_DETAIL, PARTIAL_PLACE, PARTIAL_YEAR))
     closing = re.escape(PARTIAL_CLOSING).replace(r"\{what\}", ".+?").replace(r"\{hotline\}", "12345")
     return bool(re.fullmatch(pattern, a.preface)) and bool(re.fullmatch(closing, a.closing))

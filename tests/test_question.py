@@ -190,3 +190,19 @@ def test_a_follow_up_in_words_the_report_never_uses_is_about_the_topic(engine: E
     # only the earlier question's words: about the previous answer
     d = engine.ask("合作是为了干嘛？", history=["德州跟钟南山有合作？"])
     assert d.found and "院感防控体系建设示范区" in d.text
+
+
+def test_list_period_progress_and_clause_details(engine: Engine) -> None:
+    """The paragraphs' opening sentences as a section's items; a five-year plan period the reports do not cover;
+    how far something has got; the full list asked for; every 多少 clause's thing; 项目的 is no 目的."""
+    a = engine.ask("民生福祉这部分实施哪些工程？")
+    assert a.kind == "answer" and all(w in a.text for w in ("实施就业优先工程", "实施社会保障工程", "实施健康德州工程"))
+    b = engine.ask("十三五期间德州一共新建了多少公办幼儿园？")
+    assert b.kind == "partial" and b.preface.startswith("报告中没有2016—2020年的内容") and "38所" in b.text
+    assert engine.ask("十四五期间德州要干啥").kind == "answer"  # the 2021 report is in the 十四五 period
+    assert "current" in engine.read("雄安新区现在建到什么程度了？").details
+    assert engine.read("中心城区那80个重点项目的完整清单能给一下吗？").asks == "list"
+    assert engine.ask("中心城区那80个重点项目的完整清单能给一下吗？").kind == "partial"
+    assert "thing" in engine.read("华鲁恒升新材料项目要招多少工人，工资多少？").details
+    assert "thing" not in engine.read("俺是种地的，一年到头就指望那几亩麦子玉米，想问问农村人收入能涨多少？").details
+    assert "address" in engine.read("烟花爆竹禁放的具体区域是哪些？").details
