@@ -439,9 +439,7 @@ class Engine:
             own = self._own_words(without(reading.text, reading.detail_spans))
             short = len(reading.text) <= FOLLOW_UP_MAX_CHARS
             unknown = short and bool(own) and not self._known(own, reading)
-            things = self.tokenizer.nouns(reading.text) if unknown else set()
-            pointed = short and bool(_ANAPHORA.search(reading.text) or not own
-                                     or (unknown and not any(w in things for w in own)))
+            pointed = short and bool(_ANAPHORA.search(reading.text) or not own or self._no_thing(own, reading))
             result = self._detail_of_topic(question, reading, self._topic(earlier), rows=rows,
                                            pointed=pointed, unknown=unknown) or result
         timings = {**result.timings, "total": time.perf_counter() - t0}
@@ -615,6 +613,13 @@ class Engine:
         """Whether a short question names nothing but the earlier question's words ("合作是为了干嘛？")."""
         words = _checkable(self._own_words(text))
         return len(text) <= FOLLOW_UP_MAX_CHARS and bool(words) and all(w in earlier for w in words)
+
+    def _no_thing(self, words: Sequence[str], reading: Reading) -> bool:
+        """Whether ``words`` are all words the report never uses and none names a thing (开诊, 能用, 建在)."""
+        if not words or self._known(words, reading):
+            return False
+        things = self.tokenizer.nouns(reading.text)
+        return not any(w in things for w in words)
 
     def _known(self, words: Sequence[str], reading: Reading) -> list[str]:
         """The words the report uses (or a bridged word stands for): only these can name a topic of the report."""
