@@ -92,6 +92,7 @@ eval: index
 	$(DZQA) eval tests/data/eval-citizens-3.jsonl tests/data/eval-dialogues-3.jsonl
 	$(DZQA) eval tests/data/eval-citizens-4.jsonl tests/data/eval-dialogues-4.jsonl
 	$(DZQA) eval tests/data/eval-citizens-5.jsonl tests/data/eval-dialogues-5.jsonl
+	$(DZQA) eval tests/data/eval-citizens-6.jsonl tests/data/eval-dialogues-6.jsonl
 
 bench: index
 	$(DZQA) bench
