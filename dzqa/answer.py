@@ -384,6 +384,7 @@ def _asked_count(text: str) -> int:
     return 0 if m is None else (2 if m.group(1) == "两" else _number(m.group(1)))
 
 
+#: the whole list of a counted set ("那80个重点项目的完整清单"): that many items are asked for
 _LIST_OF_COUNT = re.compile(r"(\d{1,3}|[一二三四五六七八九十两]{1,3})(个|项|条|所|家|座|处).{0,12}(清单|名单)")
 
 
@@ -411,6 +412,10 @@ def _names_the_asked(core: str, cited: Sequence[Hit]) -> bool:
     return any(noun[i:i + 2] in text for i in range(len(noun) - 1))
 
 
+#: item nouns every opening sentence could hold: no list of a section's items is named by them
+_VAGUE_ITEMS = frozenset("工作 方面 内容 东西 事情 事儿 件事 问题".split())
+
+
 def _leads_naming(core: str, passage: Passage, index: Index) -> tuple[list[AnswerPart], list[Hit]] | None:
     """The sentences opening the paragraphs of ``passage``'s section that name the item a which-question asks
     for ("哪些工程" → "实施就业优先工程。", "实施教育提升工程。"…), each cited; None unless at least two do."""
@@ -418,18 +423,26 @@ def _leads_naming(core: str, passage: Passage, index: Index) -> tuple[list[Answe
     if m is None:
         return None
     noun = m.group(2)[1:] if m.group(1) == "几" and m.group(2)[0] in _ITEM_CLASSIFIERS else m.group(2)
+    if len(noun) < 2 or noun in _VAGUE_ITEMS:
+        return None
     section = passage.citation.section_id
     parts: list[AnswerPart] = []
     cited: list[Hit] = []
-    for row, p in enumerate(index.passages):
-        if p.citation.section_id != section or p.citation.paragraph_number == 0 or p.citation.start != 0:
+    start = index.positions.get(heading_id(section), index.positions.get(passage.id, 0))
+    for row in range(start, len(index.passages)):
+        p = index.passages[row]
+        if p.citation.section_id != section:
+            break  # a section's passages follow its heading
+        if p.citation.paragraph_number == 0 or p.citation.start != 0:
             continue
         first, last = index.passage_units[row]
         lead = index.units[first].text if first < last else ""
         if noun in lead and len(lead) <= LEAD_MAX and lead.endswith("。"):
             cited.append(Hit(passage=p, score=0.0, dense=0.0, keyword=0.0))
             parts.append(AnswerPart(text=quote(lead), citation=len(cited)))
-    return (parts, cited) if len(parts) >= 2 else None
+    if len(parts) < max(2, _asked_count(core)) or len(parts) > MAX_LIST_UNITS:
+        return None  # "哪三个工程" needs three; more than a list's worth is no list
+    return parts, cited
 
 
 def _items(parts: Sequence[AnswerPart]) -> int:
@@ -561,9 +574,10 @@ def detail_of(question: str, reading: Reading, topic: Answer, hotline: str) -> A
 
 
 def more_of(question: str, reading: Reading, previous: Answer, index: Index, max_units: int) -> Answer | None:
-    """"还有呢？" after an answer: what the report says next, the units after the last one the answer quoted from
-    its first passage, in the report's order and within the same section (the rest of the paragraph first, else
-    the next paragraph's opening). None when the previous answer quoted nothing or nothing follows."""
+    """"还有呢？" after an answer: what the report says next, at most ``max_units`` units after the last one the
+    answer quoted from its first passage, in the report's order and within the same section (the rest of the
+    paragraph, else the next paragraph's first units). None when the previous answer quoted nothing or nothing
+    follows."""
     if previous.kind not in ("answer", "partial") or not previous.citations:
         return None
     row = index.positions.get(previous.citations[0].passage.id)
@@ -599,8 +613,13 @@ def more_of(question: str, reading: Reading, previous: Answer, index: Index, max
             hit = Hit(passage=index.passages[r], score=0.0, dense=0.0, keyword=0.0)
             cited.append(hit)
         parts.append(AnswerPart(text=quote(index.units[j].text), citation=cited.index(hit) + 1))
-    return Answer(question=question, text=_joined(parts), found=True, kind="answer", citations=tuple(cited),
-                  parts=tuple(parts), relevance=1.0, query=reading.text)
+    # a year or place the reports do not cover stays said ("报告中没有2022年的内容…" before more of what they
+    # do say); a detail the last question asked for is not asked again
+    carried = previous.kind == "partial" and not previous.preface.startswith(PARTIAL_DETAIL.split("{")[0])
+    preface, closing = (previous.preface, previous.closing) if carried else ("", "")
+    return Answer(question=question, text=preface + _joined(parts) + closing, found=not preface,
+                  kind="partial" if preface else "answer", citations=tuple(cited), parts=tuple(parts),
+                  relevance=1.0, query=reading.text, preface=preface, closing=closing)
 
 
 def section_of(question: str, reading: Reading, previous: Answer, index: Index) -> Answer | None:
@@ -703,12 +722,14 @@ def years_asked(reading: Reading, report_years: frozenset[str]) -> set[str]:
     return years(reading.text) | relative_years(reading.core, report_years) | plan_years(reading.core, report_years)
 
 
+#: a five-year plan's period or its end, by the plan's number ("十三五期间", "“十四五”末")
 _PLAN_PERIOD = re.compile(r"“?(十[一二三四五六七八九]?|[一二三四五六七八九])五”?(规划)?(期间|时期|以来|那几年|这几年|末|最后一年)")
 
 
 def plan_years(text: str, report_years: frozenset[str]) -> set[str]:
-    """The years of a five-year plan period asked about ("十三五期间" → 2016–2020, "十四五末" → 2025), when the
-    reports cover none of them: a 2021 report speaks of the 十四五 plan as a whole, not of 十三五's years."""
+    """The years of a five-year plan period asked about ("十三五期间" → 2016–2020) when the reports cover none of
+    them (a 2021 report speaks of the 十四五 plan as a whole, not of 十三五's years); the end of a period ("十四五末")
+    is its last year, asked on its own."""
     out: set[str] = set()
     for m in _PLAN_PERIOD.finditer(text):
         n = _number(m.group(1))

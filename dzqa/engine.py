@@ -24,9 +24,9 @@ from .index import Index, IndexNotReady, build_index, build_lock, check_index, f
 from .answer import years_asked
 from .model import ModelError, ModelSpec, resolve_model
 from .passages import document_place, document_year
-from .question import DETAIL_TYPES, GLUE_CHARS, Reader, Reading, detail_spans, split_unknown, without
+from .question import DETAIL_TYPES, GLUE_CHARS, VAGUE_THINGS, Reader, Reading, detail_spans, split_unknown, without
 from .related import Outline as TopicOutline
-from .retrieve import passage_cosine, Query, covers, in_section, nearest, retrieve
+from .retrieve import Query, covers, in_section, nearest, retrieve
 from .settings import Settings, get_settings
 from .text import Tokenizer, has_content, is_valid_unicode, match, normalize, years
 from .types import Answer, AnswerPart, Document, Hit, Paragraph, Passage, SearchResult, Section, Topic
@@ -41,13 +41,13 @@ _ABOUT_PREVIOUS = re.compile(r"这|那样|那个|那些|它|其中|其|此|具�
                              r"包括|包含|都有|还有|别的|其他|其它|另外|有关|关系|咋|怎么|如何|多少|几|哪|什么|啥|钱|价|时候|时间|"
                              r"例子|举例|^举$|比如|比方|^(项目|措施|举措|内容|方面|安排|打算|代表性)$|"
                              r"why|what|how|which")
-#: words that point back at the previous answer ("这样做", "那些", "具体")
 #: a follow-up asking only for more of the same ("还有呢？", "其他的呢", "还有别的吗")
 _MORE = re.compile(r"^(那|那么)?(还有|另外|其他|其它|别的|此外|除此之外|除了这些|除了这个|除此以外)(的|别的|其他的)?"
                    r"(呢|吗|啥|什么|没有|没|哪些|吧|嘛|啊|呀)*[？?。!！]*$")
 #: a follow-up asking where the previous answer stands in the report ("这个属于哪块工作？", "这部分标题是啥")
 _SECTION_ASKED = re.compile(r"(属于|归到|归于|归|算|放在)(报告|政府工作)?的?(哪一?块|哪一?部分|哪个部分|哪个?方面|哪一章|哪个板块|"
                             r"哪个领域|什么部分|什么方面)(的?工作|的?内容)?|(这|那)(一?部分|一?块|个部分)的?(标题|题目)|标题(是|叫)(啥|什么)")
+#: words that point back at the previous answer ("这样做", "那些", "具体")
 _ANAPHORA = re.compile(r"这|那样|那个|那些|它|其中|其|此|具体|还有")
 #: single-character stopwords (要, 能, 的…): stripped from the edges of a follow-up's unknown words
 _FUNCTION_CHARS = "".join(sorted(GLUE_CHARS))
@@ -59,9 +59,6 @@ FOLLOW_UP_BARE_CHARS = 6
 NEAR_TOPIC_RANK = 2
 #: … and its cosine this close to the nearest passage's
 NEAR_TOPIC_MARGIN = 0.01
-#: … or, for a question in words the report never uses ("疫苗在哪打？" after epidemic control), within this margin
-#: at any rank (measured: 0.001–0.025 for details of the topic, 0.031–0.042 for new topics such as 医保, 故宫, 房价)
-NEAR_UNKNOWN_MARGIN = 0.027
 #: how far back a conversation's topic is looked for
 MAX_TOPIC_TURNS = 6
 _CJK = re.compile(r"[\u3400-\u9fff]")
@@ -388,7 +385,8 @@ class Engine:
         if not has_content(text):
             return answer_mod.refusal(question, s.hotline, query=text)
         reading = self.reader.read(text)
-        earlier = [h for h in history if isinstance(h, str) and h.strip()][-MAX_TOPIC_TURNS:]
+        prior = [h for h in history if isinstance(h, str) and h.strip()]
+        earlier = prior[-MAX_TOPIC_TURNS:]
         about_last: Callable[[Answer], Answer | None] | None = None
         if earlier and _MORE.match(text):  # "还有呢？": what the report says after the last answer's quote
             about_last = lambda last: answer_mod.more_of(  # noqa: E731
@@ -398,7 +396,7 @@ class Engine:
             # "这个属于哪块工作？": where the last answer stands in the report
             about_last = lambda last: answer_mod.section_of(question, reading, last, self.index)  # noqa: E731
         if about_last is not None:
-            found = about_last(self.ask(earlier[-1], earlier[:-1], section=section, doc=doc, year=year))
+            found = about_last(self._last_answer(prior, section=section, doc=doc, year=year))
             if found is not None:
                 return replace(found, related=self._related(found), timings={"total": time.perf_counter() - t0})
         # the report(s) the question's place and year point at; a filter given by the caller wins
@@ -432,18 +430,24 @@ class Engine:
                 and not reading.other_places:
             # a detail asked of what was just answered ("这个中心在哪办公？", "啥时候考试？" after the teachers to be
             # hired; not "那故宫门票呢", a new topic): what the report says on the topic, as a partial
-            # a pronoun, nothing beyond the words asking for the detail, or only words the report never uses that
-            # name no thing ("都建在哪些地方", "啥时候能开诊", "在哪条路上跑") point back; a thing the report never names
-            # ("疫苗在哪打", not "医保怎么缴费？" after kindergartens) only when the topic's passage is about as near
-            # by meaning as any
-            own = self._own_words(without(reading.text, reading.detail_spans))
-            short = len(reading.text) <= FOLLOW_UP_MAX_CHARS
-            unknown = short and bool(own) and not self._known(own, reading)
-            pointed = short and bool(_ANAPHORA.search(reading.text) or not own or self._no_thing(own, reading))
+            # a pronoun, nothing beyond the words asking for the detail ("都建在哪些地方"), or only words the report
+            # never uses that jieba knows as actions ("啥时候能开诊") point back; a thing the report never names
+            # (医保, 冰墩墩, 疫苗) only when the topic's passage is among the question's nearest
+            own = [w for w in self._own_words(without(reading.text, reading.detail_spans)) if w not in VAGUE_THINGS]
+            pointed = len(reading.text) <= FOLLOW_UP_MAX_CHARS and bool(
+                _ANAPHORA.search(reading.text) or not own or self._no_thing(own, reading))
             result = self._detail_of_topic(question, reading, self._topic(earlier), rows=rows,
-                                           pointed=pointed, unknown=unknown) or result
+                                           pointed=pointed) or result
         timings = {**result.timings, "total": time.perf_counter() - t0}
         return replace(result, related=self._related(result), timings=timings)
+
+    def _last_answer(self, prior: Sequence[str], **filters: Any) -> Answer:
+        """The answer the conversation's last question got (asked again with the turns before it, as the user saw
+        it); a refusal when that question was not one ``ask`` takes (too long: the caller had not checked it)."""
+        try:
+            return self.ask(prior[-1], prior[-1 - 2 * MAX_TOPIC_TURNS:-1], **filters)
+        except QuestionError:
+            return answer_mod.refusal(prior[-1], self.settings.hotline)
 
     def _related(self, answer: Answer) -> tuple[Topic, ...]:
         """Follow-up topics next to what the answer cites; none after a refusal or small talk."""
@@ -615,11 +619,10 @@ class Engine:
         return len(text) <= FOLLOW_UP_MAX_CHARS and bool(words) and all(w in earlier for w in words)
 
     def _no_thing(self, words: Sequence[str], reading: Reading) -> bool:
-        """Whether ``words`` are all words the report never uses and none names a thing (开诊, 能用, 建在)."""
-        if not words or self._known(words, reading):
-            return False
-        things = self.tokenizer.nouns(reading.text)
-        return not any(w in things for w in words)
+        """Whether ``words`` are all words the report never uses, each an action in jieba's dictionary (开诊, 能用);
+        a word it does not know (冰墩墩, 充电桩) or a Latin word may name a thing."""
+        return bool(words) and not self._known(words, reading) \
+            and all(self.tokenizer.names_an_action(w) for w in words)
 
     def _known(self, words: Sequence[str], reading: Reading) -> list[str]:
         """The words the report uses (or a bridged word stands for): only these can name a topic of the report."""
@@ -700,7 +703,7 @@ class Engine:
         return result if covers(self.index, checkable, result.citations[0]) >= IN_CONTEXT_MIN_COVERAGE else None
 
     def _detail_of_topic(self, question: str, reading: Reading, topic: str, *,
-                         rows: frozenset[int] | None, pointed: bool = True, unknown: bool = False) -> Answer | None:
+                         rows: frozenset[int] | None, pointed: bool = True) -> Answer | None:
         """The partial reply to a detail the report lacks, quoting the conversation topic's answer (found in the
         reports the topic's own place and year point at, unless the caller filtered). Unless the question points
         back at that answer (``pointed``), the answer's passage must be among the question's own nearest."""
@@ -710,26 +713,19 @@ class Engine:
         prev_reading = self.reader.read(prev_text)
         rows = rows if rows is not None else self._scope(prev_reading).rows[0]
         prev = self._answer(topic, prev_reading, prev_reading.search_text, rows=rows)
-        if not prev.citations or not (pointed or self._near(reading, [h.passage.id for h in prev.citations], rows,
-                                                            unknown)):
+        if not prev.citations or not (pointed or self._near(reading, prev.citations[0].passage.id, rows)):
             return None
         return answer_mod.detail_of(question, reading, prev, self.settings.hotline)
 
-    def _near(self, reading: Reading, passage_ids: Sequence[str], rows: frozenset[int] | None,
-              loose: bool = False) -> bool:
-        """Whether the first passage is among the question's nearest by meaning alone, and close to the nearest
-        ("啥时候考试？" and the passage on the teachers to be hired), within ``rows`` when given. ``loose``: any of
-        the passages, at any rank, within the wider margin (a question naming a thing the report never names is
-        near no passage in particular)."""
-        positions = [self.index.positions[p] for p in passage_ids if p in self.index.positions]
-        if not positions:
+    def _near(self, reading: Reading, passage_id: str, rows: frozenset[int] | None) -> bool:
+        """Whether a passage is among the question's nearest by meaning alone, and close to the nearest ("啥时候
+        考试？" and the passage on the teachers to be hired), within ``rows`` when given."""
+        row = self.index.positions.get(passage_id)
+        if row is None:
             return False
         query, _ = self.prepare(reading.search_text, reading.bridged_words)
-        top = nearest(self.index, query, 1 if loose else NEAR_TOPIC_RANK, rows)
-        if loose:
-            return any(passage_cosine(self.index, query, row) >= max(top.values()) - NEAR_UNKNOWN_MARGIN
-                       for row in positions)
-        return positions[0] in top and top[positions[0]] >= max(top.values()) - NEAR_TOPIC_MARGIN
+        top = nearest(self.index, query, NEAR_TOPIC_RANK, rows)
+        return row in top and top[row] >= max(top.values()) - NEAR_TOPIC_MARGIN
 
     def _topic_text(self, topic: str) -> str | None:
         """The conversation's topic normalised, or None when it holds nothing to read a follow-up with."""

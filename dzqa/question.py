@@ -45,7 +45,7 @@ ASK_PATTERNS: tuple[tuple[AnswerType, re.Pattern[str]], ...] = tuple((t, re.comp
     # 在哪办公, 去哪个医院; not 在哪些方面, 在哪次会上, 在哪年, 做到哪三个, 提升到哪个水平 (a list, a time, a count)
     ("address", r"在哪(?![些几次年届一二三四五六七八九十两\d]|个?(方面|领域|环节|阶段|层面|水平|程度))|哪里|哪儿|"
                 r"(去|到)哪(?![几些年届一二三四五六七八九十两\d]|个?(方面|领域|环节|阶段|层面|水平|程度))|"
-                r"哪条街|哪条路|哪个位置|什么地方|哪些(地方|区域|地段|路段|街道|位置)|(区域|地段|路段)(是|在)(哪|什么)|"
+                r"哪条街|哪条路|哪个位置|什么地方|哪些(地方(?!.{0,3}(下功夫|发力|使劲|努力|着力|用力|改进|提升|加强))|区域|地段|路段|街道|位置)|(区域|地段|路段)(是|在)(哪|什么)|"
                 r"啥地方|什么位置|地址|位置在|地点|位于哪|建在哪|"
                 r"where\b|address|location"),
     ("person", r"负责人|谁负责|是谁|哪位|谁来|谁作|谁做|谁是|归谁|谁管(?!护)|哪个部门|哪个单位负责|找谁|向谁|"
@@ -139,13 +139,17 @@ _THING_BEFORE = re.compile(rf"([\u4e00-\u9fff]{{2,}}?)(?:一共|总共|大概|�
 _TIME_WORDS = re.compile(r"今年|明年|去年|每年|每月|一个月|一年|现在|目前|大概|大约")
 #: a question asking what a term is ("“三线一单”是什么", "春笋行动是干啥的")
 _WHAT_IS = re.compile(r"(具体)?(是啥|是什么|是个啥|是干啥的|是干嘛的|是干什么的|是啥玩意儿?|是个什么)$")
-#: a county named by its short form (禹城, 平原) is the subject only when a suffix or the question goes on after it
 #: what follows a quoted programme name when its content is asked: a short noun (规划, 工程), then 是啥/有哪些/指什么
-_TERM_ASKED = re.compile(r"^[”\"' ]*[\u4e00-\u9fff]{0,3}?的?(具体内容|具体|到底|究竟|都|又)?(是|指的是|指|包括|包含|都有)"
-                         r"(啥|什么|嘛|哪)(?!.{0,2}(说法|安排|打算|要求|政策|措施|举措|部署|计划|进展))")
+_TERM_ASKED = re.compile(r"^[”\"' ]*(?P<noun>[\u4e00-\u9fff]{0,3}?)的?(具体内容|具体|到底|究竟|都|又)?"
+                         r"(是|指的是|指|包括|包含|都有)(啥|什么|嘛|哪)"
+                         r"(?!.{0,2}(说法|安排|打算|要求|政策|措施|举措|部署|计划|进展|情况|进度|效果|成效|目标|任务))")
+#: what may stand between a quoted name and 是什么 when its content is asked (规划, 工程); not an attribute of it
+#: ("春笋行动的目标是什么" asks the target, "一区多园是啥情况" what is happening: the report may say those)
+_TERM_ATTRIBUTES = re.compile(r"目标|任务|情况|进展|时间|标准|要求|作用|意义|效果|成效|重点|措施|安排|政策|进度|主体|对象")
+#: a county named by its short form (禹城, 平原) is the subject only when a suffix or the question goes on after it
 _SHORT_PLACE_END = re.compile(r"^(县|市|区|的|今年|这|那|有|要|能|[,，?？]|$)")
 #: heads that name no particular thing (这事儿是啥情况, 有啥说法)
-_VAGUE_THINGS = frozenset("东西 事儿 事情 情况 样子 意思 名堂 玩意 说法 动静 门道 消息 问题 好处 用处 作用 意义 区别 "
+VAGUE_THINGS = frozenset("东西 事儿 事情 情况 样子 意思 名堂 玩意 说法 动静 门道 消息 问题 好处 用处 作用 意义 区别 "
                           "关系 变化 进展 特点 亮点 时候 时间 地方 办法 法子 以下 以上 以内 左右 上下 进来 出来 "
                           "准备 预计 计划 打算 争取 力争 希望 估计 人次 人数".split())
 
@@ -386,6 +390,8 @@ class SoundBridge:
 
 #: jieba's dictionary count above which a word is common in its own right (城建 127, 清廉 103; 柴油车 8)
 COMMON_WORD_FREQUENCY = 100
+#: characters cut on each side of a candidate to see whether it is made of whole report words
+ABBREVIATION_CONTEXT = 8
 _NUMERAL_CHARS = frozenset("零一二三四五六七八九十两百千万亿第")
 
 
@@ -401,16 +407,16 @@ class AbbreviationBridge:
         self.corpus = corpus_text
         self._cut = cut
         self._frequency = frequency
-        self._bounds: frozenset[int] | None = None  # the report's word boundaries, cut on first use
 
-    def _boundaries(self) -> frozenset[int]:
-        if self._bounds is None:
-            at, bounds = 0, {0}
-            for word in self._cut(self.corpus):
-                at += len(word)
-                bounds.add(at)
-            self._bounds = frozenset(bounds)
-        return self._bounds
+    def _whole_words(self, at: int, n: int) -> bool:
+        """Whether ``corpus[at:at + n]`` starts and ends on word boundaries of the report (cut around it only:
+        a corpus of many reports is never cut whole for this)."""
+        left = max(0, at - ABBREVIATION_CONTEXT)
+        bounds, pos = {left}, left
+        for word in self._cut(self.corpus[left:at + n + ABBREVIATION_CONTEXT]):
+            pos += len(word)
+            bounds.add(pos)
+        return at in bounds and at + n in bounds
 
     def __call__(self, words: Iterable[str]) -> tuple[tuple[str, str], ...]:
         found: list[tuple[str, str]] = []
@@ -419,11 +425,15 @@ class AbbreviationBridge:
                     or w in FRAME_WORDS or w[0] in GLUE_CHARS or w[-1] in GLUE_CHARS \
                     or any(c in _NUMERAL_CHARS for c in w) or self._frequency(w) > COMMON_WORD_FREQUENCY:
                 continue  # a common word in its own right (提到, 城建) is no shortening of a report word
-            bounds = self._boundaries()
-            whole = {self.corpus[i:i + n] for i in _starts(self.corpus, w[0]) if i in bounds
-                     for n in (len(w) + 1, len(w) + 2) if i + n in bounds
-                     and self.corpus[i + n - 1] == w[-1] and _subsequence(w, self.corpus[i:i + n])
-                     and _CJK_RUN.fullmatch(self.corpus[i:i + n])}
+            whole: set[str] = set()
+            for i in _starts(self.corpus, w[0]):
+                for n in (len(w) + 1, len(w) + 2):
+                    piece = self.corpus[i:i + n]
+                    if piece not in whole and piece[-1:] == w[-1] and _subsequence(w, piece) \
+                            and _CJK_RUN.fullmatch(piece) and self._whole_words(i, n):
+                        whole.add(piece)  # one occurrence made of whole words is enough
+                if len(whole) > 1:
+                    break
             if len(whole) == 1:
                 found.append((w, whole.pop()))
         return tuple(found)
@@ -487,7 +497,7 @@ class Reader:
         if not words or len(words[-1]) < 2:  # "项目各有多少个": the word before the verb is no thing
             return False
         head = words[-1][-2:]
-        return not (head in self.corpus or head in _VAGUE_THINGS or head in STOPWORDS or head in FRAME_WORDS
+        return not (head in self.corpus or head in VAGUE_THINGS or head in STOPWORDS or head in FRAME_WORDS
                     or any(c in GLUE_CHARS or c in "不没" for c in head) or any(head in typed for typed, _ in bridged)
                     or self.bridge.sounds_known(head))  # 目表 is a misheard 目标
 
@@ -507,7 +517,9 @@ class Reader:
                 return True
         for term in self._named_terms:
             at = core.find(term)
-            if at >= 0 and _TERM_ASKED.match(core[at + len(term):]):
+            m = _TERM_ASKED.match(core[at + len(term):]) if at >= 0 else None
+            noun = m.group("noun") if m is not None else ""
+            if m is not None and not _TERM_ATTRIBUTES.search(noun) and noun not in VAGUE_THINGS:
                 return True
         return False
 

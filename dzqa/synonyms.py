@@ -218,7 +218,9 @@ class EnglishBridge:
                     # the head word before a comma or a place's kind is a sense of its own
                     head = _PLACE_HEAD.match(sense)
                     pieces = _SENSE_NOISE.sub(" ", sense.lower()).replace("-", " ").split(";")
-                    pieces += [pieces[0].split(",")[0]] + ([head.group(1).lower()] if head else [])
+                    if parts[2][1:2].isupper():  # an entry for a name (capitalised pinyin: [Bei3 jing1]) only
+                        pieces += [pieces[0].split(",")[0]]
+                    pieces += [head.group(1).lower()] if head else []
                     for piece in dict.fromkeys(pieces):
                         words = _LATIN_WORD.findall(piece)
                         if words and words[0] == "to":

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+import threading
 import re
 import unicodedata
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Iterable, Sequence
 
 _CONTROL = re.compile(r"[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
 _SPACES = re.compile(r"\s+")
@@ -71,6 +72,13 @@ def has_content(text: str) -> bool:
     return bool(_HAS_WORD.search(text.replace("_", "")))
 
 
+#: jieba's part-of-speech tags of what names no thing: verbs, adverbs, adjectives, place and time words (not
+#: vn/an: 考试, 困难 also name things)
+_ACTION_TAGS = frozenset({"v", "vd", "vi", "vq", "d", "a", "ad", "ag", "dg", "vg", "s", "f", "t", "tg"})
+#: … and for single characters also the function words a verb takes (好, 上, 了, 能 in 建好, 打上)
+_FUNCTION_TAGS = frozenset({"p", "u", "c", "r", "m", "q", "ul", "uj", "uz", "ug", "uv", "ud", "y", "e", "o"})
+
+
 class Tokenizer:
     """jieba (search mode) over normalised text, stopwords and punctuation removed.
 
@@ -90,19 +98,30 @@ class Tokenizer:
         self._jieba.initialize()
         for w in self.words:
             self._jieba.add_word(w, freq=2000)
-        self._pos: Any = None  # jieba's part-of-speech tagger, loaded on first use
+        self._actions: frozenset[str] | None = None  # dictionary words tagged as actions, read on first use
+        self._lock = threading.Lock()
 
     def cut(self, text: str) -> list[str]:
         """jieba's plain cut (every character kept, no stopwords removed): the word boundaries of ``text``."""
         return self._jieba.lcut(text)
 
-    def nouns(self, text: str) -> set[str]:
-        """The words jieba tags as nouns (names, places and abbreviations included) in ``text``."""
-        if self._pos is None:
-            import jieba.posseg
-
-            self._pos = jieba.posseg.POSTokenizer(self._jieba)
-        return {p.word for p in self._pos.lcut(text) if p.flag[:1] in ("n", "j")}
+    def names_an_action(self, word: str) -> bool:
+        """Whether ``word`` names an action, not a thing, as far as jieba's dictionary tells: a word it tags as a
+        verb, adverb, adjective, place or time word (开诊, 路上), or a word it does not know made of such single
+        characters (建好, 打上); 冰墩墩, 充电桩 or 通车 (a noun there) may name a thing."""
+        with self._lock:
+            if self._actions is None:
+                actions: set[str] = set()
+                with self._jieba.get_dict_file() as fh:  # "word count tag" per line
+                    for line in fh:
+                        parts = line.decode("utf-8").split()
+                        if len(parts) == 3 and (parts[2] in _ACTION_TAGS
+                                                or (len(parts[0]) == 1 and parts[2] in _FUNCTION_TAGS)):
+                            actions.add(parts[0])
+                self._actions = frozenset(actions)
+        if word in self._actions:
+            return True
+        return not self._jieba.FREQ.get(word) and all(c in self._actions for c in word)
 
     def frequency(self, word: str) -> int:
         """How often jieba's dictionary has seen ``word`` as a word (0 for a word it does not know)."""

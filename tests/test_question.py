@@ -165,6 +165,7 @@ def test_a_shortened_report_word_is_bridged_onto_it(engine: Engine) -> None:
     assert bridged("危废咋处理")["危废"] == "危固废" and bridged("村里有河长吗")["河长"] == "河湖长"
     assert bridged("规上工业增加值增长多少")["规上"] == "规模以上"
     assert "十五" not in bridged("十五五啥时候开始") and "提到" not in bridged("达标率要提到多少")
+    assert engine.tokenizer.frequency("提到") > 100 and engine.tokenizer.frequency("危废") == 0
     assert "加强危固废规范处置" in engine.ask("危废咋处理").text
 
 
@@ -206,3 +207,18 @@ def test_list_period_progress_and_clause_details(engine: Engine) -> None:
     assert "thing" in engine.read("华鲁恒升新材料项目要招多少工人，工资多少？").details
     assert "thing" not in engine.read("俺是种地的，一年到头就指望那几亩麦子玉米，想问问农村人收入能涨多少？").details
     assert "address" in engine.read("烟花爆竹禁放的具体区域是哪些？").details
+
+
+def test_review_cases_a_new_thing_an_attribute_and_a_long_history(engine: Engine) -> None:
+    """A follow-up naming a thing the report never names is no detail of the topic (冰墩墩, 蜜雪冰城, English); an
+    attribute of a quoted programme (目标, 情况) is no definition question; a too-long earlier question does not
+    break 还有呢; jieba's dictionary tells actions (开诊, 建好, 路上) from things (冰墩, 通车)."""
+    roads = ["今年德州修多少农村公路？"]
+    for q in ("冰墩墩在哪买", "where is the zoo"):
+        assert engine.ask(q, history=roads).kind == "refusal", q
+    assert engine.ask("蜜雪冰城在哪", history=["今年新建多少所公办幼儿园？"]).kind == "refusal"
+    assert engine.ask("“春笋行动”的目标是什么").kind == "answer"
+    assert "define" not in engine.read("一区多园是啥情况").details
+    assert engine.ask("还有呢", history=["x" * 600]).kind == "refusal"
+    acts = engine.tokenizer.names_an_action
+    assert acts("开诊") and acts("建好") and acts("路上") and not acts("冰墩") and not acts("通车")
