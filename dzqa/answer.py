@@ -438,7 +438,7 @@ def _leads_naming(core: str, passage: Passage, index: Index) -> tuple[list[Answe
         first, last = index.passage_units[row]
         lead = index.units[first].text if first < last else ""
         if noun in lead and len(lead) <= LEAD_MAX and lead.endswith("。"):
-            cited.append(Hit(passage=p, score=0.0, dense=0.0, keyword=0.0))
+            cited.append(_cited(p))
             parts.append(AnswerPart(text=quote(lead), citation=len(cited)))
     if len(parts) < max(2, _asked_count(core)) or len(parts) > MAX_LIST_UNITS:
         return None  # "哪三个工程" needs three; more than a list's worth is no list
@@ -522,7 +522,7 @@ def _with_headings(parts: list[AnswerPart], cited: list[Hit], chosen: list[Score
         first = next((p for p in index.passages if p.citation.section_id == section_id), None)
         if first is None:
             return parts, cited
-        hit = Hit(passage=first, score=0.0, dense=0.0, keyword=0.0)
+        hit = _cited(first)
         cited.append(hit)
         parts.append(AnswerPart(text=heading, citation=len(cited)))
     return parts, cited
@@ -554,7 +554,7 @@ def nth_section(question: str, reading: Reading, index: Index, outline: Outline,
     at = index.positions.get(heading_id(section_id))
     if at is None:
         return None
-    hit = Hit(passage=index.passages[at], score=0.0, dense=0.0, keyword=0.0)
+    hit = _cited(index.passages[at])
     parts, cited = _section_opening([AnswerPart(text=heading, citation=1)], [hit], hit, index, max_units)
     return Answer(question=question, text=_joined(parts), found=True, kind="answer", citations=tuple(cited),
                   parts=tuple(parts), relevance=1.0, query=reading.text)
@@ -610,7 +610,7 @@ def more_of(question: str, reading: Reading, previous: Answer, index: Index, max
     for r, j in picked:
         hit = next((h for h in cited if h.passage.id == index.passages[r].id), None)
         if hit is None:
-            hit = Hit(passage=index.passages[r], score=0.0, dense=0.0, keyword=0.0)
+            hit = _cited(index.passages[r])
             cited.append(hit)
         parts.append(AnswerPart(text=quote(index.units[j].text), citation=cited.index(hit) + 1))
     # a year or place the reports do not cover stays said ("报告中没有2022年的内容…" before more of what they
@@ -632,7 +632,7 @@ def section_of(question: str, reading: Reading, previous: Answer, index: Index) 
     hits: list[Hit] = []
     at = index.positions.get(heading_id(cited.citation.section_id))
     if at is not None:
-        hits.append(Hit(passage=index.passages[at], score=0.0, dense=0.0, keyword=0.0))
+        hits.append(_cited(index.passages[at]))
     row = index.positions.get(cited.id)
     while row is not None and row > 0 and cited.citation.paragraph_number > 0 \
             and index.passages[row - 1].citation.paragraph_id == cited.citation.paragraph_id:
@@ -641,7 +641,7 @@ def section_of(question: str, reading: Reading, previous: Answer, index: Index) 
         first, last = index.passage_units[row]
         lead = index.units[first] if first < last else None
         if lead is not None and len(lead.text) <= LEAD_MAX and lead.text.endswith("。"):
-            hits.append(Hit(passage=index.passages[row], score=0.0, dense=0.0, keyword=0.0))
+            hits.append(_cited(index.passages[row]))
     if not hits:
         return None
     parts = [AnswerPart(text=quote(h.passage.text if h.passage.citation.paragraph_number == 0
@@ -669,7 +669,7 @@ def _with_section_body(hits: tuple[Hit, ...], index: Index) -> tuple[Hit, ...]:
             h.passage.citation.section_id == top.section_id and h.passage.citation.paragraph_number > 0 for h in hits):
         return hits
     first = _section_first(top.section_id, index)
-    return hits if first is None else hits + (Hit(passage=first, score=0.0, dense=0.0, keyword=0.0),)
+    return hits if first is None else hits + (_cited(first),)
 
 
 def _section_opening(parts: list[AnswerPart], cited: list[Hit], heading: Hit, index: Index,
@@ -683,9 +683,15 @@ def _section_opening(parts: list[AnswerPart], cited: list[Hit], heading: Hit, in
     units = [index.units[j] for j in range(start, end)][:max(1, max_units - len(parts))]
     if not units:
         return parts, cited
-    hit = Hit(passage=first, score=0.0, dense=0.0, keyword=0.0)
+    hit = _cited(first)
     cited = cited + [hit]
     return parts + [AnswerPart(text=quote(u.text), citation=len(cited)) for u in units], cited
+
+
+def _cited(passage: Passage) -> Hit:
+    """A passage cited for what the report's structure says of it (its outline, its order), not for a search
+    score."""
+    return Hit(passage=passage, score=0.0, dense=0.0, keyword=0.0)
 
 
 def _joined(parts: Sequence[AnswerPart]) -> str:
