@@ -397,15 +397,25 @@ _GENERIC_ITEMS = frozenset("方面 措施 内容 工作 东西 事情 件事 事
                            "任务 重点 目标 行动 政策 问题".split())
 
 
-def _names_the_asked(core: str, cited: Sequence[Hit]) -> bool:
-    """Whether the cited passages name the kind of item a which-question asks for ("疏解哪些单位": 单位, or a
-    word of it); a report that never says the word does not list such items."""
+def _asked_item(core: str) -> tuple[str, str] | None:
+    """The item a which-question ends on, as typed and as the item's noun ("疏解哪些单位" → 单位); None when the
+    question ends on no such noun."""
     m = _ASKED_ITEMS.search(core.rstrip("？?！!。. "))
-    if m is None or any(m.group(2).startswith(g) for g in _GENERIC_ITEMS):  # 哪几个方面使劲
-        return True
+    if m is None:
+        return None
     noun = m.group(2)
     if m.group(1) == "几" and noun[0] in _ITEM_CLASSIFIERS:
         noun = noun[1:]  # "哪几个率": 几 took no classifier, so the noun kept it; the item is 率
+    return m.group(2), noun
+
+
+def _names_the_asked(core: str, cited: Sequence[Hit]) -> bool:
+    """Whether the cited passages name the kind of item a which-question asks for ("疏解哪些单位": 单位, or a
+    word of it); a report that never says the word does not list such items."""
+    asked = _asked_item(core)
+    if asked is None or any(asked[0].startswith(g) for g in _GENERIC_ITEMS):  # 哪几个方面使劲
+        return True
+    noun = asked[1]
     text = "".join(h.passage.context + h.passage.text for h in cited)
     if len(noun) < 2:  # items named by one character list it more than once ("开工率、投资率、资金到位率")
         return bool(noun) and text.count(noun) >= 2
@@ -419,15 +429,12 @@ _VAGUE_ITEMS = frozenset("工作 方面 内容 东西 事情 事儿 件事 问�
 def _leads_naming(core: str, passage: Passage, index: Index) -> tuple[list[AnswerPart], list[Hit]] | None:
     """The sentences opening the paragraphs of ``passage``'s section that name the item a which-question asks
     for ("哪些工程" → "实施就业优先工程。", "实施教育提升工程。"…), each cited; None unless at least two do."""
-    m = _ASKED_ITEMS.search(core.rstrip("？?！!。. "))
-    if m is None:
-        return None
-    noun = m.group(2)[1:] if m.group(1) == "几" and m.group(2)[0] in _ITEM_CLASSIFIERS else m.group(2)
+    asked = _asked_item(core)
+    noun = asked[1] if asked is not None else ""
     if len(noun) < 2 or noun in _VAGUE_ITEMS:
         return None
     section = passage.citation.section_id
-    parts: list[AnswerPart] = []
-    cited: list[Hit] = []
+    leads: list[tuple[Passage, str]] = []
     start = index.positions.get(heading_id(section), index.positions.get(passage.id, 0))
     for row in range(start, len(index.passages)):
         p = index.passages[row]
@@ -435,14 +442,12 @@ def _leads_naming(core: str, passage: Passage, index: Index) -> tuple[list[Answe
             break  # a section's passages follow its heading
         if p.citation.paragraph_number == 0 or p.citation.start != 0:
             continue
-        first, last = index.passage_units[row]
-        lead = index.units[first].text if first < last else ""
-        if noun in lead and len(lead) <= LEAD_MAX and lead.endswith("。"):
-            cited.append(_cited(p))
-            parts.append(AnswerPart(text=quote(lead), citation=len(cited)))
-    if len(parts) < max(2, _asked_count(core)) or len(parts) > MAX_LIST_UNITS:
+        lead = _paragraph_lead(index, row)
+        if noun in lead:
+            leads.append((p, lead))
+    if len(leads) < max(2, _asked_count(core)) or len(leads) > MAX_LIST_UNITS:
         return None  # "哪三个工程" needs three; more than a list's worth is no list
-    return parts, cited
+    return _quoted(leads)
 
 
 def _items(parts: Sequence[AnswerPart]) -> int:
@@ -605,14 +610,7 @@ def more_of(question: str, reading: Reading, previous: Answer, index: Index, max
         j += 1
     if not picked:
         return None
-    cited: list[Hit] = []
-    parts: list[AnswerPart] = []
-    for r, j in picked:
-        hit = next((h for h in cited if h.passage.id == index.passages[r].id), None)
-        if hit is None:
-            hit = _cited(index.passages[r])
-            cited.append(hit)
-        parts.append(AnswerPart(text=quote(index.units[j].text), citation=cited.index(hit) + 1))
+    parts, cited = _quoted([(index.passages[r], index.units[j].text) for r, j in picked])
     # a year or place the reports do not cover stays said ("报告中没有2022年的内容…" before more of what they
     # do say); a detail the last question asked for is not asked again
     carried = previous.kind == "partial" and not previous.preface.startswith(PARTIAL_DETAIL.split("{")[0])
@@ -629,24 +627,19 @@ def section_of(question: str, reading: Reading, previous: Answer, index: Index) 
     if previous.kind not in ("answer", "partial") or not previous.citations:
         return None
     cited = previous.citations[0].passage
-    hits: list[Hit] = []
+    quotes: list[tuple[Passage, str]] = []
     at = index.positions.get(heading_id(cited.citation.section_id))
     if at is not None:
-        hits.append(_cited(index.passages[at]))
+        quotes.append((index.passages[at], index.passages[at].text))
     row = index.positions.get(cited.id)
     while row is not None and row > 0 and cited.citation.paragraph_number > 0 \
             and index.passages[row - 1].citation.paragraph_id == cited.citation.paragraph_id:
         row -= 1  # the paragraph's first passage
-    if row is not None and cited.citation.paragraph_number > 0:
-        first, last = index.passage_units[row]
-        lead = index.units[first] if first < last else None
-        if lead is not None and len(lead.text) <= LEAD_MAX and lead.text.endswith("。"):
-            hits.append(_cited(index.passages[row]))
-    if not hits:
+    if row is not None and cited.citation.paragraph_number > 0 and (lead := _paragraph_lead(index, row)):
+        quotes.append((index.passages[row], lead))
+    if not quotes:
         return None
-    parts = [AnswerPart(text=quote(h.passage.text if h.passage.citation.paragraph_number == 0
-                                   else index.units[index.passage_units[index.positions[h.passage.id]][0]].text),
-                        citation=i + 1) for i, h in enumerate(hits)]
+    parts, hits = _quoted(quotes)
     return Answer(question=question, text=_joined(parts), found=True, kind="answer", citations=tuple(hits),
                   parts=tuple(parts), relevance=1.0, query=reading.text)
 
@@ -686,6 +679,31 @@ def _section_opening(parts: list[AnswerPart], cited: list[Hit], heading: Hit, in
     hit = _cited(first)
     cited = cited + [hit]
     return parts + [AnswerPart(text=quote(u.text), citation=len(cited)) for u in units], cited
+
+
+def _is_topic_sentence(text: str) -> bool:
+    """Whether a unit opening a paragraph names its topic: one short full sentence ("实施教育提升工程。")."""
+    return len(text) <= LEAD_MAX and text.endswith("。")
+
+
+def _paragraph_lead(index: Index, row: int) -> str:
+    """The topic sentence opening the passage at ``row`` (the first of its paragraph), or ""."""
+    first, last = index.passage_units[row]
+    lead = index.units[first].text if first < last else ""
+    return lead if _is_topic_sentence(lead) else ""
+
+
+def _quoted(quotes: Sequence[tuple[Passage, str]]) -> tuple[list[AnswerPart], list[Hit]]:
+    """Answer parts quoting each (passage, unit text) in order, each passage cited once."""
+    cited: list[Hit] = []
+    parts: list[AnswerPart] = []
+    for passage, text in quotes:
+        number = next((i for i, h in enumerate(cited, 1) if h.passage.id == passage.id), 0)
+        if not number:
+            cited.append(_cited(passage))
+            number = len(cited)
+        parts.append(AnswerPart(text=quote(text), citation=number))
+    return parts, cited
 
 
 def _cited(passage: Passage) -> Hit:
@@ -784,8 +802,7 @@ def _number(text: str) -> int:
 def _follower_of_lead(best: Scored, scored: list[Scored], hits: tuple[Hit, ...]) -> Scored | None:
     """When the best unit is the topic sentence opening a paragraph, the unit right after it."""
     _, hit_no, unit = best
-    if unit.start != 0 or hits[hit_no].passage.citation.start != 0 or len(unit.text) > LEAD_MAX \
-            or not unit.text.endswith("。"):
+    if unit.start != 0 or hits[hit_no].passage.citation.start != 0 or not _is_topic_sentence(unit.text):
         return None
     return next((c for c in scored if c[1] == hit_no and c[2].start == unit.end), None)
 

@@ -613,9 +613,10 @@ class Engine:
         return [w for w in words if not _ABOUT_PREVIOUS.search(w)
                 and (len(w) >= 2 or (w in self.index.vocab and self.index.idf.get(w, 0.0) >= self._rare_idf))]
 
-    def _repeats(self, text: str, earlier: str) -> bool:
-        """Whether a short question names nothing but the earlier question's words ("合作是为了干嘛？")."""
-        words = _checkable(self._own_words(text))
+    def _repeats(self, text: str, earlier: str, words: Sequence[str] | None = None) -> bool:
+        """Whether a short question names nothing but the earlier question's words ("合作是为了干嘛？");
+        ``words``: its checkable own words, when the caller has them."""
+        words = _checkable(self._own_words(text)) if words is None else words
         return len(text) <= FOLLOW_UP_MAX_CHARS and bool(words) and all(w in earlier for w in words)
 
     def _no_thing(self, words: Sequence[str], reading: Reading) -> bool:
@@ -642,7 +643,7 @@ class Engine:
         checkable = _checkable(own)
         # a pronoun, nothing of its own, or only the earlier question's words ("合作是为了干嘛？" after a question
         # on the cooperation with 钟南山): about the previous answer
-        earlier_words = self._repeats(text, prev_text)
+        earlier_words = self._repeats(text, prev_text, checkable)
         anaphoric = bool(_ANAPHORA.search(text)) or not own or earlier_words
         if not (self._leans(text) or earlier_words):
             return None

@@ -77,7 +77,7 @@ def retrieve(index: Index, query: Query, k: int, rrf_k: int, *, section: str | N
     hits = []
     for i in order:
         p = index.passages[i]
-        dense = dense_scores[i] if i in dense_scores else passage_cosine(index, query, i)
+        dense = dense_scores[i] if i in dense_scores else _passage_dense(index, query, i)
         text = p.text.lower()
         terms = tuple(t for t in query.all_tokens if t in text)
         hits.append(Hit(passage=p, score=fused[i], dense=dense, keyword=keyword_scores.get(i, 0.0), terms=terms))
@@ -109,7 +109,7 @@ def _dense(index: Index, query: Query, cand: int, rows: Collection[int] | None) 
     best: dict[int, float] = {}
     if rows is not None:  # a filter needs every unit of its passages, not just the global top
         for i in sorted(rows):
-            best[i] = passage_cosine(index, query, i)
+            best[i] = _passage_dense(index, query, i)
         return best
     # several units of one passage may be among the best: ask for more units than passages wanted
     units = min(index.dense.ntotal, cand * 4)
@@ -123,8 +123,7 @@ def _dense(index: Index, query: Query, cand: int, rows: Collection[int] | None) 
     return best
 
 
-def passage_cosine(index: Index, query: Query, row: int) -> float:
-    """A passage's cosine to the query: its best unit's."""
+def _passage_dense(index: Index, query: Query, row: int) -> float:
     first, last = index.passage_units[row]
     if first >= last:
         return 0.0
