@@ -212,6 +212,19 @@ class Outline:
     titles: dict[str, str]
     home: str
     report_years: frozenset[str]
+    #: per document, what its sidecar says of the delivery (speaker, occasion, date as the text writes it)
+    delivery: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+def delivery_marks(meta: dict[str, Any]) -> tuple[str, ...]:
+    """The strings a report's own text uses for its delivery, from its sidecar: the speaker, the occasion and
+    the date as Chinese writes it ("2021-01-23" → 2021年1月23日, 1月23日)."""
+    marks = [str(meta[k]) for k in ("speaker", "occasion") if isinstance(meta.get(k), str) and meta[k].strip()]
+    m = re.fullmatch(r"(\d{4})-(\d{1,2})-(\d{1,2})", str(meta.get("date", "")))
+    if m:
+        day = f"{int(m.group(2))}月{int(m.group(3))}日"
+        marks += [f"{m.group(1)}年{day}", day]
+    return tuple(marks)
 
 
 def compose(question: str, reading: Reading, query: Query, retrieval: Retrieval, index: Index,
@@ -561,6 +574,51 @@ def nth_section(question: str, reading: Reading, index: Index, outline: Outline,
         return None
     hit = _cited(index.passages[at])
     parts, cited = _section_opening([AnswerPart(text=heading, citation=1)], [hit], hit, index, max_units)
+    return Answer(question=question, text=_joined(parts), found=True, kind="answer", citations=tuple(cited),
+                  parts=tuple(parts), relevance=1.0, query=reading.text)
+
+
+_ABOUT_REPORT = re.compile(
+    # who delivered it ("谁作的", "报告是谁念的"), when ("这个报告哪天做的", "召开日期"), at which meeting ("在哪个会上作的")
+    r"(谁|哪位|什么人|哪个领导)(来)?(作|做|念|讲|宣读)(的|了|报告|这个报告)|(作|做|念|讲|宣读)(这个|这份)?(报告)?的(人|领导)?(是|为)谁|"
+    r"报告.{0,4}由?谁|(报告|会议?|大会|人代会|两会)(是|都是)?在?(哪天|哪一天|什么时候|啥时候|何时|几月几[号日]|几号)|"
+    r"(哪个|哪次|哪一次|什么|啥|哪届|哪一届)(会|会议|大会)(?![展计员客所场])|召开的?(日期|时间)|"
+    r"\bwho (delivered|gave|presented|made|read)\b|\bwhen was (the|this|it)\b.{0,30}\b(delivered|given|presented|made|held)\b|"
+    r"\b(which|what) (session|meeting|congress)\b")
+_ASKED_WHEN = re.compile(r"(哪天|哪一天|什么时候|啥时候|何时|几月几[号日]|几号)(作|做|念|讲|召开|宣读|发布|开)")
+_MEETING_NAMED = re.compile(r"会(?![展计员客所场])")
+#: how a report's text names the meeting it was delivered at, when its sidecar does not say
+_OCCASION = re.compile(r"代表大会.{0,12}会议")
+
+
+def about_report(question: str, reading: Reading, index: Index, outline: Outline, *,
+                 rows: frozenset[int] | None = None) -> Answer | None:
+    """The answer to a question about the report itself (who delivered it, when, at which meeting): the sentence
+    of the leading report that names its delivery (its sidecar's speaker, occasion or date, or a people's
+    congress session); None when the question is not such a question or no sentence names it."""
+    text = reading.text
+    asked = _ABOUT_REPORT.search(text) or (
+        _ASKED_WHEN.search(text) if "报告" in text or _MEETING_NAMED.search(text) else None)
+    if asked is None or reading.injection:
+        return None
+    doc = next((p.citation.doc_id for i, p in enumerate(index.passages) if rows is None or i in rows), None)
+    if doc is None:
+        return None
+    marks = outline.delivery.get(doc, ())
+    best: tuple[int, int] = (0, -1)
+    for row, passage in enumerate(index.passages):
+        if passage.citation.doc_id != doc or (rows is not None and row not in rows):
+            continue
+        first, last = index.passage_units[row]
+        for u in range(first, last):
+            unit = index.units[u].text
+            score = sum(m in unit for m in marks) + bool(_OCCASION.search(unit))
+            if score > best[0]:
+                best = (score, u)
+    if best[1] < 0:
+        return None
+    unit = index.units[best[1]]
+    parts, cited = _quoted([(index.passages[unit.passage], unit.text)])
     return Answer(question=question, text=_joined(parts), found=True, kind="answer", citations=tuple(cited),
                   parts=tuple(parts), relevance=1.0, query=reading.text)
 

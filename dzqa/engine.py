@@ -199,7 +199,8 @@ class Engine:
                                       if sec.number is not None and not sec.parent)
                       for r in corpus.reports},
             titles={d.id: d.title for d in docs}, home=home,
-            report_years=frozenset(str(d.meta["year"]) for d in docs if d.meta.get("year")) or index.years)
+            report_years=frozenset(str(d.meta["year"]) for d in docs if d.meta.get("year")) or index.years,
+            delivery={d.id: answer_mod.delivery_marks(d.meta) for d in docs})
         self._documents = tuple(_scoped(d, index) for d in docs)
         self._place_names = place_names([d.place for d in self._documents], home)
         corpus_text = " ".join(p.text for p in index.passages).lower()
@@ -409,6 +410,10 @@ class Engine:
                                          max_units=s.max_answer_units, rows=attempt)
             if nth is not None:  # "第二个方面讲啥": the report's own outline answers it
                 result = nth
+                break
+            own = answer_mod.about_report(question, reading, self.index, self.outline, rows=attempt)
+            if own is not None:  # "这个报告是谁作的": the sentence naming its delivery
+                result = own
                 break
             topic = self._topic(earlier) if earlier else ""
             follow = self._follow_up(question, reading, topic, rows=attempt, **years) if topic else None

@@ -51,13 +51,13 @@ ASK_PATTERNS: tuple[tuple[AnswerType, re.Pattern[str]], ...] = tuple((t, re.comp
     ("person", r"负责人|谁负责|是谁|哪位|谁来|谁作|谁做|谁是|归谁|谁管(?!护)|哪个部门|哪个单位负责|找谁|向谁|"
                r"(?<=局长|市长|县长|区长|镇长|村长|校长|院长|书记|主任|老板)(叫|是)(啥|什么)|姓什么|who\b"),
     ("purpose", r"为什么|为啥|为何|为嘛|为了啥|为了什么|为了干(嘛|啥|什么)|为的是|干啥用|干什么用|(?<!项)目的|意义何在|有啥用|有什么用|图啥|图的是|图什么|"
-                r"想达到|达到什么效果|what for|why\b|purpose|aim\b|"
+                r"想达到|达到什么效果|what for|why\b|purpose|aim\b|(干成|做成|办成|搞成)(啥|什么|个啥)|(倒逼|带动)(啥|什么)|"
                 r"(打造|建设|建)成(啥|什么)|成为(啥|什么)|要打造(啥|什么)|定位是(啥|什么)|(做到|实现)(啥|什么)(样|程度)?$"),
     ("list", r"哪些|哪几|有哪|都有啥|都有什么|包括什么|包括啥|包括哪|包含|哪([二三四五六七八九十两][一二三四五六七八九十]*|\d+)"
              r"(个|项|条|大|类|件|样|种|块|所|家|座|处|方面|区)|(名单|清单)(是|有|包括|都)?(啥|什么|哪)|(有|给).{0,2}(名单|清单)|(名单|清单).{0,4}(给|发|列|提供)|"
              r"都是(啥|什么|哪)|分别是(啥|什么|哪)|"
              r"列举|具体.{0,3}(有|提到|是)|which\b|what are the (two|three|four|five|six|seven|eight|nine|ten|\d+)\b|"
-             r"list\b"),  # not "what are the income growth targets": a figure
+             r"list\b|举(几|一|两)?个?例子|举例|for example|examples?\b"),  # not "what are the income growth targets": a figure
     ("quantity", r"多少|几个|几所|几条|几万|几家|几项|几成|多大|多高|多长|多快|比例|百分|增长|幅度|目标|[^效]率|"
                  r"how many|how much|percent|rate\b|target"),
     # what a term means ("三线一单是什么意思"): a work report names its programmes without defining them
@@ -74,25 +74,27 @@ ASK_PATTERNS: tuple[tuple[AnswerType, re.Pattern[str]], ...] = tuple((t, re.comp
              r"那条路|那条街).{0,12}([不没吗][？?]?$|能不能|会不会|有没有|在不在|算不算|属不属于|包不包括|修不修|改不改|"
              r"建不建|弄不弄|"
              r"管不管)|(有没有|是不是|会不会|能不能)(在|到|给|轮到)?(俺|我|咱)(们|家)?(这|那)?个?(村|庄|小区|社区|街道|镇|乡|"
-             r"家门口|片区)|my (village|town|street|county|district|neighbou?rhood)"),
+             r"家门口|片区)|(对|给)(俺|我|咱)(们|家)?.{0,6}(有|带来)(啥|什么)(具体)?(好处|实惠|帮助)|my (village|town|street|county|district|neighbou?rhood)"),
     # how a citizen applies, registers or signs up: a work report states programmes, not procedures
     ("procedure", r"(怎么|如何|咋|怎样|去哪|到哪|在哪)(样)?(才能|可以|能)?(报名|申请|办理|预约|缴费|交费|申报|登记|领取|"
                   r"报考|参保|开户|挂号)|(报名|申请|办理|申报|报考)(的)?(方式|流程|程序|手续|材料|渠道|入口|网址)|"
                   r"(需要|要)(带|准备|交)?(什么|啥|哪些)(材料|手续|证件)|"
-                  r"how (do|can|could|should) (i|we|one) (apply|register|sign up|enrol|enroll)|application (process|form)"),
+                  r"(怎么|如何|咋)(交|缴)(?![通流易付])|how (do|can|could|should) (i|we|one) (apply|register|sign up|enrol|enroll)|application (process|form)"),
     # how long something lasts or takes: a work report dates its meeting, not how many days it sits
     ("duration", r"(?<![前这那近过])(几|多少)天(?![然津])|(几|多少)个月|how many (days|months)"),
     # who qualifies, by what standard, with what title: a work report names programmes, not their rules
     ("criteria", r"(报名|报考|申请|参加|享受|领取|入学|入园|补贴|救助)的?(条件|资格|门槛)|(要|需要|有)(啥|什么|哪些)(条件|资格)|"
                  r"(条件|资格|门槛)是(啥|什么)|(多大|什么)(年龄|岁数)|多大岁数|年龄(限制|要求)|(什么|啥)职务|职务是|"
                  r"(撤并|划分|评定|认定|录取|补贴|补助|收费|分配)的?标准(是|有)?(啥|什么)|标准是(啥|什么)|(享受|申请)(啥|什么|哪些)?优惠|"
-                 r"(有|给)(啥|什么)奖励|(怎么|咋|如何)(分配|分(?=[,，?？]|$))|摇号|eligib|qualif"),
+                 r"(有|给)(啥|什么)奖励|(怎么|咋|如何)(分配|划分|(分|划)(?=[,，?？]|$))|摇号|eligib|qualif"),
     # the figure as it stands now, not the target: a work report states what is to be reached
     ("current", r"(现在|目前|眼下|当前)(是|有|已经|已|达到|实际)?多少|已经(达到|完成|建成|有)了?多少|"
-                r"(建|进展|发展|推进|搞)到(什么|啥|哪)(个)?(程度|地步|阶段|一步)"),
+                r"(建|进展|发展|推进|搞)到(什么|啥|哪)(个)?(程度|地步|阶段|一步)|"
+                r"(现在|目前|眼下|当前)[^要将计划,，]{0,6}(多少|几)了|(已经|已)(到|达到)?多少了"),
     # a figure broken down by county, district or school: a work report gives the city's totals
     ("breakdown", r"(各个?|每个)(县市区|县区|县市|县(?!域)|区(?!域)|乡镇|镇|街道|村|学校|医院).{0,10}(分别|各|多少|几)|"
-                  r"(县市区|县区|乡镇|街道|各县|各区).{0,6}分别(是|有)?(多少|几)|each (county|district|town|school)"),
+                  r"(县市区|县区|乡镇|街道|各县|各区).{0,6}分别(是|有)?(多少|几)|"
+                  r"(我们|俺们|咱们|我|俺|咱)(这个?|那个?)?(县|区)(今年)?.{0,8}(多少|几)|each (county|district|town|school)"),
 ))
 #: what a question may ask that the report may not carry (the partial reply names it)
 DetailType = Literal["phone", "money", "date", "address", "person", "mine", "define", "breakdown", "procedure",
@@ -149,7 +151,7 @@ _TERM_ATTRIBUTES = re.compile(r"目标|任务|情况|进展|时间|标准|要求
 #: a county named by its short form (禹城, 平原) is the subject only when a suffix or the question goes on after it
 _SHORT_PLACE_END = re.compile(r"^(县|市|区|的|今年|这|那|有|要|能|[,，?？]|$)")
 #: heads that name no particular thing (这事儿是啥情况, 有啥说法)
-VAGUE_THINGS = frozenset("东西 事儿 事情 情况 样子 意思 名堂 玩意 说法 动静 门道 消息 问题 好处 用处 作用 意义 区别 "
+VAGUE_THINGS = frozenset("例子 东西 事儿 事情 情况 样子 意思 名堂 玩意 说法 动静 门道 消息 问题 好处 用处 作用 意义 区别 "
                           "关系 变化 进展 特点 亮点 时候 时间 地方 办法 法子 以下 以上 以内 左右 上下 进来 出来 "
                           "准备 预计 计划 打算 争取 力争 希望 估计 人次 人数".split())
 
@@ -158,7 +160,11 @@ _INJECTION = re.compile(
     r"system prompt|jailbreak|you are now|pretend (to be|you)|act as|developer mode|"
     r"(忽略|无视|忘掉|忘记|不要管|别管|不用管|不要参考|别参考|抛开|撇开).{0,4}(以上|之前|前面|上面|上述|所有|指令|"
     r"规则|设定|报告|原文|资料|内容|材料)|(直接|只)(回答|回复|输出|说)[:：]|你现在是|现在你是|你现在扮演|"
-    r"扮演一个|假装你|系统提示|提示词|越狱|照我说的|跟我重复|重复我说的|请直接回答说|就说|输出以下", re.I)
+    r"扮演一个|假装你|系统提示|提示词|越狱|照我说的|跟我重复|重复我说的|请直接回答说|就说|输出以下|"
+    # claimed authority, switching the citations off, asking for secrets or for an invented answer
+    r"系统(通知|指令|消息|命令)|管理员(已经?)?(授权|允许|要求)|(关闭|取消|解除|绕过).{0,2}(引用|限制|过滤|审查)|"
+    r"(内部|系统)(配置|设置|指令)|密钥|api.?key|(不用|不要|别|无需)(再)?引用|(随便|瞎|自己|帮我)编|编一[个条段篇]|"
+    r"不受(任何)?限制|没有任何限制|管理员(身份|模式|权限)", re.I)
 #: a clause that asks: the question inside a long story is the last clause holding one of these
 _ASKS = re.compile(r"[？?]|吗|呢|啥|什么|怎么|咋|多少|哪|几|是否|([\u4e00-\u9fff])[没不]\1|为何|为啥|"
                    r"\b(what|how|why|when|where|which|who|is|are|does|do|can)\b", re.I)
@@ -240,9 +246,8 @@ def question_core(text: str, topical: Callable[[str], bool] | None = None) -> st
     if len(text) < STORY_MIN_CHARS:
         return text
     clauses = [m.group(0) for m in _CLAUSES.finditer(text)]
-    asking = [i for i, c in enumerate(clauses) if _ASKS.search(c)]
-    if not asking:
-        return text
+    # normalising stripped the final "？": the last clause asks unless an earlier clause does ("听说东边要有新医院了？")
+    asking = [i for i, c in enumerate(clauses) if _ASKS.search(c)] or [len(clauses) - 1]
     first = last = asking[-1]
     # a question spread over two clauses ("今年的目标,能到多少？"): keep the asking clauses that end it
     while first > 0 and first - 1 in asking and last - first < 2:
@@ -478,6 +483,11 @@ class Reader:
         return any(len(w) >= 2 and w in self.vocabulary and w not in STOPWORDS and w not in FRAME_WORDS
                    for w in self._cut(clause))
 
+    def _names_topic(self, clause: str) -> bool:
+        """:meth:`_topical`, or a word that is a synonym of a report word: a story's asking clause "今年德州招老师吗"
+        (教师) stands alone."""
+        return self._topical(clause) or bool(self.synonyms(clause))
+
     def _unknown_thing(self, core: str, bridged: Sequence[tuple[str, str]]) -> bool:
         """Whether the question asks the amount or kind of a thing the report never names ("妇女儿童医院有多少张
         床位", "教师工资涨多少"): no sentence can carry it. A word bridged onto a report word is named."""
@@ -538,7 +548,7 @@ class Reader:
 
     def read(self, text: str) -> Reading:
         """``text`` is already normalised (:func:`dzqa.text.normalize`)."""
-        core = question_core(text, self._topical)
+        core = question_core(text, self._names_topic)
         home_named = city_named = False
         other: list[str] = []
         for name, before in self.places.named(text):

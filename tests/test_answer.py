@@ -229,3 +229,17 @@ def test_which_part_of_the_report_an_answer_stands_in(engine: Engine) -> None:
     # a part named by the question itself is a question of its own, not about the previous answer
     b = engine.ask("改革开放那部分标题是啥", history=["城乡融合试验区是咋回事？"])
     assert "聚焦乡村振兴战略" not in b.text
+
+
+@pytest.mark.parametrize("question", ["这个报告是谁念的？哪天开的会呀", "人代会 召开日期", "这个报告是在哪个会上作的？",
+                                      "Who delivered the government work report, and on what date?"])
+def test_who_delivered_the_report_when_and_where_is_the_sentence_naming_it(engine: Engine, question: str) -> None:
+    a = engine.ask(question)
+    assert a.kind == "answer" and "杨洪涛代表市政府" in a.text and "1月23日" in a.text
+    assert a.parts[0].text in a.citations[0].passage.text
+
+
+def test_a_follow_up_asking_who_delivered_it_and_questions_on_other_meetings(engine: Engine) -> None:
+    assert "杨洪涛" in engine.ask("谁作的", history=["这个报告是在哪个会上作的？"]).text
+    assert "杨洪涛" not in engine.ask("德州要办什么会展").text  # 会展 is no meeting
+    assert "杨洪涛" not in engine.ask("新医院什么时候开").text
