@@ -566,6 +566,13 @@ def nth_section(question: str, reading: Reading, index: Index, outline: Outline,
     headings = outline.headings[docs[0]]
     word = m.group(1) or ""
     n = len(headings) if "最后" in m.group(0) else (_number(word) if word else 1)
+    return _nth_heading(question, reading, headings, n, index, max_units)
+
+
+def _nth_heading(question: str, reading: Reading, headings: Sequence[tuple[str, str]], n: int, index: Index,
+                 max_units: int) -> Answer | None:
+    """Section ``n`` (1-based; 0 or less counts from the end) of ``headings``: its heading and what it opens with."""
+    n = len(headings) + n if n <= 0 else n
     if not 1 <= n <= len(headings):
         return None
     section_id, heading = headings[n - 1]
@@ -576,6 +583,38 @@ def nth_section(question: str, reading: Reading, index: Index, outline: Outline,
     parts, cited = _section_opening([AnswerPart(text=heading, citation=1)], [hit], hit, index, max_units)
     return Answer(question=question, text=_joined(parts), found=True, kind="answer", citations=tuple(cited),
                   parts=tuple(parts), relevance=1.0, query=reading.text)
+
+
+#: a follow-up that only points at one item of the previous answer by its place ("第一个是啥", "最后一个呢")
+ORDINAL = re.compile(r"(第([一二三四五六七八九十]{1,3}|\d{1,2})|头一|最后一|末一)个?(方面|部分|板块|条|项)?")
+_COUNTED_PARTS = re.compile(r"([一二三四五六七八九十]{1,3}|\d{1,2})(个|大)?(方面|部分|板块)")
+
+
+def nth_of(question: str, reading: Reading, previous: Answer, index: Index, outline: Outline,
+           max_units: int) -> Answer | None:
+    """The item a follow-up points at by its place ("第一个是啥", "最后一个呢") among what the previous answer
+    listed: its section headings, the parts of the report it counted ("重点抓好八个方面"), or its quotes; None
+    when the previous answer listed nothing that many."""
+    m = ORDINAL.search(reading.text)
+    if m is None or previous.kind != "answer" or not previous.citations:
+        return None
+    n = 0 if m.group(1) in ("最后一", "末一") else (_number(m.group(2)) if m.group(2) else 1)
+    doc = previous.citations[0].passage.citation.doc_id
+    headings = outline.headings.get(doc, ())
+    listed = [p.text for p in previous.parts if previous.citations[p.citation - 1].passage.citation.paragraph_number == 0]
+    listed_headings = [h for h in headings if h[1] in listed]
+    if len(listed_headings) >= 2:
+        return _nth_heading(question, reading, listed_headings, n, index, max_units)
+    if _COUNTED_PARTS.search(previous.text) and headings:
+        return _nth_heading(question, reading, headings, n, index, max_units)
+    if len(previous.parts) >= 2:
+        at = (len(previous.parts) + n if n <= 0 else n) - 1
+        if 0 <= at < len(previous.parts):
+            part = previous.parts[at]
+            hit = previous.citations[part.citation - 1]
+            return Answer(question=question, text=_joined([replace(part, citation=1)]), found=True, kind="answer",
+                          citations=(hit,), parts=(replace(part, citation=1),), relevance=1.0, query=reading.text)
+    return None
 
 
 _ABOUT_REPORT = re.compile(

@@ -389,15 +389,23 @@ class Engine:
         prior = [h for h in history if isinstance(h, str) and h.strip()]
         earlier = prior[-MAX_TOPIC_TURNS:]
         about_last: Callable[[Answer], Answer | None] | None = None
+        anchor = prior  # the turns whose last answer a follow-up about it reads
         if earlier and _MORE.match(text):  # "还有呢？": what the report says after the last answer's quote
             about_last = lambda last: answer_mod.more_of(  # noqa: E731
                 question, reading, last, self.index, s.max_answer_units)
+        elif earlier and self._only_ordinal(text):
+            # "第一个是啥？", "最后一个呢": the item at that place among what the last answer listed (after "第一个是啥",
+            # "最后一个呢" still counts in the list before it)
+            about_last = lambda last: answer_mod.nth_of(  # noqa: E731
+                question, reading, last, self.index, self.outline, s.max_answer_units)
+            while len(anchor) > 1 and self._only_ordinal(normalize(anchor[-1])):
+                anchor = anchor[:-1]
         elif earlier and (m := _SECTION_ASKED.search(text)) is not None \
                 and not _checkable(self._own_words(text.replace(m.group(0), " "))):
             # "这个属于哪块工作？": where the last answer stands in the report
             about_last = lambda last: answer_mod.section_of(question, reading, last, self.index)  # noqa: E731
         if about_last is not None:
-            found = about_last(self._last_answer(prior, section=section, doc=doc, year=year))
+            found = about_last(self._last_answer(anchor, section=section, doc=doc, year=year))
             if found is not None:
                 return replace(found, related=self._related(found), timings={"total": time.perf_counter() - t0})
         # the report(s) the question's place and year point at; a filter given by the caller wins
@@ -445,6 +453,11 @@ class Engine:
                                            pointed=pointed) or result
         timings = {**result.timings, "total": time.perf_counter() - t0}
         return replace(result, related=self._related(result), timings=timings)
+
+    def _only_ordinal(self, text: str) -> bool:
+        """Whether ``text`` (normalised) only points at an item by its place ("第二个呢", "最后一个是啥")."""
+        m = answer_mod.ORDINAL.search(text)
+        return m is not None and not _checkable(self._own_words(text.replace(m.group(0), " ")))
 
     def _last_answer(self, prior: Sequence[str], **filters: Any) -> Answer:
         """The answer the conversation's last question got (asked again with the turns before it, as the user saw

@@ -243,3 +243,15 @@ def test_a_follow_up_asking_who_delivered_it_and_questions_on_other_meetings(eng
     assert "杨洪涛" in engine.ask("谁作的", history=["这个报告是在哪个会上作的？"]).text
     assert "杨洪涛" not in engine.ask("德州要办什么会展").text  # 会展 is no meeting
     assert "杨洪涛" not in engine.ask("新医院什么时候开").text
+
+
+def test_an_item_pointed_at_by_its_place_is_taken_from_the_previous_list(engine: Engine) -> None:
+    """"第一个是啥" after "重点抓几个方面" is the first of the parts the report counted; "最后一个呢" after it still
+    counts in that list; "第二个呢" after a list of quotes is the second quote."""
+    turns = ["重点抓几个方面？", "第一个是啥"]
+    first = engine.ask(turns[1], history=turns[:1])
+    assert first.parts[0].text == "聚焦新旧动能转换 坚定不移加快型工业化强市建设"
+    last = engine.ask("最后一个呢", history=turns)
+    assert last.parts[0].text == "聚焦为民服务宗旨 坚定不移完善治理体系"
+    second = engine.ask("第二个呢", history=["平安德州建设要在哪几件事上毫不放松？"])
+    assert second.text == "毫不放松抓好经济安全运行。[1]"
