@@ -318,7 +318,8 @@ def _choose(best: Scored, scored: list[Scored], hits: tuple[Hit, ...], reading: 
     if reading.asks == "how":  # the topic sentence and the sentences that say how, in the report's order
         return _run_from(best, scored, max_units), False
     if reading.asks == "list":
-        run = _parallel(best, scored) or _semicolon_run(best, scored) or _colon_run(best, scored)
+        run = _parallel(best, scored) or _semicolon_run(best, scored) or _colon_run(best, scored) \
+            or _parallel_openings(best, scored, hits)
         if len(run) >= 2:
             return run[:MAX_LIST_UNITS], True
         heading = hits[best[1]].passage.citation
@@ -362,6 +363,25 @@ def _parallel(best: Scored, scored: list[Scored]) -> list[Scored]:
         return []
     same = sorted((c for c in scored if c[1] == hit_no and c[2].text.strip().startswith(head)
                    and c[2].text.rstrip().endswith("。")), key=lambda c: c[2].start)
+    return same if len(same) >= 2 else []
+
+
+def _parallel_openings(best: Scored, scored: list[Scored], hits: tuple[Hit, ...]) -> list[Scored]:
+    """Long sentences of the best unit's paragraph that open alike ("打好蓝天保卫战,…。打好碧水保卫战,…。打好净土
+    保卫战,…"), split into clauses and across the paragraph's passages: the clause opening each, in order."""
+    _, hit_no, unit = best
+    head = unit.text.strip()[:PARALLEL_HEAD]
+    paragraph = hits[hit_no].passage.citation.paragraph_id
+
+    def opens_sentence(c: Scored) -> bool:
+        text = hits[c[1]].passage.text
+        return c[2].start == 0 or text[c[2].start - 1] in "。！？!?"
+
+    if len(head) < PARALLEL_HEAD or not _CJK.match(head) or not opens_sentence(best):
+        return []
+    same = sorted((c for c in scored if hits[c[1]].passage.citation.paragraph_id == paragraph
+                   and c[2].text.strip().startswith(head) and opens_sentence(c)),
+                  key=lambda c: hits[c[1]].passage.citation.start + c[2].start)
     return same if len(same) >= 2 else []
 
 

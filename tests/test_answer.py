@@ -255,3 +255,10 @@ def test_an_item_pointed_at_by_its_place_is_taken_from_the_previous_list(engine:
     assert last.parts[0].text == "聚焦为民服务宗旨 坚定不移完善治理体系"
     second = engine.ask("第二个呢", history=["平安德州建设要在哪几件事上毫不放松？"])
     assert second.text == "毫不放松抓好经济安全运行。[1]"
+
+
+def test_a_list_written_as_long_sentences_opening_alike_is_quoted_whole(engine: Engine) -> None:
+    """The three battles open three long sentences across two passages of one paragraph: each is an item."""
+    a = engine.ask("污染防治攻坚战要打哪几场保卫战？")
+    assert all(w in a.text for w in ("打好蓝天保卫战", "打好碧水保卫战", "打好净土保卫战"))
+    assert a.text.index("蓝天") < a.text.index("碧水") < a.text.index("净土")  # the report's order
