@@ -702,7 +702,11 @@ class Engine:
             # the passage holds the new topic ("一般公共预算收入呢" after the GDP target) but the quote is the
             # earlier topic's clause: choose the clause again by the follow-up's own words
             again = self._answer(question, reading, text, hits=result.citations, in_scope=True, rows=rows, **years)
-            return again if _quotes(again, new) else result
+            if _quotes(again, new):
+                return again
+            # neither quotes what the follow-up adds ("农村改革呢" after 脱贫攻坚成果, whose heading says 农村): a new
+            # topic, asked on its own
+            return None
         return None
 
     def _in_context(self, question: str, reading: Reading, topic: str, *, rows: frozenset[int] | None = None,

@@ -245,3 +245,10 @@ def test_a_story_s_last_clause_asks_and_injections_claim_authority(engine: Engin
     assert "breakdown" not in engine.read("俺们村里的路今年能修多少").details
     assert "mine" in engine.read("那个试验区对俺们农民有啥具体好处").details
     assert engine.read("举几个例子").asks == "list"
+
+
+def test_a_follow_up_whose_words_the_quote_lacks_is_asked_on_its_own(engine: Engine) -> None:
+    """"农村改革呢" after 脱贫攻坚成果: that passage's heading says 农村, its sentence does not; the new topic is
+    answered on its own."""
+    a = engine.ask("农村改革呢？", history=["脱贫攻坚成果今年怎么说"])
+    assert "全面深化农村各项改革" in a.text and "脱贫攻坚成果" not in a.text
