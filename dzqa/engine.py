@@ -110,12 +110,26 @@ class Scope:
     rows: tuple[frozenset[int] | None, ...]
     missing: frozenset[str] | None
     have: frozenset[str] | None
+    #: no place named: the home city's reports lead, and the widest scope may still cover the question better
+    unplaced: bool = False
 
 
 #: how a question names the national reports ("国家" only as the subject: 国家创新型城市 is Dezhou's plan)
 NATIONAL = r"全国|国务院|我国|中央|^国家|国家(?=今年|去年|前年|明年|\d|的|说|定|要|把|给|对|层面)|national|nationwide|china\b"
 #: words asking what a year achieved rather than planned
 _RESULTS = re.compile(r"实际|完成了|实现了|达到了|增长了|涨了|到底|结果|成绩|了多少|回顾|actual|did\b|grew|achieved")
+
+
+#: an answer from the leading reports holding less than this share of the question's words is weak …
+WEAK_COVERAGE = 0.5
+#: … and the widest scope's answer replaces it when it holds this much more
+WIDER_COVERAGE_GAIN = 0.25
+
+
+def _coverage(answer: Answer) -> float:
+    """How much of the question the answer's best passage holds (the keyword score for an English question)."""
+    sig = answer.signals or {}
+    return sig.get("coverage_cjk", 0.0) if sig.get("cjk", 1.0) else sig.get("keyword", 0.0)
 
 
 def _scoped(document: Document, index: Index) -> Scoped:
@@ -437,6 +451,13 @@ class Engine:
                     # read with the conversation's topic, kept when the answer holds the question's own words
                     result = self._in_context(question, reading, topic, rows=attempt, **years) or result
             if result.kind != "refusal":
+                if tried == 0 and scope.unplaced and len(scope.rows) > 1 and _coverage(result) < WEAK_COVERAGE:
+                    # answered from the home city's reports with few of its words ("2021年的赤字率按多少安排"):
+                    # the widest scope answers instead when its passage holds clearly more of them
+                    wider = self._answer(question, reading, reading.search_text, rows=scope.rows[-1],
+                                         **{**years, "min_relevance": s.wider_min_relevance})
+                    if wider.kind != "refusal" and _coverage(wider) >= _coverage(result) + WIDER_COVERAGE_GAIN:
+                        result = wider
                 break  # the leading reports answer it; a wider scope is tried only after a refusal
         assert result is not None
         if result.kind == "refusal" and earlier and reading.details and not reading.injection \
@@ -578,7 +599,7 @@ class Engine:
             rows = None if rows is not None and len(rows) == len(self.index.passages) else rows
             if rows not in unique:
                 unique.append(rows)
-        return Scope(tuple(unique), frozenset(asked - covered), have | frozenset(covered))
+        return Scope(tuple(unique), frozenset(asked - covered), have | frozenset(covered), unplaced=not named)
 
 
     def _answer(self, question: str, reading: Reading, search_text: str, *, hits: tuple[Hit, ...] | None = None,
