@@ -38,7 +38,8 @@ AnswerType = Literal["phone", "money", "date", "address", "person", "mine", "lis
 ASK_PATTERNS: tuple[tuple[AnswerType, re.Pattern[str]], ...] = tuple((t, re.compile(p, re.I)) for t, p in (
     ("phone", r"电话|号码|热线|联系方式|怎么联系|phone|telephone|contact number"),
     ("money", r"多少钱|几块钱|啥价|什么价|(?<!消费)价格|价钱|票价|门票|收费|费用|学费|保教费|花多少|多少元|给多少钱|补贴多少|补助多少|"
-              r"补多少|补钱|给钱|罚多少|罚款|多少补贴|多少补助|投资多少|多少亿|交多少|缴多少|(?<!consumer )price|cost|fee|"
+              r"补多少|补钱|给钱|罚多少|罚款|多少补贴|多少补助|投资多少|多少亿|交多少|缴多少|减免多少|[减免]多少钱|"
+              r"(?<![经消])[水电气暖]费|物业费|停车费|(一|每)平(米|方米?)给?多少|(?<!consumer )price|cost|fee|"
               r"how much money"),
     ("date", r"什么时候|啥时候|啥时|哪天|几月|几号|何时|哪一天|哪年|哪一年|具体时间|什么时间|多久|多长时间|日期|时间表|"
              r"开工时间|通车时间|截止|几点|开门时间|营业时间|when\b|what date|what time|how long|opening hours|\bopen\b"),
@@ -54,7 +55,7 @@ ASK_PATTERNS: tuple[tuple[AnswerType, re.Pattern[str]], ...] = tuple((t, re.comp
                 r"想达到|达到什么效果|what for|why\b|purpose|aim\b|(干成|做成|办成|搞成)(啥|什么|个啥)|(倒逼|带动)(啥|什么)|"
                 r"(打造|建设|建)成(啥|什么)|成为(啥|什么)|要打造(啥|什么)|定位是(啥|什么)|(做到|实现)(啥|什么)(样|程度)?$"),
     ("list", r"哪些|哪几|有哪|都有啥|都有什么|包括什么|包括啥|包括哪|包含|哪([二三四五六七八九十两][一二三四五六七八九十]*|\d+)"
-             r"(个|项|条|大|类|件|样|种|块|所|家|座|处|方面|区)|(名单|清单)(是|有|包括|都)?(啥|什么|哪)|(有|给).{0,2}(名单|清单)|(名单|清单).{0,4}(给|发|列|提供)|"
+             r"(个|项|条|大|类|件|样|种|块|所|家|座|处|方面|区)|(名单|清单)(是|有|包括|都)?(啥|什么|哪)|(有|给).{0,2}(名单|清单)|(名单|清单).{0,4}(给|发|列|提供)|列(个|一个|出)?(清单|名单)|(清单|名单)有(吗|没有)|"
              r"都是(啥|什么|哪)|分别是(啥|什么|哪)|"
              r"列举|具体.{0,3}(有|提到|是)|which\b|what are the (two|three|four|five|six|seven|eight|nine|ten|\d+)\b|"
              r"list\b|举(几|一|两)?个?例子|举例|for example|examples?\b"),  # not "what are the income growth targets": a figure
@@ -84,23 +85,27 @@ ASK_PATTERNS: tuple[tuple[AnswerType, re.Pattern[str]], ...] = tuple((t, re.comp
     ("duration", r"(?<![前这那近过])(几|多少)天(?![然津])|(几|多少)个月|how many (days|months)"),
     # who qualifies, by what standard, with what title: a work report names programmes, not their rules
     ("criteria", r"(报名|报考|申请|参加|享受|领取|入学|入园|补贴|救助)的?(条件|资格|门槛)|(要|需要|有)(啥|什么|哪些)(条件|资格)|"
-                 r"(条件|资格|门槛)是(啥|什么)|(多大|什么)(年龄|岁数)|多大岁数|年龄(限制|要求)|(什么|啥)职务|职务是|"
+                 r"(条件|资格|门槛)是(啥|什么)|标准(咋|怎么|如何)(算|定)|(补贴|补助|补偿|赔偿|收费)的?标准$|"
+                 r"(有|给)(啥|什么|哪些)(税收|税费)?优惠|(多大|什么)(年龄|岁数)|多大岁数|年龄(限制|要求)|(什么|啥)职务|职务是|"
                  r"(撤并|划分|评定|认定|录取|补贴|补助|收费|分配)的?标准(是|有)?(啥|什么)|标准是(啥|什么)|(享受|申请)(啥|什么|哪些)?优惠|"
                  r"(有|给)(啥|什么)奖励|(怎么|咋|如何)(分配|划分|(分|划)(?=[,，?？]|$))|摇号|eligib|qualif"),
     # the figure as it stands now, not the target: a work report states what is to be reached
     ("current", r"(现在|目前|眼下|当前)(是|有|已经|已|达到|实际)?多少|已经(达到|完成|建成|有)了?多少|"
                 r"(建|进展|发展|推进|搞)到(什么|啥|哪)(个)?(程度|地步|阶段|一步)|"
-                r"(现在|目前|眼下|当前)[^要将计划,，]{0,6}(多少|几)了|(已经|已)(到|达到)?多少了"),
+                r"(现在|目前|眼下|当前)[^要将计划,，]{0,6}(多少|几)了|(已经|已)(到|达到)?多少了|"
+                r"(签|签约|落地|引进|招来|建成|完成)了多少"),
+    # how large a site is: a work report names projects, not their areas
+    ("size", r"占地(面积)?(多大|多少|有多大)|(面积|规模)(有)?多大|多大(的)?(面积|规模)|选址"),
     # a figure broken down by county, district or school: a work report gives the city's totals
     ("breakdown", r"(各个?|每个)(县市区|县区|县市|县(?!域)|区(?!域)|乡镇|镇|街道|村|学校|医院).{0,10}(分别|各|多少|几)|"
                   r"(县市区|县区|乡镇|街道|各县|各区).{0,6}分别(是|有)?(多少|几)|"
                   r"(我们|俺们|咱们|我|俺|咱)(这个?|那个?)?(县|区)(今年)?.{0,8}(多少|几)|each (county|district|town|school)"),
 ))
 #: what a question may ask that the report may not carry (the partial reply names it)
-DetailType = Literal["phone", "money", "date", "address", "person", "mine", "define", "breakdown", "procedure",
+DetailType = Literal["phone", "money", "date", "address", "person", "mine", "define", "breakdown", "procedure", "size",
                      "criteria", "current", "duration", "thing"]
 #: detail types a report may simply not give; when no candidate sentence carries one, the reply is partial
-DETAIL_TYPES: tuple[DetailType, ...] = ("phone", "money", "date", "address", "person", "mine", "define", "breakdown", "procedure",
+DETAIL_TYPES: tuple[DetailType, ...] = ("phone", "money", "date", "address", "person", "mine", "define", "breakdown", "procedure", "size",
                 "criteria", "current", "duration", "thing")
 #: what a sentence must contain to carry each detail type
 CARRIES: dict[str, re.Pattern[str]] = {
@@ -114,6 +119,7 @@ CARRIES: dict[str, re.Pattern[str]] = {
     "breakdown": re.compile(r"分别"),  # "城乡居民人均可支配收入分别增长6.5%和7%"
     "procedure": re.compile(r"(?!)"),  # a work report gives no application procedures
     "criteria": re.compile(r"(条件|标准|资格)(是|为)[:：]?|年满\d|周岁"),
+    "size": re.compile(r"\d+(\.\d+)?\s*(亩|平方米|平方公里|万平方米|公顷)"),
     "duration": re.compile(r"(\d+|[一二三四五六七八九十两]+)(天|个月)(?!津)"),
     "current": re.compile(r"已经|已达|达到了|实现了|完成了|增长了|下降了|提高了|过去一年|去年"),  # what was reached
     "thing": re.compile(r"(?!)"),  # the asked thing is a word the report never uses (床位, 工资, 车道)
@@ -129,6 +135,7 @@ DETAIL_WORDS: dict[str, str] = {
     "criteria": "具体的条件或标准",
     "current": "目前的实际数字",
     "duration": "具体的时长",
+    "size": "具体的选址或面积",
     "thing": "您问的具体内容",
 }
 #: the thing a question asks the amount of: right after the question word ("有多少张床位", "改成几车道"), or

@@ -252,3 +252,16 @@ def test_a_follow_up_whose_words_the_quote_lacks_is_asked_on_its_own(engine: Eng
     answered on its own."""
     a = engine.ask("农村改革呢？", history=["脱贫攻坚成果今年怎么说"])
     assert "全面深化农村各项改革" in a.text and "脱贫攻坚成果" not in a.text
+
+
+def test_more_details_a_work_report_does_not_give(engine: Engine) -> None:
+    """A site's size, fees and exemptions, how a standard is set, what has been signed so far, a list asked for."""
+    cases = {"城市体育会客厅选址定了没？占地多大": "size", "水费会不会涨，涨多少": "money",
+             "村庄撤并的话，房子补偿标准咋算？一平米给多少": "criteria", "“双招双引”签了多少项目": "current",
+             "双招双引对外地来投资的企业有什么税收优惠？减免多少": "money", "补贴标准": "criteria"}
+    for q, detail in cases.items():
+        assert detail in engine.read(normalize(q)).details, q
+        assert engine.ask(q).kind == "partial", q
+    assert engine.read("中心城区赋能升级那80个项目能列个清单吗").asks == "list"
+    assert engine.ask("中心城区赋能升级那80个项目能列个清单吗").kind == "partial"
+    assert "money" not in engine.read("社会消费品零售总额增长多少").details  # 消费 is no fee
