@@ -433,7 +433,7 @@ _GENERIC_ITEMS = frozenset("方面 措施 内容 工作 东西 事情 件事 事
 def _asked_item(core: str) -> tuple[str, str] | None:
     """The item a which-question ends on, as typed and as the item's noun ("疏解哪些单位" → 单位); None when the
     question ends on no such noun."""
-    m = _ASKED_ITEMS.search(core.rstrip("？?！!。. "))
+    m = _ASKED_ITEMS.search(core.rstrip("？?！!。. 啊呀呢吗嘛啦哇"))  # "哪几条啊": 啊 is no item
     if m is None:
         return None
     noun = m.group(2)

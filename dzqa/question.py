@@ -158,6 +158,8 @@ _TERM_ATTRIBUTES = re.compile(r"目标|任务|情况|进展|时间|标准|要求
 #: a county named by its short form (禹城, 平原) is the subject only when a suffix or the question goes on after it
 _SHORT_PLACE_END = re.compile(r"^(县|市|区|的|今年|这|那|有|要|能|[,，?？]|$)")
 #: heads that name no particular thing (这事儿是啥情况, 有啥说法)
+#: nouns that only count what the word before them names (就业岗位, 招生名额)
+COUNT_NOUNS = frozenset("岗位 名额 人数 数量 个数 总数 数目 总量".split())
 VAGUE_THINGS = frozenset("例子 东西 事儿 事情 情况 样子 意思 名堂 玩意 说法 动静 门道 消息 问题 好处 用处 作用 意义 区别 "
                           "关系 变化 进展 特点 亮点 时候 时间 地方 办法 法子 以下 以上 以内 左右 上下 进来 出来 "
                           "准备 预计 计划 打算 争取 力争 希望 估计 人次 人数".split())
@@ -514,6 +516,8 @@ class Reader:
         if not words or len(words[-1]) < 2:  # "项目各有多少个": the word before the verb is no thing
             return False
         head = words[-1][-2:]
+        if head in COUNT_NOUNS and any(len(w) >= 2 and w in self.corpus for w in words[:-1]):
+            return False  # "多少就业岗位": a count of what the report names (就业)
         return not (head in self.corpus or head in VAGUE_THINGS or head in STOPWORDS or head in FRAME_WORDS
                     or any(c in GLUE_CHARS or c in "不没" for c in head) or any(head in typed for typed, _ in bridged)
                     or self.bridge.sounds_known(head))  # 目表 is a misheard 目标

@@ -265,3 +265,10 @@ def test_more_details_a_work_report_does_not_give(engine: Engine) -> None:
     assert engine.read("中心城区赋能升级那80个项目能列个清单吗").asks == "list"
     assert engine.ask("中心城区赋能升级那80个项目能列个清单吗").kind == "partial"
     assert "money" not in engine.read("社会消费品零售总额增长多少").details  # 消费 is no fee
+
+
+def test_a_count_of_what_the_report_names_and_a_particle_after_the_asked_item(engine: Engine) -> None:
+    """多少就业岗位 counts 就业, which the report names (岗位 is no unknown thing); 哪几条啊: 啊 is no item."""
+    a = engine.ask("今年城里能新冒出来多少就业岗位？")
+    assert a.kind == "answer" and "城镇新增就业5.1万人" in a.text
+    assert engine.ask("高铁今年都修哪几条啊").kind == "answer"
