@@ -254,7 +254,9 @@ def compose(question: str, reading: Reading, query: Query, retrieval: Retrieval,
         preface = PARTIAL_YEAR.format(year=year_span(asked_years), have="、".join(sorted(have)))
     best = scored[0]
     for detail in reading.details:  # each detail asked for must be carried by a sentence close to the best
-        carrier = next((c for c in scored if c[0] >= best[0] - DETAIL_MARGIN and carries(detail, c[2].text)), None)
+        # a subsidy is one of the asked thing: only the best sentence can say so (not another topic's 补贴性培训)
+        margin = 0.0 if detail == "subsidy" else DETAIL_MARGIN
+        carrier = next((c for c in scored if c[0] >= best[0] - margin and carries(detail, c[2].text)), None)
         if carrier is None:
             what = DETAIL_WORDS[detail]
             preface = preface or PARTIAL_DETAIL.format(what=what)

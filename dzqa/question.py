@@ -38,7 +38,7 @@ AnswerType = Literal["phone", "money", "date", "address", "person", "mine", "lis
 ASK_PATTERNS: tuple[tuple[AnswerType, re.Pattern[str]], ...] = tuple((t, re.compile(p, re.I)) for t, p in (
     ("phone", r"电话|号码|热线|联系方式|怎么联系|phone|telephone|contact number"),
     ("money", r"多少钱|几块钱|啥价|什么价|(?<!消费)价格|价钱|票价|门票|收费|费用|学费|保教费|花多少|多少元|给多少钱|补贴多少|补助多少|"
-              r"补多少|补钱|给钱|罚多少|罚款|多少补贴|多少补助|投资多少|多少亿|交多少|缴多少|减免多少|[减免]多少钱|"
+              r"补多少|罚多少|罚款|多少补贴|多少补助|投资多少|多少亿|交多少|缴多少|减免多少|[减免]多少钱|"
               r"(?<![经消])[水电气暖]费|物业费|停车费|(一|每)平(米|方米?)给?多少|(?<!consumer )price|cost|fee|"
               r"how much money"),
     ("date", r"什么时候|啥时候|啥时|哪天|几月|几号|何时|哪一天|哪年|哪一年|具体时间|什么时间|多久|多长时间|日期|时间表|"
@@ -94,6 +94,8 @@ ASK_PATTERNS: tuple[tuple[AnswerType, re.Pattern[str]], ...] = tuple((t, re.comp
                 r"(建|进展|发展|推进|搞)到(什么|啥|哪)(个)?(程度|地步|阶段|一步)|"
                 r"(现在|目前|眼下|当前)[^要将计划,，]{0,6}(多少|几)了|(已经|已)(到|达到)?多少了|"
                 r"(签|签约|落地|引进|招来|建成|完成)了多少"),
+    # whether something is subsidised at all ("淘汰了给补钱不"): only a sentence naming a subsidy says so
+    ("subsidy", r"补钱|给钱|(有|给)(没有)?补贴[吗不没]?|补贴[吗不没]|有没有补贴|给不给补|补不补"),
     # how large a site is: a work report names projects, not their areas
     ("size", r"占地(面积)?(多大|多少|有多大)|(面积|规模)(有)?多大|多大(的)?(面积|规模)|选址"),
     # a figure broken down by county, district or school: a work report gives the city's totals
@@ -102,11 +104,11 @@ ASK_PATTERNS: tuple[tuple[AnswerType, re.Pattern[str]], ...] = tuple((t, re.comp
                   r"(我们|俺们|咱们|我|俺|咱)(这个?|那个?)?(县|区)(今年)?.{0,8}(多少|几)|each (county|district|town|school)"),
 ))
 #: what a question may ask that the report may not carry (the partial reply names it)
-DetailType = Literal["phone", "money", "date", "address", "person", "mine", "define", "breakdown", "procedure", "size",
-                     "criteria", "current", "duration", "thing"]
+DetailType = Literal["phone", "money", "date", "address", "person", "mine", "define", "breakdown", "procedure",
+                     "size", "subsidy", "criteria", "current", "duration", "thing"]
 #: detail types a report may simply not give; when no candidate sentence carries one, the reply is partial
-DETAIL_TYPES: tuple[DetailType, ...] = ("phone", "money", "date", "address", "person", "mine", "define", "breakdown", "procedure", "size",
-                "criteria", "current", "duration", "thing")
+DETAIL_TYPES: tuple[DetailType, ...] = ("phone", "money", "date", "address", "person", "mine", "define", "breakdown",
+                                        "procedure", "size", "subsidy", "criteria", "current", "duration", "thing")
 #: what a sentence must contain to carry each detail type
 CARRIES: dict[str, re.Pattern[str]] = {
     "phone": re.compile(r"\d{3,4}-?\d{7,8}|(?<!\d)\d{5}(?!\d)热线|电话"),
@@ -119,6 +121,7 @@ CARRIES: dict[str, re.Pattern[str]] = {
     "breakdown": re.compile(r"分别"),  # "城乡居民人均可支配收入分别增长6.5%和7%"
     "procedure": re.compile(r"(?!)"),  # a work report gives no application procedures
     "criteria": re.compile(r"(条件|标准|资格)(是|为)[:：]?|年满\d|周岁"),
+    "subsidy": re.compile(r"补贴|补助|奖补|补偿"),
     "size": re.compile(r"\d+(\.\d+)?\s*(亩|平方米|平方公里|万平方米|公顷)"),
     "duration": re.compile(r"(\d+|[一二三四五六七八九十两]+)(天|个月)(?!津)"),
     "current": re.compile(r"已经|已达|达到了|实现了|完成了|增长了|下降了|提高了|过去一年|去年"),  # what was reached
@@ -136,6 +139,7 @@ DETAIL_WORDS: dict[str, str] = {
     "current": "目前的实际数字",
     "duration": "具体的时长",
     "size": "具体的选址或面积",
+    "subsidy": "相关的补贴",
     "thing": "您问的具体内容",
 }
 #: the thing a question asks the amount of: right after the question word ("有多少张床位", "改成几车道"), or

@@ -272,3 +272,13 @@ def test_a_count_of_what_the_report_names_and_a_particle_after_the_asked_item(en
     a = engine.ask("今年城里能新冒出来多少就业岗位？")
     assert a.kind == "answer" and "城镇新增就业5.1万人" in a.text
     assert engine.ask("高铁今年都修哪几条啊").kind == "answer"
+
+
+def test_whether_something_is_subsidised_is_said_only_by_a_sentence_naming_a_subsidy(engine: Engine) -> None:
+    """"有补钱的培训不" is a yes/no the 补贴性培训 sentence answers; "淘汰了给补钱不" after the diesel trucks is a
+    partial (the report names no subsidy for them); neither is a question of an amount."""
+    a = engine.ask("俺个人想学个手艺，今年个有补钱的培训不？")
+    assert a.kind == "answer" and "补贴性培训" in a.text
+    b = engine.ask("淘汰了给补钱不", history=["国三柴油货车还让跑吗"])
+    assert b.kind == "partial" and "国三营运柴油货车淘汰" in b.text
+    assert "money" not in engine.read(normalize("淘汰了给补钱不")).details
