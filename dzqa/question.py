@@ -97,7 +97,7 @@ ASK_PATTERNS: tuple[tuple[AnswerType, re.Pattern[str]], ...] = tuple((t, re.comp
     # whether something is subsidised at all ("淘汰了给补钱不"): only a sentence naming a subsidy says so
     ("subsidy", r"补钱|给钱|(有|给)(没有)?补贴[吗不没]?|补贴[吗不没]|有没有补贴|给不给补|补不补"),
     # how large a site is: a work report names projects, not their areas
-    ("size", r"占地(面积)?(多大|多少|有多大)|(面积|规模)(有)?多大|多大(的)?(面积|规模)|选址"),
+    ("size", r"占地(面积)?(多大|多少|有多大)|面积(有)?多大|多大(的)?面积|选址"),  # not 赤字规模多大: an amount
     # a figure broken down by county, district or school: a work report gives the city's totals
     ("breakdown", r"(各个?|每个)(县市区|县区|县市|县(?!域)|区(?!域)|乡镇|镇|街道|村|学校|医院).{0,10}(分别|各|多少|几)|"
                   r"(县市区|县区|乡镇|街道|各县|各区).{0,6}分别(是|有)?(多少|几)|"
@@ -407,6 +407,8 @@ class SoundBridge:
 
 
 #: jieba's dictionary count above which a word is common in its own right (城建 127, 清廉 103; 柴油车 8)
+#: report words a city named by its first character is bridged onto, at most
+MAX_PLACE_COMPOUNDS = 2
 COMMON_WORD_FREQUENCY = 100
 #: characters cut on each side of a candidate to see whether it is made of whole report words
 ABBREVIATION_CONTEXT = 8
@@ -548,6 +550,22 @@ class Reader:
                 return True
         return False
 
+    def _place_compounds(self, core: str, bridged: Sequence[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+        """A city the report names only by its first character, joined with the home city's ("沧州" → 德沧城际 in
+        "谋划争取德沧城际高铁"; 京沧德济): such compounds name a link between the two (a rail line, a corridor)."""
+        home = _short(next(iter(sorted(self._city, key=len)), ""))[:1] if self._city else ""
+        found: list[tuple[str, str]] = []
+        for name, _ in self.places.named(core):
+            short = _short(name)
+            if not home or len(short) < 2 or short in self.corpus or name in self.places.home \
+                    or short == self.places.capital or any(short in typed for typed, _ in bridged):
+                # the province's capital is the report's 省会 (bridged on its own)
+                continue
+            words = sorted((w for w in self._named_terms + tuple(self.vocabulary)
+                            if short[0] in w and home in w and 2 <= len(w) <= 6 and _CJK_RUN.fullmatch(w)), key=len)
+            found += [(short, w) for w in words[:MAX_PLACE_COMPOUNDS]]
+        return tuple(found)
+
     def _county_asked(self, core: str) -> bool:
         """Whether the asking part names one of the home city's counties or districts as its subject: a full
         name (禹城市, 陵城区), or a short one (禹城) followed by a suffix or the rest of the question."""
@@ -576,6 +594,7 @@ class Reader:
         bridged = sound + self.synonyms(core, skip=(typed for typed, _ in sound))
         bridged += self.abbreviations(w for w in self._cut(core) if all(w not in typed for typed, _ in bridged)
                                       and not self.places.named(w))
+        bridged += self._place_compounds(core, bridged)
         capital = self.places.capital
         if capital and capital in core and capital not in other and capital not in self.corpus \
                 and "省会" in self.corpus:

@@ -282,3 +282,14 @@ def test_whether_something_is_subsidised_is_said_only_by_a_sentence_naming_a_sub
     b = engine.ask("淘汰了给补钱不", history=["国三柴油货车还让跑吗"])
     assert b.kind == "partial" and "国三营运柴油货车淘汰" in b.text
     assert "money" not in engine.read(normalize("淘汰了给补钱不")).details
+
+
+def test_a_city_the_report_names_by_its_first_character_is_bridged_onto_that_compound(engine: Engine) -> None:
+    """沧州 is 德沧 in 德沧城际高铁 (joined with 德, the home city's first character); the capital is 省会, not 京沧德济;
+    another city's figure is still a partial."""
+    a = engine.ask("那去沧州的呢？", history=["德州今年推进哪些高铁？"])
+    assert a.kind == "answer" and "德沧城际高铁" in a.text
+    assert ("沧州", "德沧") in engine.read("德州到沧州有没有高铁").bridged
+    assert all(w != "京沧德济" for _, w in engine.read("德州和济南啥关系").bridged)
+    assert engine.ask("沧州今年GDP目标多少").kind == "partial"
+    assert "size" not in engine.read("赤字规模有多大").details  # an amount, not a site
