@@ -293,3 +293,9 @@ def test_a_city_the_report_names_by_its_first_character_is_bridged_onto_that_com
     assert all(w != "京沧德济" for _, w in engine.read("德州和济南啥关系").bridged)
     assert engine.ask("沧州今年GDP目标多少").kind == "partial"
     assert "size" not in engine.read("赤字规模有多大").details  # an amount, not a site
+
+
+def test_a_bare_what_is_the_aim_follow_up_asks_the_aim_of_the_topic(engine: Engine) -> None:
+    a = engine.ask("目标是啥", history=["院感防控是怎么回事", "跟谁合作？"])
+    assert "努力打造全国首个院感防控体系建设示范区" in a.text
+    assert engine.read("今年gdp目标是什么").asks == "quantity"  # a figure's target is no aim
