@@ -370,7 +370,7 @@ def _parallel(best: Scored, scored: list[Scored]) -> list[Scored]:
 
 def _parallel_openings(best: Scored, scored: list[Scored], hits: tuple[Hit, ...]) -> list[Scored]:
     """Long sentences of the best unit's paragraph that open alike ("打好蓝天保卫战,…。打好碧水保卫战,…。打好净土
-    保卫战,…"), split into clauses and across the paragraph's passages: the clause opening each, in order."""
+    保卫战,…"), split into clauses and over the paragraph's passages among the hits: the unit opening each, in order."""
     _, hit_no, unit = best
     head = unit.text.strip()[:PARALLEL_HEAD]
     paragraph = hits[hit_no].passage.citation.paragraph_id
@@ -587,17 +587,27 @@ def nth_section(question: str, reading: Reading, index: Index, outline: Outline,
         return None
     headings = outline.headings[docs[0]]
     word = m.group(1) or ""
-    n = len(headings) if "最后" in m.group(0) else (_number(word) if word else 1)
-    return _nth_heading(question, reading, headings, n, index, max_units)
+    return _nth_heading(question, reading, headings, LAST if "最后" in m.group(0) else (_number(word) if word else 1),
+                        index, max_units)
+
+
+#: a place counted from the end: the last item
+LAST = -1
+
+
+def _at(n: int, length: int) -> int | None:
+    """The 0-based index of item ``n`` (1-based, or :data:`LAST`) among ``length`` items; None outside them."""
+    i = length - 1 if n == LAST else n - 1
+    return i if 0 <= i < length and (n == LAST or n >= 1) else None
 
 
 def _nth_heading(question: str, reading: Reading, headings: Sequence[tuple[str, str]], n: int, index: Index,
                  max_units: int) -> Answer | None:
-    """Section ``n`` (1-based; 0 or less counts from the end) of ``headings``: its heading and what it opens with."""
-    n = len(headings) + n if n <= 0 else n
-    if not 1 <= n <= len(headings):
+    """Section ``n`` (1-based, or :data:`LAST`) of ``headings``: its heading and what it opens with."""
+    i = _at(n, len(headings))
+    if i is None:
         return None
-    section_id, heading = headings[n - 1]
+    section_id, heading = headings[i]
     at = index.positions.get(heading_id(section_id))
     if at is None:
         return None
@@ -620,18 +630,21 @@ def nth_of(question: str, reading: Reading, previous: Answer, index: Index, outl
     m = ORDINAL.search(reading.text)
     if m is None or previous.kind != "answer" or not previous.citations:
         return None
-    n = 0 if m.group(1) in ("最后一", "末一") else (_number(m.group(2)) if m.group(2) else 1)
+    n = LAST if m.group(1) in ("最后一", "末一") else (_number(m.group(2)) if m.group(2) else 1)
     doc = previous.citations[0].passage.citation.doc_id
     headings = outline.headings.get(doc, ())
     listed = [p.text for p in previous.parts if previous.citations[p.citation - 1].passage.citation.paragraph_number == 0]
     listed_headings = [h for h in headings if h[1] in listed]
     if len(listed_headings) >= 2:
         return _nth_heading(question, reading, listed_headings, n, index, max_units)
-    if _COUNTED_PARTS.search(previous.text) and headings:
-        return _nth_heading(question, reading, headings, n, index, max_units)
+    counted = _COUNTED_PARTS.search(previous.text)
+    if counted and len(headings) >= 2 and _number(counted.group(1)) == len(headings):
+        return _nth_heading(question, reading, headings, n, index, max_units)  # "重点抓好八个方面": the eight
+    if m.group(3) in ("方面", "部分", "板块"):
+        return None  # "第二个方面讲的啥" after a list of figures: the report's own second part (nth_section)
     if len(previous.parts) >= 2:
-        at = (len(previous.parts) + n if n <= 0 else n) - 1
-        if 0 <= at < len(previous.parts):
+        at = _at(n, len(previous.parts))
+        if at is not None:
             part = previous.parts[at]
             hit = previous.citations[part.citation - 1]
             return Answer(question=question, text=_joined([replace(part, citation=1)]), found=True, kind="answer",
@@ -639,15 +652,17 @@ def nth_of(question: str, reading: Reading, previous: Answer, index: Index, outl
     return None
 
 
+_WHEN = r"(哪天|哪一天|什么时候|啥时候|何时|几月几[号日]|几号)"
+#: a question about the report itself: who delivered it ("谁作的报告", "报告是谁念的", a bare "谁作的"), when ("这个报告
+#: 哪天做的", "人代会 召开日期", "哪天开的会"), at which meeting ("在哪个会上作的"); the report or the meeting is the
+#: subject (not 为什么会下降, 高铁会在什么时候通车, 规划是谁做的, 报告里说的医院什么时候开)
 _ABOUT_REPORT = re.compile(
-    # who delivered it ("谁作的", "报告是谁念的"), when ("这个报告哪天做的", "召开日期"), at which meeting ("在哪个会上作的")
-    r"(谁|哪位|什么人|哪个领导)(来)?(作|做|念|讲|宣读)(的|了|报告|这个报告)|(作|做|念|讲|宣读)(这个|这份)?(报告)?的(人|领导)?(是|为)谁|"
-    r"报告.{0,4}由?谁|(报告|会议?|大会|人代会|两会)(是|都是)?在?(哪天|哪一天|什么时候|啥时候|何时|几月几[号日]|几号)|"
-    r"(哪个|哪次|哪一次|什么|啥|哪届|哪一届)(会|会议|大会)(?![展计员客所场])|召开的?(日期|时间)|"
-    r"\bwho (delivered|gave|presented|made|read)\b|\bwhen was (the|this|it)\b.{0,30}\b(delivered|given|presented|made|held)\b|"
-    r"\b(which|what) (session|meeting|congress)\b")
-_ASKED_WHEN = re.compile(r"(哪天|哪一天|什么时候|啥时候|何时|几月几[号日]|几号)(作|做|念|讲|召开|宣读|发布|开)")
-_MEETING_NAMED = re.compile(r"会(?![展计员客所场])")
+    r"(谁|哪位|什么人|哪个领导)(来)?(作|做|念|讲|宣读)的?(这个|这份)?(政府工作)?报告|报告(是)?由?谁(来)?(作|做|念|讲|宣读)|"
+    r"^(那|那么)?(是)?谁(作|念|宣读)的$|(作|做|念|讲|宣读)(这个|这份)?报告的(人|领导)?(是|为)谁|"
+    rf"(报告|会议|大会|人代会|两会)(是|都是)?在?{_WHEN}|{_WHEN}(开|召开)的(会|大会|人代会)|召开的?(日期|时间)|"
+    r"(哪个|哪次|哪一次|(?<!为)什么|(?<!为)啥|哪届|哪一届)(会议|大会|会上)|开的(什么|啥)会|"
+    r"\bwho (delivered|gave|presented|made|read)\b.{0,30}\b(report|speech)|"
+    r"\bwhen was (the|this|it)\b.{0,30}\b(delivered|given|presented|made|held)\b|\b(which|what) (session|meeting|congress)\b")
 #: how a report's text names the meeting it was delivered at, when its sidecar does not say
 _OCCASION = re.compile(r"代表大会.{0,12}会议")
 
@@ -657,10 +672,7 @@ def about_report(question: str, reading: Reading, index: Index, outline: Outline
     """The answer to a question about the report itself (who delivered it, when, at which meeting): the sentence
     of the leading report that names its delivery (its sidecar's speaker, occasion or date, or a people's
     congress session); None when the question is not such a question or no sentence names it."""
-    text = reading.text
-    asked = _ABOUT_REPORT.search(text) or (
-        _ASKED_WHEN.search(text) if "报告" in text or _MEETING_NAMED.search(text) else None)
-    if asked is None or reading.injection:
+    if not _ABOUT_REPORT.search(reading.text) or reading.injection:
         return None
     doc = next((p.citation.doc_id for i, p in enumerate(index.passages) if rows is None or i in rows), None)
     if doc is None:

@@ -47,6 +47,8 @@ _MORE = re.compile(r"^(那|那么)?(还有|另外|其他|其它|别的|此外|�
 #: a follow-up asking where the previous answer stands in the report ("这个属于哪块工作？", "这部分标题是啥")
 _SECTION_ASKED = re.compile(r"(属于|归到|归于|归|算|放在)(报告|政府工作)?的?(哪一?块|哪一?部分|哪个部分|哪个?方面|哪一章|哪个板块|"
                             r"哪个领域|什么部分|什么方面)(的?工作|的?内容)?|(这|那)(一?部分|一?块|个部分)的?(标题|题目)|标题(是|叫)(啥|什么)")
+#: a question typed with its question mark (normalising strips it; a story's last clause then asks)
+_ASKED_AT_END = re.compile(r"[？?]\s*$")
 #: words that point back at the previous answer ("这样做", "那些", "具体")
 _ANAPHORA = re.compile(r"这|那样|那个|那些|它|其中|其|此|具体|还有")
 #: single-character stopwords (要, 能, 的…): stripped from the edges of a follow-up's unknown words
@@ -312,7 +314,11 @@ class Engine:
 
     def read(self, question: str) -> Reading:
         """The question normalised and read (answer type, places, the asking clause, bridged words)."""
-        return self.reader.read(normalize(question))
+        return self._reading(question, normalize(question))
+
+    def _reading(self, question: str, text: str) -> Reading:
+        """``text`` (the normalised ``question``) read, knowing whether the question ended with its "？"."""
+        return self.reader.read(text, asked_at_end=_ASKED_AT_END.search(question) is not None)
 
     def filter_rows(self, *, doc: str | None = None, year: int | str | None = None,
                     section: str | None = None) -> frozenset[int] | None:
@@ -364,7 +370,7 @@ class Engine:
         text = normalize(question)
         if not has_content(text):
             raise QuestionError("问题里没有可检索的文字 (question has no words to search)")
-        reading = self.reader.read(text)
+        reading = self._reading(question, text)
         query, encode = self.prepare(reading.search_text, reading.bridged_words)
         # the reports the question's place and year point at come first (the home city's without a place);
         # the rest of the corpus fills the list
@@ -399,7 +405,7 @@ class Engine:
             return Answer(question=question, text=reply, found=False, kind="greeting")
         if not has_content(text):
             return answer_mod.refusal(question, s.hotline, query=text)
-        reading = self.reader.read(text)
+        reading = self._reading(question, text)
         prior = [h for h in history if isinstance(h, str) and h.strip()]
         earlier = prior[-MAX_TOPIC_TURNS:]
         about_last: Callable[[Answer], Answer | None] | None = None
@@ -440,8 +446,9 @@ class Engine:
             topic = self._topic(earlier) if earlier else ""
             follow = self._follow_up(question, reading, topic, rows=attempt, **years) if topic else None
             result = follow
+            alone: Answer | None = None  # the answer to the question on its own, searched with its own words
             if result is None or result.kind == "refusal":
-                result = self._answer(question, reading, reading.search_text, rows=attempt, **years)
+                result = alone = self._answer(question, reading, reading.search_text, rows=attempt, **years)
                 if result.kind == "refusal" and reading.core != reading.text:
                     # the asking clause alone ("政府到底管不管？") may not say what the story is about
                     whole = self._answer(question, reading, reading.text, rows=attempt, **years)
@@ -451,9 +458,11 @@ class Engine:
                     # read with the conversation's topic, kept when the answer holds the question's own words
                     result = self._in_context(question, reading, topic, rows=attempt, **years) or result
             if result.kind != "refusal":
-                if tried == 0 and scope.unplaced and len(scope.rows) > 1 and _coverage(result) < WEAK_COVERAGE:
-                    # answered from the home city's reports with few of its words ("2021年的赤字率按多少安排"):
-                    # the widest scope answers instead when its passage holds clearly more of them
+                if result is alone and not earlier and tried == 0 and scope.unplaced and not reading.other_places \
+                        and len(scope.rows) > 1 and _coverage(result) < WEAK_COVERAGE:
+                    # a question of its own (no conversation, no other city) answered from the home city's reports
+                    # with few of its words ("2021年的赤字率按多少安排"): the widest scope answers instead when
+                    # its passage holds clearly more of them
                     wider = self._answer(question, reading, reading.search_text, rows=scope.rows[-1],
                                          **{**years, "min_relevance": s.wider_min_relevance})
                     if wider.kind != "refusal" and _coverage(wider) >= _coverage(result) + WIDER_COVERAGE_GAIN:
@@ -514,7 +523,7 @@ class Engine:
         passage_rows = [self.index.positions[p] for p in match.passages]
         if rows is not None and not all(r in rows for r in passage_rows):
             return None  # the caller's filter excludes the linked passages: retrieval answers within it
-        reading = self.reader.read(text)
+        reading = self._reading(question, text)
         query, _ = self.prepare(reading.search_text, reading.bridged_words)
         hits = tuple(Hit(self.index.passages[r], score=1.0, dense=self._passage_similarity(query.vector, r),
                          keyword=0.0) for r in passage_rows)

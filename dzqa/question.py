@@ -15,6 +15,7 @@ same pinyin.
 from __future__ import annotations
 
 import csv
+from collections import Counter
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -32,14 +33,14 @@ GLUE_CHARS = frozenset(w for w in STOPWORDS if len(w) == 1 and w != "市")
 
 AnswerType = Literal["phone", "money", "date", "address", "person", "mine", "list", "purpose", "quantity",
                      "define", "how", "yesno", "breakdown", "procedure", "criteria", "current", "duration",
-                     "other"]
+                     "subsidy", "size", "other"]
 
 #: checked in this order: the first that matches is what the question asks for
 ASK_PATTERNS: tuple[tuple[AnswerType, re.Pattern[str]], ...] = tuple((t, re.compile(p, re.I)) for t, p in (
     ("phone", r"电话|号码|热线|联系方式|怎么联系|phone|telephone|contact number"),
     ("money", r"多少钱|几块钱|啥价|什么价|(?<!消费)价格|价钱|票价|门票|收费|费用|学费|保教费|花多少|多少元|给多少钱|补贴多少|补助多少|"
               r"补多少|罚多少|罚款|多少补贴|多少补助|投资多少|多少亿|交多少|缴多少|减免多少|[减免]多少钱|"
-              r"(?<![经消])[水电气暖]费|物业费|停车费|(一|每)平(米|方米?)给?多少|(?<!consumer )price|cost|fee|"
+              r"[水电气暖]费|物业费|停车费|(一|每)平(米|方米?)给?多少|(?<!consumer )price|cost|fee|"
               r"how much money"),
     ("date", r"什么时候|啥时候|啥时|哪天|几月|几号|何时|哪一天|哪年|哪一年|具体时间|什么时间|多久|多长时间|日期|时间表|"
              r"开工时间|通车时间|截止|几点|开门时间|营业时间|when\b|what date|what time|how long|opening hours|\bopen\b"),
@@ -75,7 +76,7 @@ ASK_PATTERNS: tuple[tuple[AnswerType, re.Pattern[str]], ...] = tuple((t, re.comp
              r"那条路|那条街).{0,12}([不没吗][？?]?$|能不能|会不会|有没有|在不在|算不算|属不属于|包不包括|修不修|改不改|"
              r"建不建|弄不弄|"
              r"管不管)|(有没有|是不是|会不会|能不能)(在|到|给|轮到)?(俺|我|咱)(们|家)?(这|那)?个?(村|庄|小区|社区|街道|镇|乡|"
-             r"家门口|片区)|(对|给)(俺|我|咱)(们|家)?.{0,6}(有|带来)(啥|什么)(具体)?(好处|实惠|帮助)|my (village|town|street|county|district|neighbou?rhood)"),
+             r"家门口|片区)|my (village|town|street|county|district|neighbou?rhood)"),
     # how a citizen applies, registers or signs up: a work report states programmes, not procedures
     ("procedure", r"(怎么|如何|咋|怎样|去哪|到哪|在哪)(样)?(才能|可以|能)?(报名|申请|办理|预约|缴费|交费|申报|登记|领取|"
                   r"报考|参保|开户|挂号)|(报名|申请|办理|申报|报考)(的)?(方式|流程|程序|手续|材料|渠道|入口|网址)|"
@@ -96,7 +97,7 @@ ASK_PATTERNS: tuple[tuple[AnswerType, re.Pattern[str]], ...] = tuple((t, re.comp
                 r"(签|签约|落地|引进|招来|建成|完成)了多少"),
     # whether something is subsidised at all ("淘汰了给补钱不"): only a sentence naming a subsidy says so
     ("subsidy", r"补钱|给钱|(有|给)(没有)?补贴[吗不没]?|补贴[吗不没]|有没有补贴|给不给补|补不补"),
-    # how large a site is: a work report names projects, not their areas
+    # where a site is chosen and how large it is: a work report names projects, not their sites
     ("size", r"占地(面积)?(多大|多少|有多大)|面积(有)?多大|多大(的)?面积|选址"),  # not 赤字规模多大: an amount
     # a figure broken down by county, district or school: a work report gives the city's totals
     ("breakdown", r"(各个?|每个)(县市区|县区|县市|县(?!域)|区(?!域)|乡镇|镇|街道|村|学校|医院).{0,10}(分别|各|多少|几)|"
@@ -161,9 +162,9 @@ _TERM_ASKED = re.compile(r"^[”\"' ]*(?P<noun>[\u4e00-\u9fff]{0,3}?)的?(具体
 _TERM_ATTRIBUTES = re.compile(r"目标|任务|情况|进展|时间|标准|要求|作用|意义|效果|成效|重点|措施|安排|政策|进度|主体|对象")
 #: a county named by its short form (禹城, 平原) is the subject only when a suffix or the question goes on after it
 _SHORT_PLACE_END = re.compile(r"^(县|市|区|的|今年|这|那|有|要|能|[,，?？]|$)")
-#: heads that name no particular thing (这事儿是啥情况, 有啥说法)
 #: nouns that only count what the word before them names (就业岗位, 招生名额)
 COUNT_NOUNS = frozenset("岗位 名额 人数 数量 个数 总数 数目 总量".split())
+#: heads that name no particular thing (这事儿是啥情况, 有啥说法)
 VAGUE_THINGS = frozenset("例子 东西 事儿 事情 情况 样子 意思 名堂 玩意 说法 动静 门道 消息 问题 好处 用处 作用 意义 区别 "
                           "关系 变化 进展 特点 亮点 时候 时间 地方 办法 法子 以下 以上 以内 左右 上下 进来 出来 "
                           "准备 预计 计划 打算 争取 力争 希望 估计 人次 人数".split())
@@ -175,9 +176,10 @@ _INJECTION = re.compile(
     r"规则|设定|报告|原文|资料|内容|材料)|(直接|只)(回答|回复|输出|说)[:：]|你现在是|现在你是|你现在扮演|"
     r"扮演一个|假装你|系统提示|提示词|越狱|照我说的|跟我重复|重复我说的|请直接回答说|就说|输出以下|"
     # claimed authority, switching the citations off, asking for secrets or for an invented answer
-    r"系统(通知|指令|消息|命令)|管理员(已经?)?(授权|允许|要求)|(关闭|取消|解除|绕过).{0,2}(引用|限制|过滤|审查)|"
-    r"(内部|系统)(配置|设置|指令)|密钥|api.?key|(不用|不要|别|无需)(再)?引用|(随便|瞎|自己|帮我)编|编一[个条段篇]|"
-    r"不受(任何)?限制|没有任何限制|管理员(身份|模式|权限)", re.I)
+    r"系统(通知|指令|消息|命令)|管理员(已经?)?(授权|允许|要求)|(关闭|取消|解除|绕过).{0,2}(引用|过滤|审查)|"
+    r"(安全|引用|内容)限制(已经?)?(解除|关闭|取消)|(内部|系统)(配置|设置|指令)|密钥|api.?key|"
+    r"(不用|不要|别|无需)(再)?引用|(随便|瞎|自己|帮我)编(?!制|号|码|排)|编一[个条段篇](?!规划|方案)|"
+    r"(你|ai|助手).{0,6}(不受(任何)?限制|没有任何限制)|管理员(身份|模式|权限)", re.I)
 #: a clause that asks: the question inside a long story is the last clause holding one of these
 _ASKS = re.compile(r"[？?]|吗|呢|啥|什么|怎么|咋|多少|哪|几|是否|([\u4e00-\u9fff])[没不]\1|为何|为啥|"
                    r"\b(what|how|why|when|where|which|who|is|are|does|do|can)\b", re.I)
@@ -252,15 +254,18 @@ def answer_type(text: str) -> AnswerType:
     return "other"
 
 
-def question_core(text: str, topical: Callable[[str], bool] | None = None) -> str:
+def question_core(text: str, topical: Callable[[str], bool] | None = None, *, asked_at_end: bool = False) -> str:
     """The part of a long message that asks (``我跑了十几年运输……报告里对国三柴油货车是怎么说的？`` → its
     last asking clause, with the clauses before it until it is long enough to stand alone and, with
     ``topical``, until it names a topic: "俺这车还能跑不？报告里咋说的？" says what about only in the story)."""
     if len(text) < STORY_MIN_CHARS:
         return text
     clauses = [m.group(0) for m in _CLAUSES.finditer(text)]
-    # normalising stripped the final "？": the last clause asks unless an earlier clause does ("听说东边要有新医院了？")
-    asking = [i for i, c in enumerate(clauses) if _ASKS.search(c)] or [len(clauses) - 1]
+    # ``asked_at_end``: the question ended with a "？" that normalising stripped, so its last clause asks
+    # ("听说东边要有新医院了？") unless an earlier clause does
+    asking = [i for i, c in enumerate(clauses) if _ASKS.search(c)] or ([len(clauses) - 1] if asked_at_end else [])
+    if not clauses or not asking:
+        return text
     first = last = asking[-1]
     # a question spread over two clauses ("今年的目标,能到多少？"): keep the asking clauses that end it
     while first > 0 and first - 1 in asking and last - first < 2:
@@ -406,9 +411,9 @@ class SoundBridge:
         return tuple(found)
 
 
-#: jieba's dictionary count above which a word is common in its own right (城建 127, 清廉 103; 柴油车 8)
 #: report words a city named by its first character is bridged onto, at most
 MAX_PLACE_COMPOUNDS = 2
+#: jieba's dictionary count above which a word is common in its own right (城建 127, 清廉 103; 柴油车 8)
 COMMON_WORD_FREQUENCY = 100
 #: characters cut on each side of a candidate to see whether it is made of whole report words
 ABBREVIATION_CONTEXT = 8
@@ -489,6 +494,14 @@ class Reader:
         #: the names the report itself puts in quotation marks (the index's terms): its programmes ("春笋行动")
         self._named_terms = tuple(sorted(set(terms), key=len, reverse=True))
         self.corpus = corpus_text
+        # for cities named by their first character beside the home city's (德沧城际): the report's words holding
+        # the home city's first character, shortest first, and how many places' short names start with each character
+        self._home_char = _short(home_city)[:1] if home_city else ""
+        self._home_compounds = tuple(sorted({w for w in self.vocabulary | set(terms) if self._home_char
+                                             and self._home_char in w and 2 <= len(w) <= 6 and _CJK_RUN.fullmatch(w)},
+                                            key=lambda w: (len(w), w)))
+        self._place_initials = Counter(n[0] for n in {_short(x) for x in self.places.others | self.places.home}
+                                       if len(n) == 2)
 
     def _topical(self, clause: str) -> bool:
         """Whether a clause names something the report could be about: a word of two or more characters that
@@ -551,19 +564,20 @@ class Reader:
         return False
 
     def _place_compounds(self, core: str, bridged: Sequence[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
-        """A city the report names only by its first character, joined with the home city's ("沧州" → 德沧城际 in
-        "谋划争取德沧城际高铁"; 京沧德济): such compounds name a link between the two (a rail line, a corridor)."""
-        home = _short(next(iter(sorted(self._city, key=len)), ""))[:1] if self._city else ""
+        """A city the report names only by its first character, next to the home city's ("沧州" → 德沧 in
+        "谋划争取德沧城际高铁", 京沧德济): such compounds name a link between the two (a rail line, a corridor). Only a
+        city whose first character starts no other place's name (济 is 济南 or 济宁) and is not the home city's."""
         found: list[tuple[str, str]] = []
         for name, _ in self.places.named(core):
             short = _short(name)
-            if not home or len(short) < 2 or short in self.corpus or name in self.places.home \
-                    or short == self.places.capital or any(short in typed for typed, _ in bridged):
-                # the province's capital is the report's 省会 (bridged on its own)
-                continue
-            words = sorted((w for w in self._named_terms + tuple(self.vocabulary)
-                            if short[0] in w and home in w and 2 <= len(w) <= 6 and _CJK_RUN.fullmatch(w)), key=len)
-            found += [(short, w) for w in words[:MAX_PLACE_COMPOUNDS]]
+            first = short[:1]
+            if not self._home_char or len(short) < 2 or first == self._home_char or short in self.corpus \
+                    or name in self.places.home or short == self.places.capital \
+                    or self._place_initials.get(first, 0) != 1 or any(short in typed for typed, _ in bridged):
+                continue  # the province's capital is the report's 省会 (bridged on its own)
+            pairs = (self._home_char + first, first + self._home_char)
+            words = [w for w in self._home_compounds if any(p in w for p in pairs)]
+            found += [(short, w) for w in words[:MAX_PLACE_COMPOUNDS] if (short, w) not in found]
         return tuple(found)
 
     def _county_asked(self, core: str) -> bool:
@@ -579,9 +593,10 @@ class Reader:
                 return True
         return False
 
-    def read(self, text: str) -> Reading:
-        """``text`` is already normalised (:func:`dzqa.text.normalize`)."""
-        core = question_core(text, self._names_topic)
+    def read(self, text: str, *, asked_at_end: bool = False) -> Reading:
+        """``text`` is already normalised (:func:`dzqa.text.normalize`); ``asked_at_end``: what the user typed ended
+        with a question mark (normalising strips it)."""
+        core = question_core(text, self._names_topic, asked_at_end=asked_at_end)
         home_named = city_named = False
         other: list[str] = []
         for name, before in self.places.named(text):

@@ -262,3 +262,19 @@ def test_a_list_written_as_long_sentences_opening_alike_is_quoted_whole(engine: 
     a = engine.ask("污染防治攻坚战要打哪几场保卫战？")
     assert all(w in a.text for w in ("打好蓝天保卫战", "打好碧水保卫战", "打好净土保卫战"))
     assert a.text.index("蓝天") < a.text.index("碧水") < a.text.index("净土")  # the report's order
+
+
+def test_questions_that_only_look_like_questions_about_the_report_are_not(engine: Engine) -> None:
+    """为什么会, the verb 会 (will), a plan someone made, a date asked of what the report names: not its delivery."""
+    for q in ("GDP为什么会下降", "高铁会在什么时候通车", "运动会什么时候开", "这个规划是谁做的", "报告中谁负责城管",
+              "who made the plan", "报告里说的东部医疗中心什么时候开"):
+        assert "杨洪涛" not in engine.ask(q).text, q
+    assert "杨洪涛" not in engine.ask("谁做的", history=["城乡融合试验区是咋回事"]).text
+
+
+def test_a_place_in_a_list_of_figures_and_the_report_s_own_parts(engine: Engine) -> None:
+    """"第二个方面讲的啥" after a list of figures is the report's second part, not the second figure; "第0个" is
+    nothing."""
+    a = engine.ask("第二个方面讲的啥", history=["今年有哪些主要预期目标"])
+    assert a.parts and a.parts[0].text == "聚焦融入新发展格局 坚定不移深化改革开放"
+    assert engine.ask("第0个呢", history=["平安德州建设要在哪几件事上毫不放松？"]).text != "毫不放松抓好社会安全稳定。[1]"

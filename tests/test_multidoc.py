@@ -91,3 +91,9 @@ def test_a_wider_scope_must_be_surer(five_engine: Engine) -> None:
     # a topic only the national reports cover is still answered from them
     a = five_engine.ask("中央预算内投资拟安排多少亿元")
     assert a.kind == "answer" and a.citations[0].passage.citation.doc_id == "cn2024" and "7000亿元" in a.text
+
+
+def test_a_follow_up_is_not_sent_to_the_widest_scope(five_engine: Engine) -> None:
+    """The wider scope replaces only a question of its own: a follow-up keeps the conversation's report."""
+    a = five_engine.ask("目标是啥", history=["院感防控是怎么回事", "跟谁合作？"])
+    assert a.citations and a.citations[0].passage.citation.doc_id == "2021"
