@@ -150,6 +150,8 @@ not no yes if then than so such very more most also just only there's what's how
 report reports government city dezhou year years this plan plans planned planning going mention mentioned mentions
 say says said work working does doing done new main key
 """.split())
+#: verbs that carry little meaning of their own in a dictionary sense ("to get a job", "to take office")
+_LIGHT_VERBS = frozenset("get find have take make do give".split())
 #: an English phrase is matched on this many words at most
 ENGLISH_MAX_WORDS = 3
 _LATIN_WORD = re.compile(r"[a-z]+")
@@ -225,6 +227,9 @@ class EnglishBridge:
                         words = _LATIN_WORD.findall(piece)
                         if words and words[0] == "to":
                             words = words[1:]
+                        if len(words) >= 2 and words[0] in _LIGHT_VERBS and words[-1] not in ENGLISH_STOPWORDS:
+                            # "to get a job" (就业): the job is what it is about
+                            found.setdefault(words[-1], []).append(parts[1])
                         if 1 <= len(words) <= ENGLISH_MAX_WORDS and not all(w in ENGLISH_STOPWORDS for w in words):
                             found.setdefault(" ".join(words), []).append(parts[1])
         count = self.corpus.count

@@ -308,3 +308,9 @@ def test_ordinary_questions_are_no_injections_and_no_place_compounds(engine: Eng
     # 济 starts 济南 and 济宁; 德阳 starts like 德州: neither is bridged onto the report's compounds
     assert not [w for _, w in engine.read("德州和济宁有合作吗").bridged if "德" in w]
     assert not engine.read("德州跟德阳有合作吗").bridged
+
+
+def test_the_noun_of_a_light_verb_sense_is_an_english_key(engine: Engine) -> None:
+    """CC-CEDICT gives 就业 as "to get a job": "jobs" finds it (new urban jobs → 城镇新增就业)."""
+    assert ("jobs", "就业") in engine.read("How many new urban jobs does the city plan to create?").bridged
+    assert "城镇新增就业5.1万人" in engine.ask("How many new urban jobs does the city plan to create?").text
