@@ -710,9 +710,9 @@ def detail_of(question: str, reading: Reading, topic: Answer, hotline: str) -> A
 
 
 def more_of(question: str, reading: Reading, previous: Answer, index: Index, max_units: int) -> Answer | None:
-    """"还有呢？" after an answer: what the report says next, at most ``max_units`` units after the last one the
-    answer quoted from its first passage, in the report's order and within the same section (the rest of the
-    paragraph, else the next paragraph's first units). None when the previous answer quoted nothing or nothing
+    """"还有呢？" after an answer: what the report says next, at most ``max_units`` units it did not quote after the
+    first one the answer quoted from its first passage, in the report's order and within the same section (the rest
+    of the paragraph, else the next paragraph's first units). None when the previous answer quoted nothing or nothing
     follows."""
     if previous.kind not in ("answer", "partial") or not previous.citations:
         return None
@@ -726,7 +726,7 @@ def more_of(question: str, reading: Reading, previous: Answer, index: Index, max
         return None
     section = index.passages[row].citation.section_id
     picked: list[tuple[int, int]] = []  # (row, unit)
-    r, j = row, quoted[-1] + 1
+    r, j = row, quoted[0] + 1  # what lies between quotes comes first: the answer quotes by score, not in order
     while len(picked) < max_units and r < len(index.passages):
         if j >= index.passage_units[r][1]:
             r += 1

@@ -278,3 +278,11 @@ def test_a_place_in_a_list_of_figures_and_the_report_s_own_parts(engine: Engine)
     a = engine.ask("第二个方面讲的啥", history=["今年有哪些主要预期目标"])
     assert a.parts and a.parts[0].text == "聚焦融入新发展格局 坚定不移深化改革开放"
     assert engine.ask("第0个呢", history=["平安德州建设要在哪几件事上毫不放松？"]).text != "毫不放松抓好社会安全稳定。[1]"
+
+
+def test_what_else_starts_with_what_lies_between_the_quotes(engine: Engine) -> None:
+    """The answer quotes by score: "还有呢" gives the units it skipped between its quotes first, in order."""
+    first = engine.ask("德州今年物流有啥打算")
+    more = engine.ask("还有呢？", history=["德州今年物流有啥打算"])
+    assert more.kind == "answer" and not {p.text for p in more.parts} & {p.text for p in first.parts}
+    assert "高质量编制现代物流业五年发展规划" in more.text
