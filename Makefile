@@ -93,6 +93,7 @@ eval: index
 	$(DZQA) eval tests/data/eval-citizens-4.jsonl tests/data/eval-dialogues-4.jsonl
 	$(DZQA) eval tests/data/eval-citizens-5.jsonl tests/data/eval-dialogues-5.jsonl
 	$(DZQA) eval tests/data/eval-citizens-6.jsonl tests/data/eval-dialogues-6.jsonl
+	$(DZQA) eval tests/data/eval-citizens-7.jsonl tests/data/eval-dialogues-7.jsonl
 
 bench: index
 	$(DZQA) bench
