@@ -415,6 +415,8 @@ class SoundBridge:
 MAX_PLACE_COMPOUNDS = 2
 #: jieba's dictionary count above which a word is common in its own right (城建 127, 清廉 103; 柴油车 8)
 COMMON_WORD_FREQUENCY = 100
+#: a last character that names a system built on the word before it (河长制, 林长制)
+SYSTEM_SUFFIXES = frozenset("制")
 #: characters cut on each side of a candidate to see whether it is made of whole report words
 ABBREVIATION_CONTEXT = 8
 _NUMERAL_CHARS = frozenset("零一二三四五六七八九十两百千万亿第")
@@ -445,7 +447,9 @@ class AbbreviationBridge:
 
     def __call__(self, words: Iterable[str]) -> tuple[tuple[str, str], ...]:
         found: list[tuple[str, str]] = []
-        for w in words:
+        for typed in words:
+            # "河长制": the system named after a shortened word (河长 → 河湖长) is looked up by that word
+            w = typed[:-1] if len(typed) == 3 and typed[-1] in SYSTEM_SUFFIXES and typed not in self.corpus else typed
             if not (2 <= len(w) <= 3 and _CJK_RUN.fullmatch(w)) or w in self.corpus or w in STOPWORDS \
                     or w in FRAME_WORDS or w[0] in GLUE_CHARS or w[-1] in GLUE_CHARS \
                     or any(c in _NUMERAL_CHARS for c in w) or self._frequency(w) > COMMON_WORD_FREQUENCY:
@@ -460,7 +464,7 @@ class AbbreviationBridge:
                 if len(whole) > 1:
                     break
             if len(whole) == 1:
-                found.append((w, whole.pop()))
+                found.append((typed, whole.pop()))
         return tuple(found)
 
 

@@ -314,3 +314,9 @@ def test_the_noun_of_a_light_verb_sense_is_an_english_key(engine: Engine) -> Non
     """CC-CEDICT gives 就业 as "to get a job": "jobs" finds it (new urban jobs → 城镇新增就业)."""
     assert ("jobs", "就业") in engine.read("How many new urban jobs does the city plan to create?").bridged
     assert "城镇新增就业5.1万人" in engine.ask("How many new urban jobs does the city plan to create?").text
+
+
+def test_a_system_named_after_a_shortened_word_is_bridged_by_that_word(engine: Engine) -> None:
+    """河长制 is the system of the 河长 (the report's 河湖长)."""
+    assert ("河长制", "河湖长") in engine.read("河长制还搞不搞了？").bridged
+    assert "压实河湖长责任" in engine.ask("河长制").text
