@@ -415,6 +415,8 @@ class SoundBridge:
 MAX_PLACE_COMPOUNDS = 2
 #: jieba's dictionary count above which a word is common in its own right (城建 127, 清廉 103; 柴油车 8)
 COMMON_WORD_FREQUENCY = 100
+#: a two-character word with an aspect particle inside it (脱了贫, 招过商)
+_SPLIT_WORD = re.compile(r"([\u4e00-\u9fff])(了|过)([\u4e00-\u9fff])")
 #: a last character that names a system built on the word before it (河长制, 林长制)
 SYSTEM_SUFFIXES = frozenset("制")
 #: characters cut on each side of a candidate to see whether it is made of whole report words
@@ -614,6 +616,9 @@ class Reader:
         bridged += self.abbreviations(w for w in self._cut(core) if all(w not in typed for typed, _ in bridged)
                                       and not self.places.named(w))
         bridged += self._place_compounds(core, bridged)
+        # a verb-object word split by an aspect particle ("脱了贫"): the report's word (脱贫)
+        bridged += tuple((m.group(0), m.group(1) + m.group(3)) for m in _SPLIT_WORD.finditer(core)
+                         if m.group(1) + m.group(3) in self.vocabulary and m.group(1) + m.group(3) not in core)
         capital = self.places.capital
         if capital and capital in core and capital not in other and capital not in self.corpus \
                 and "省会" in self.corpus:

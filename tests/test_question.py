@@ -320,3 +320,9 @@ def test_a_system_named_after_a_shortened_word_is_bridged_by_that_word(engine: E
     """河长制 is the system of the 河长 (the report's 河湖长)."""
     assert ("河长制", "河湖长") in engine.read("河长制还搞不搞了？").bridged
     assert "压实河湖长责任" in engine.ask("河长制").text
+
+
+def test_a_verb_object_word_split_by_a_particle_is_the_report_s_word(engine: Engine) -> None:
+    """脱了贫 is the report's 脱贫 with 了 inside it."""
+    assert ("脱了贫", "脱贫") in engine.read("脱了贫以后政府还管不管俺们了").bridged
+    assert "坚决守住脱贫攻坚成果" in engine.ask("脱了贫以后政府还管不管俺们了").text
