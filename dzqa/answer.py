@@ -256,7 +256,11 @@ def compose(question: str, reading: Reading, query: Query, retrieval: Retrieval,
     for detail in reading.details:  # each detail asked for must be carried by a sentence close to the best
         # a subsidy is one of the asked thing: only the best sentence can say so (not another topic's 补贴性培训)
         margin = 0.0 if detail == "subsidy" else DETAIL_MARGIN
-        carrier = next((c for c in scored if c[0] >= best[0] - margin and carries(detail, c[2].text)), None)
+        # the sentence naming the congress session carries its own date, place and speaker, not those of the topic
+        # that scored best ("德州哪年能实现碳达峰" is not answered by "在1月23日召开的…")
+        about_delivery = bool(_OCCASION.search(best[2].text))
+        carrier = next((c for c in scored if c[0] >= best[0] - margin and carries(detail, c[2].text)
+                        and (about_delivery or not _OCCASION.search(c[2].text))), None)
         if carrier is None:
             what = DETAIL_WORDS[detail]
             preface = preface or PARTIAL_DETAIL.format(what=what)
@@ -663,16 +667,23 @@ _ABOUT_REPORT = re.compile(
     r"(哪个|哪次|哪一次|(?<!为)什么|(?<!为)啥|哪届|哪一届)(会议|大会|会上)|开的(什么|啥)会|"
     r"\bwho (delivered|gave|presented|made|read)\b.{0,30}\b(report|speech)|"
     r"\bwhen was (the|this|it)\b.{0,30}\b(delivered|given|presented|made|held)\b|\b(which|what) (session|meeting|congress)\b")
+#: a detail asked this short after a question about the report ("哪天？", "在哪开的") is about the report too
+FOLLOW_UP_DETAIL_CHARS = 8
+#: the details the sentence naming the delivery gives: its date, its speaker, its meeting
+DELIVERY_DETAILS = frozenset({"date", "person", "address"})
 #: how a report's text names the meeting it was delivered at, when its sidecar does not say
 _OCCASION = re.compile(r"代表大会.{0,12}会议")
 
 
 def about_report(question: str, reading: Reading, index: Index, outline: Outline, *,
-                 rows: frozenset[int] | None = None) -> Answer | None:
+                 rows: frozenset[int] | None = None, topic: str = "") -> Answer | None:
     """The answer to a question about the report itself (who delivered it, when, at which meeting): the sentence
     of the leading report that names its delivery (its sidecar's speaker, occasion or date, or a people's
-    congress session); None when the question is not such a question or no sentence names it."""
-    if not _ABOUT_REPORT.search(reading.text) or reading.injection:
+    congress session); None when the question is not such a question or no sentence names it. ``topic``: the
+    conversation's, when a detail asked after a question about the report ("哪天？") is about it too."""
+    follows = bool(topic) and bool(reading.details) and set(reading.details) <= DELIVERY_DETAILS \
+        and len(reading.text) <= FOLLOW_UP_DETAIL_CHARS and _ABOUT_REPORT.search(topic) is not None
+    if not (_ABOUT_REPORT.search(reading.text) or follows) or reading.injection:
         return None
     doc = next((p.citation.doc_id for i, p in enumerate(index.passages) if rows is None or i in rows), None)
     if doc is None:

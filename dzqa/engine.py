@@ -439,11 +439,12 @@ class Engine:
             if nth is not None:  # "第二个方面讲啥": the report's own outline answers it
                 result = nth
                 break
-            own = answer_mod.about_report(question, reading, self.index, self.outline, rows=attempt)
-            if own is not None:  # "这个报告是谁作的": the sentence naming its delivery
+            topic = self._topic(earlier) if earlier else ""
+            own = answer_mod.about_report(question, reading, self.index, self.outline, rows=attempt,
+                                          topic=normalize(topic))
+            if own is not None:  # "这个报告是谁作的", or "哪天？" after it: the sentence naming its delivery
                 result = own
                 break
-            topic = self._topic(earlier) if earlier else ""
             follow = self._follow_up(question, reading, topic, rows=attempt, **years) if topic else None
             result = follow
             alone: Answer | None = None  # the answer to the question on its own, searched with its own words

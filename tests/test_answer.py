@@ -286,3 +286,12 @@ def test_what_else_starts_with_what_lies_between_the_quotes(engine: Engine) -> N
     more = engine.ask("还有呢？", history=["德州今年物流有啥打算"])
     assert more.kind == "answer" and not {p.text for p in more.parts} & {p.text for p in first.parts}
     assert "高质量编制现代物流业五年发展规划" in more.text
+
+
+def test_the_sentence_naming_the_session_carries_no_topic_s_date(engine: Engine) -> None:
+    """"1月23日" is the meeting's date: a topic's year or date is not in it, a follow-up on the meeting's is."""
+    a = engine.ask("德州哪年能实现碳达峰？")
+    assert a.kind == "partial" and "杨洪涛" not in a.text
+    b = engine.ask("哪天？", history=["这个报告是在哪个会上作的？", "谁作的"])
+    assert b.kind == "answer" and "1月23日" in b.text
+    assert engine.ask("会一共开了几天？", history=["这个报告是在哪个会上作的？"]).kind != "answer"
