@@ -362,28 +362,32 @@ def _parallel(best: Scored, scored: list[Scored]) -> list[Scored]:
     """Sentences of the best unit's passage built in parallel with it ("毫不放松抓好疫情防控。毫不放松抓好…"):
     the items of a list the report writes as a run of sentences opening alike."""
     _, hit_no, unit = best
-    head = unit.text.strip()[:PARALLEL_HEAD]
-    if len(head) < PARALLEL_HEAD or not _CJK.match(head):
-        return []
-    if not unit.text.rstrip().endswith("。"):
+    head = _opening(unit.text)
+    if not head or not unit.text.rstrip().endswith("。"):
         return []
     same = sorted((c for c in scored if c[1] == hit_no and c[2].text.strip().startswith(head)
                    and c[2].text.rstrip().endswith("。")), key=lambda c: c[2].start)
     return same if len(same) >= 2 else []
 
 
+def _opening(text: str) -> str:
+    """The characters parallel sentences open alike with ("毫不放松…", "打好…"), or "" when too short or not Chinese."""
+    head = text.strip()[:PARALLEL_HEAD]
+    return head if len(head) == PARALLEL_HEAD and _CJK.match(head) else ""
+
+
 def _parallel_openings(best: Scored, scored: list[Scored], hits: tuple[Hit, ...]) -> list[Scored]:
     """Long sentences of the best unit's paragraph that open alike ("打好蓝天保卫战,…。打好碧水保卫战,…。打好净土
     保卫战,…"), split into clauses and over the paragraph's passages among the hits: the unit opening each, in order."""
     _, hit_no, unit = best
-    head = unit.text.strip()[:PARALLEL_HEAD]
+    head = _opening(unit.text)
     paragraph = hits[hit_no].passage.citation.paragraph_id
 
     def opens_sentence(c: Scored) -> bool:
         text = hits[c[1]].passage.text
         return c[2].start == 0 or text[c[2].start - 1] in "。！？!?"
 
-    if len(head) < PARALLEL_HEAD or not _CJK.match(head) or not opens_sentence(best):
+    if not head or not opens_sentence(best):
         return []
     same = sorted((c for c in scored if hits[c[1]].passage.citation.paragraph_id == paragraph
                    and c[2].text.strip().startswith(head) and opens_sentence(c)),
@@ -577,6 +581,11 @@ _NTH_SECTION = re.compile(r"第([一二三四五六七八九十]{1,3}|\d{1,2})(�
                           r"(方面|部分).{0,6}(头一个|第一个|最后一个)|(头一个|第一个|最后一个)(方面|部分)")
 
 
+def _documents(index: Index, rows: frozenset[int] | None) -> list[str]:
+    """The ids of the documents whose passages ``rows`` holds (None: all), the leading one first."""
+    return list(dict.fromkeys(p.citation.doc_id for i, p in enumerate(index.passages) if rows is None or i in rows))
+
+
 def nth_section(question: str, reading: Reading, index: Index, outline: Outline, *, max_units: int,
                 rows: frozenset[int] | None = None) -> Answer | None:
     """The answer to a question about the Nth numbered section of a report: its heading and what the section
@@ -585,8 +594,7 @@ def nth_section(question: str, reading: Reading, index: Index, outline: Outline,
     # a figure, a detail or a list inside that part is a question for retrieval, not for the outline
     if m is None or reading.injection or reading.details or reading.asks in ("quantity", "list"):
         return None
-    docs = [d for d in dict.fromkeys(p.citation.doc_id for i, p in enumerate(index.passages)
-                                     if rows is None or i in rows) if outline.headings.get(d)]
+    docs = [d for d in _documents(index, rows) if outline.headings.get(d)]
     if not docs:
         return None
     headings = outline.headings[docs[0]]
@@ -685,7 +693,7 @@ def about_report(question: str, reading: Reading, index: Index, outline: Outline
         and len(reading.text) <= FOLLOW_UP_DETAIL_CHARS and _ABOUT_REPORT.search(topic) is not None
     if not (_ABOUT_REPORT.search(reading.text) or follows) or reading.injection:
         return None
-    doc = next((p.citation.doc_id for i, p in enumerate(index.passages) if rows is None or i in rows), None)
+    doc = next(iter(_documents(index, rows)), None)
     if doc is None:
         return None
     marks = outline.delivery.get(doc, ())

@@ -413,15 +413,14 @@ class Engine:
         if earlier and _MORE.match(text):  # "还有呢？": what the report says after the last answer's quote
             about_last = lambda last: answer_mod.more_of(  # noqa: E731
                 question, reading, last, self.index, s.max_answer_units)
-        elif earlier and self._only_ordinal(text):
+        elif earlier and self._only(answer_mod.ORDINAL, text):
             # "第一个是啥？", "最后一个呢": the item at that place among what the last answer listed (after "第一个是啥",
             # "最后一个呢" still counts in the list before it)
             about_last = lambda last: answer_mod.nth_of(  # noqa: E731
                 question, reading, last, self.index, self.outline, s.max_answer_units)
-            while len(anchor) > 1 and self._only_ordinal(normalize(anchor[-1])):
+            while len(anchor) > 1 and self._only(answer_mod.ORDINAL, normalize(anchor[-1])):
                 anchor = anchor[:-1]
-        elif earlier and (m := _SECTION_ASKED.search(text)) is not None \
-                and not _checkable(self._own_words(text.replace(m.group(0), " "))):
+        elif earlier and self._only(_SECTION_ASKED, text):
             # "这个属于哪块工作？": where the last answer stands in the report
             about_last = lambda last: answer_mod.section_of(question, reading, last, self.index)  # noqa: E731
         if about_last is not None:
@@ -485,9 +484,10 @@ class Engine:
         timings = {**result.timings, "total": time.perf_counter() - t0}
         return replace(result, related=self._related(result), timings=timings)
 
-    def _only_ordinal(self, text: str) -> bool:
-        """Whether ``text`` (normalised) only points at an item by its place ("第二个呢", "最后一个是啥")."""
-        m = answer_mod.ORDINAL.search(text)
+    def _only(self, pattern: re.Pattern[str], text: str) -> bool:
+        """Whether ``text`` (normalised) says nothing but what ``pattern`` finds in it: it asks about the last
+        answer ("第二个呢", "这个属于哪块工作？"), not about a topic of its own ("改革开放那部分标题是啥")."""
+        m = pattern.search(text)
         return m is not None and not _checkable(self._own_words(text.replace(m.group(0), " ")))
 
     def _last_answer(self, prior: Sequence[str], **filters: Any) -> Answer:
