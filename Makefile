@@ -94,6 +94,7 @@ eval: index
 	$(DZQA) eval tests/data/eval-citizens-5.jsonl tests/data/eval-dialogues-5.jsonl
 	$(DZQA) eval tests/data/eval-citizens-6.jsonl tests/data/eval-dialogues-6.jsonl
 	$(DZQA) eval tests/data/eval-citizens-7.jsonl tests/data/eval-dialogues-7.jsonl
+	$(DZQA) eval tests/data/eval-citizens-8.jsonl tests/data/eval-dialogues-8.jsonl
 
 bench: index
 	$(DZQA) bench

@@ -55,13 +55,18 @@ _LATIN_WORD = re.compile(r"[a-z]{2,}")
 _ANNOUNCES = re.compile(r"([一二三四五六七八九十]+|\d+)个方面[:：]?$")
 #: a clause saying what something is for ("倒逼生产生活方式转变", "真正把…转化为…"); the weaker openings
 #: (推动, 提升…) also open ordinary measures, so a clause with a strong one is preferred
-_PURPOSE = re.compile(r"^(倒逼|真正|为了|以便|确保|旨在|进而|从而|以此|使|让|助力)")
+_PURPOSE = re.compile(r"^(倒逼|真正|为了|以便|确保|旨在|进而|从而|以此|使|让|助力|(专项|主要|重点)?用于)")
 _PURPOSE_WEAK = re.compile(r"^(努力|实现|推动|促进|提升|打造|形成)")
 _CN = {c: i for i, c in enumerate("零一二三四五六七八九")}
 
 # evidence a unit carries the answer: dense similarity, share of the question's words, a number when a
 # quantity is asked, the rank of its passage; minus a penalty when it only restates the question
 W_DENSE, W_LEXICAL, W_NUMBER, W_RANK, W_RESTATE = 1.0, 0.35, 0.05, 0.03, 0.06
+#: a unit phrased as a target (左右, 以上) when a year's target is asked, less when what it achieved is asked;
+#: less for a unit of several years (年均) either way
+W_TENSE = 0.08
+_TARGET_UNIT = re.compile(r"左右|以上|以内|预期|目标|力争|[^\d]拟")
+_SPAN_UNIT = re.compile(r"年均|五年|累计")
 #: a further unit is added when it scores within this margin of the best one
 EXTRA_MARGIN = 0.04
 #: a unit carrying the asked detail type is chosen over the best unit when it scores within this margin
@@ -675,6 +680,14 @@ _ABOUT_REPORT = re.compile(
     r"(哪个|哪次|哪一次|(?<!为)什么|(?<!为)啥|哪届|哪一届)(会议|大会|会上)|开的(什么|啥)会|"
     r"\bwho (delivered|gave|presented|made|read)\b.{0,30}\b(report|speech)|"
     r"\bwhen was (the|this|it)\b.{0,30}\b(delivered|given|presented|made|held)\b|\b(which|what) (session|meeting|congress)\b")
+#: a question about how the report ends ("报告最后是怎么收尾的", "结束语说了啥", "最后号召什么"): the report is the subject
+#: of 最后 (not "最后实际退了多少钱", "最后一个呢")
+_ENDING = re.compile(
+    r"结束语|结语|结尾|收尾|末尾|最后一段|(报告|讲话)(的)?最后(一部分|部分)?(是)?(说|讲|写|号召|呼吁|怎么|咋|提)|"
+    r"最后(是)?(怎么|咋|如何)?(号召|呼吁)|\b(how does|how did)\b.{0,30}\bend\b|\b(conclu(des|sion)|closing words)\b")
+#: a question about how the report opens ("开头第一句话说的什么", "报告开篇讲了啥")
+_OPENING = re.compile(r"(报告|讲话)?(的)?(开头|开篇|开场白|第一句话?|一开始)(是)?(第一句话?)?")
+_ASKING_CHARS = re.compile(r"[的了是啥什么呢吗嘛怎么样咋如何说讲写内容都些哪\s?？!！。.,，]|\b(the|report|speech|it)\b")
 #: a detail asked this short after a question about the report ("哪天？", "在哪开的") is about the report too
 FOLLOW_UP_DETAIL_CHARS = 8
 #: the details the sentence naming the delivery gives: its date, its speaker, its meeting
@@ -691,11 +704,16 @@ def about_report(question: str, reading: Reading, index: Index, outline: Outline
     conversation's, when a detail asked after a question about the report ("哪天？") is about it too."""
     follows = bool(topic) and bool(reading.details) and set(reading.details) <= DELIVERY_DETAILS \
         and len(reading.text) <= FOLLOW_UP_DETAIL_CHARS and _ABOUT_REPORT.search(topic) is not None
-    if not (_ABOUT_REPORT.search(reading.text) or follows) or reading.injection:
+    # how the report ends or opens, not a topic of its last part ("报告最后讲外交时提了哪些倡议": retrieval answers that)
+    end = next((edge for edge, pattern in ((-1, _ENDING), (0, _OPENING)) if (m := pattern.search(reading.text))
+                and len(_ASKING_CHARS.sub("", reading.text[m.end():])) <= 2), None)
+    if not (_ABOUT_REPORT.search(reading.text) or follows or end is not None) or reading.injection:
         return None
     doc = next(iter(_documents(index, rows)), None)
     if doc is None:
         return None
+    if end is not None:
+        return _edge(question, reading, index, doc, rows, end)
     marks = outline.delivery.get(doc, ())
     best: tuple[int, int] = (0, -1)
     for row, passage in enumerate(index.passages):
@@ -713,6 +731,32 @@ def about_report(question: str, reading: Reading, index: Index, outline: Outline
     parts, cited = _quoted([(index.passages[unit.passage], unit.text)])
     return Answer(question=question, text=_joined(parts), found=True, kind="answer", citations=tuple(cited),
                   parts=tuple(parts), relevance=1.0, query=reading.text)
+
+
+def _edge(question: str, reading: Reading, index: Index, doc: str, rows: frozenset[int] | None,
+          at: int) -> Answer | None:
+    """The report's closing (``at`` -1) or opening (0) paragraph within ``rows``, quoted whole up to
+    ``ENDING_CHARS``."""
+    own = [r for r, p in enumerate(index.passages) if p.citation.doc_id == doc and (rows is None or r in rows)
+           and p.citation.paragraph_number > 0]
+    if not own:
+        return None
+    paragraph = index.passages[own[at]].citation.paragraph_id
+    quotes = [(index.passages[r], index.units[u].text) for r in own
+              if index.passages[r].citation.paragraph_id == paragraph for u in range(*index.passage_units[r])]
+    # a salutation on its own ("各位代表！") says nothing of the ending
+    quotes = [q for q in quotes if not _SALUTATION.fullmatch(q[1].strip())]
+    quotes = [q for i, q in enumerate(quotes) if i == 0 or sum(len(t) for _, t in quotes[:i + 1]) <= ENDING_CHARS]
+    if not quotes:
+        return None
+    parts, cited = _quoted(quotes)
+    return Answer(question=question, text=_joined(parts), found=True, kind="answer", citations=tuple(cited),
+                  parts=tuple(parts), relevance=1.0, query=reading.text)
+
+
+#: how much of the closing paragraph an answer about the ending quotes (a national report's closes in ~200)
+ENDING_CHARS = 320
+_SALUTATION = re.compile(r"各位代表[！!，,：:]?")
 
 
 def detail_of(question: str, reading: Reading, topic: Answer, hotline: str) -> Answer | None:
@@ -867,17 +911,41 @@ def _joined(parts: Sequence[AnswerPart]) -> str:
     return "".join(f"{p.doc_label}{p.text}[{p.citation}]" for p in parts)
 
 
-def _label_documents(parts: list[AnswerPart], cited: list[Hit], outline: Outline) -> list[AnswerPart]:
-    """Parts from another document than the first part's say which report they quote."""
+def _label_documents(parts: list[AnswerPart], cited: list[Hit], outline: Outline, *,
+                     every: bool = False) -> list[AnswerPart]:
+    """Parts from another document than the first part's say which report they quote (``every``: each part
+    opening a document's quotes says it, the first too: a comparison of years)."""
     if not parts:
         return parts
-    first = cited[parts[0].citation - 1].passage.citation.doc_id
+    first = None if every else cited[parts[0].citation - 1].passage.citation.doc_id
     out = []
+    previous = None
     for p in parts:
         doc = cited[p.citation - 1].passage.citation.doc_id
-        label = f"《{outline.titles.get(doc, doc)}》：" if doc != first else ""
+        label = f"《{outline.titles.get(doc, doc)}》：" if doc != first and (not every or doc != previous) else ""
         out.append(AnswerPart(p.text, p.citation, label))
+        previous = doc
     return out
+
+
+def combine(question: str, answers: Sequence[Answer], outline: Outline, max_units: int) -> Answer:
+    """One answer from answers that different reports gave to the same question (a comparison of years): each
+    report's quotes in turn, at most ``max_units`` in all (each report's best first), every report named."""
+    share = max(1, max_units // len(answers))
+    cited: list[Hit] = []
+    parts: list[AnswerPart] = []
+    for a in answers:
+        for p in a.parts[:share]:
+            hit = a.citations[p.citation - 1]
+            number = next((i for i, h in enumerate(cited, 1) if h.passage.id == hit.passage.id), 0)
+            if not number:
+                cited.append(hit)
+                number = len(cited)
+            parts.append(AnswerPart(p.text, number))
+    parts = _label_documents(parts, cited, outline, every=True)
+    return Answer(question=question, text=_joined(parts), found=True, kind="answer", citations=tuple(cited),
+                  parts=tuple(parts), relevance=min(a.relevance for a in answers), query=answers[0].query,
+                  signals=answers[0].signals)
 
 
 _RELATIVE_YEAR = {"前年": -2, "去年": -1, "上一年": -1, "明年": 1, "后年": 2, "last year": -1, "next year": 1}
@@ -975,6 +1043,10 @@ def _score_units(query: Query, reading: Reading, hits: Sequence[Hit], index: Ind
             score = W_DENSE * float(dense[j - first]) + W_LEXICAL * lexical - W_RANK * rank
             if wants_number and _NUMBER.search(unit.text):
                 score += W_NUMBER
+            if reading.tense:  # one year's target or result: not a figure of several years (年均, 五年)
+                target = bool(_TARGET_UNIT.search(unit.text))
+                score += W_TENSE * ((target if reading.tense == "target" else -target)
+                                    - bool(_SPAN_UNIT.search(unit.text)))
             own = index.unit_tokens[j]
             if own and sum(t not in query.text for t in own) / len(own) < RESTATE_NOVELTY:
                 score -= W_RESTATE

@@ -14,14 +14,14 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from . import answer as answer_mod
 from .curated import CuratedError, CuratedSource, CuratedStore
 from .corpus import Corpus, CorpusError, corpus_title, load_corpus
 from .embed import QueryEncoder, query_encoder
 from .index import Index, IndexNotReady, build_index, build_lock, check_index, fingerprint, index_path, load_index
-from .answer import years_asked
+from .answer import relative_years, years_asked
 from .model import ModelError, ModelSpec, resolve_model
 from .passages import document_place, document_year
 from .question import DETAIL_TYPES, GLUE_CHARS, VAGUE_THINGS, Reader, Reading, detail_spans, split_unknown, without
@@ -114,12 +114,33 @@ class Scope:
     have: frozenset[str] | None
     #: no place named: the home city's reports lead, and the widest scope may still cover the question better
     unplaced: bool = False
+    #: the rows of each asked year's report when two or more reports answer the years asked (a comparison)
+    split: tuple[frozenset[int], ...] = ()
+    #: the scope before the widest holds the newest report of each place (no year asked)
+    newest_first: bool = False
+    #: what an asked year achieved is read in the next year's report, which reviews it
+    reviewed: bool = False
+    #: the question asks of a year (named or relative)
+    dated: bool = False
+    #: the home city's rows, missing and covered years, when the years asked sent the question to another place
+    home: tuple[frozenset[int], frozenset[str], frozenset[str]] | None = None
+
+
+def _rows(docs: Iterable[Scoped]) -> frozenset[int]:
+    """The passage rows of the given documents."""
+    return frozenset().union(*(d.rows for d in docs))
 
 
 #: how a question names the national reports ("国家" only as the subject: 国家创新型城市 is Dezhou's plan)
 NATIONAL = r"全国|国务院|我国|中央|^国家|国家(?=今年|去年|前年|明年|\d|的|说|定|要|把|给|对|层面)|national|nationwide|china\b"
 #: words asking what a year achieved rather than planned
-_RESULTS = re.compile(r"实际|完成了|实现了|达到了|增长了|涨了|到底|结果|成绩|了多少|回顾|actual|did\b|grew|achieved")
+_RESULTS = re.compile(r"实际|到底|结果|成绩|回顾|actual|achieved")
+#: … and of a single year (with two, "2021年和2024年比涨了多少" compares what each planned)
+_RESULTS_ONE = re.compile(r"完成了|实现了|达到了|增长了|涨了|了多少|了吗|did\b|grew")
+#: a year naming the report itself ("2023年的政府工作报告", "2024年国务院报告")
+_NAMES_REPORT = re.compile(r"(\d{4}|[去前今]年)年?的?(国务院|全国|国家)?(政府)?(工作)?报告")
+#: words asking what a year planned
+_TARGET = re.compile(r"目标|计划|预期|打算|安排|定的|定了|拟|target|plan")
 
 
 #: an answer from the leading reports holding less than this share of the question's words is weak …
@@ -428,7 +449,21 @@ class Engine:
             if found is not None:
                 return replace(found, related=self._related(found), timings={"total": time.perf_counter() - t0})
         # the report(s) the question's place and year point at; a filter given by the caller wins
-        scope = self._scope(reading) if rows is None else Scope((rows,), None, None)
+        scope = self._scope(reading, conversation=bool(earlier)) if rows is None else Scope((rows,), None, None)
+        if scope.reviewed:
+            # "2022年…实际完成了多少": the next year's report states what was reached, not a figure of today
+            reading = replace(reading, details=tuple(d for d in reading.details if d != "current"), tense="result")
+        elif len(self._documents) > 1 and _TARGET.search(reading.text):
+            reading = replace(reading, tense="target")  # several reports: each states its year's targets
+        if scope.split and not earlier:
+            # years that different reports answer ("2021年和2022年赤字率各定的多少"): each asked of its report
+            each = [self._answer(question, reading, reading.search_text, rows=r, missing_years=scope.missing,
+                                 have_years=scope.have) for r in scope.split]
+            answered = [a for a in each if a.kind == "answer"]
+            if len(answered) >= 2:
+                both = self._or_home(question, reading, scope,
+                                     answer_mod.combine(question, answered, self.outline, s.max_answer_units))
+                return replace(both, related=self._related(both), timings={"total": time.perf_counter() - t0})
         result = None
         for tried, attempt in enumerate(scope.rows):
             years: dict[str, Any] = dict(missing_years=scope.missing, have_years=scope.have,
@@ -463,12 +498,23 @@ class Engine:
                     # a question of its own (no conversation, no other city) answered from the home city's reports
                     # with few of its words ("2021年的赤字率按多少安排"): the widest scope answers instead when
                     # its passage holds clearly more of them
-                    wider = self._answer(question, reading, reading.search_text, rows=scope.rows[-1],
-                                         **{**years, "min_relevance": s.wider_min_relevance})
-                    if wider.kind != "refusal" and _coverage(wider) >= _coverage(result) + WIDER_COVERAGE_GAIN:
-                        result = wider
+                    # without a year the newest report of each place first, then all of them
+                    for wider_rows in scope.rows[-2:] if scope.newest_first else scope.rows[-1:]:
+                        wider = self._answer(question, reading, reading.search_text, rows=wider_rows,
+                                             **{**years, "min_relevance": s.wider_min_relevance})
+                        if wider.kind != "refusal" and _coverage(wider) >= _coverage(result) + WIDER_COVERAGE_GAIN:
+                            result = wider
+                            break
+                if tried and not scope.dated and result.kind == "answer":
+                    # no year asked, answered beyond the newest reports: the newest report it cites leads
+                    # ("增值税留抵退税规模有多大" → 2023's figure before 2022's plan)
+                    newer = self._newest_cited(result)
+                    if newer is not None:
+                        alt = self._answer(question, reading, reading.search_text, rows=newer, **years)
+                        result = alt if alt.kind == "answer" else result
                 break  # the leading reports answer it; a wider scope is tried only after a refusal
         assert result is not None
+        result = self._or_home(question, reading, scope, result)
         if result.kind == "refusal" and earlier and reading.details and not reading.injection \
                 and not reading.other_places:
             # a detail asked of what was just answered ("这个中心在哪办公？", "啥时候考试？" after the teachers to be
@@ -483,6 +529,29 @@ class Engine:
                                            pointed=pointed) or result
         timings = {**result.timings, "total": time.perf_counter() - t0}
         return replace(result, related=self._related(result), timings=timings)
+
+    def _or_home(self, question: str, reading: Reading, scope: Scope, result: Answer) -> Answer:
+        """The home city's answer (a partial naming the year it has no report of) instead of another place's,
+        when the years asked sent the question away yet the home city's reports cover it clearly better
+        ("2022年计划新建几所公办幼儿园": Dezhou's kindergartens, not the national report's 2022 headings)."""
+        if scope.home is None:
+            return result
+        rows, missing, have = scope.home
+        home = self._answer(question, reading, reading.search_text, rows=rows, missing_years=missing,
+                            have_years=have)
+        if home.kind == "refusal" or (result.kind != "refusal"
+                                      and _coverage(home) < _coverage(result) + WIDER_COVERAGE_GAIN):
+            return result
+        return home
+
+    def _newest_cited(self, answer: Answer) -> frozenset[int] | None:
+        """The rows of the newest report an answer cites when its first citation is of an older report of the
+        same place; else None."""
+        cited = {h.passage.citation.doc_id for h in answer.citations}
+        first = answer.citations[0].passage.citation
+        newer = [d for d in self._documents if d.id in cited and d.place == first.place
+                 and (d.year or 0) > (first.year or 0)]
+        return max(newer, key=lambda d: d.year or 0).rows if newer else None
 
     def _only(self, pattern: re.Pattern[str], text: str) -> bool:
         """Whether ``text`` (normalised) says nothing but what ``pattern`` finds in it: it asks about the last
@@ -561,11 +630,14 @@ class Engine:
                                f"(see `dzqa search --json` or /api/search)")
         return tuple(dict.fromkeys(out))
 
-    def _scope(self, reading: Reading) -> "Scope":
+    def _scope(self, reading: Reading, *, conversation: bool = False) -> "Scope":
         """Which reports answer first. A place named (德州, 全国) picks its reports, else the home city's lead;
         a year named (2022年, 去年 and 前年 counted from the newest report of that place) picks that year's
-        report, else the newest leads. Without a named place or year, wider scopes follow a refusal (a topic
-        only the national reports cover); a named year the place has no report of is the partial case."""
+        report, else the newest leads; what a year achieved is read first in the next year's report, which
+        reviews it. Without a named place or year, wider scopes follow a refusal (a topic only the national
+        reports cover); a named year the place has no report of is the partial case. Two or more years that
+        different reports answer ("2021年和2022年赤字率各定的多少") are each asked of their own report.
+        ``conversation``: the question has earlier turns (their place stays the home city's).""" 
         docs = self._documents
         if len(docs) <= 1:
             return Scope((None,), None, None)
@@ -576,41 +648,89 @@ class Engine:
             or list(docs)
         have = frozenset(str(d.year) for d in candidates if d.year is not None)
         asked = years_asked(reading, have)
-        if asked and not named and not asked & have:
-            # a year the home city has no report of, asked without a place: the reports of that year answer
-            candidates = [d for d in docs if str(d.year) in asked] or candidates
-            have = frozenset(str(d.year) for d in candidates if d.year is not None)
-        if asked and _RESULTS.search(reading.text):
+        basis = have
+        if not named and not conversation and asked - have and relative_years(reading.core, have):
+            # "去年…" on its own, the home city having no report of its year counted from its newest: counted
+            # from the corpus's newest report instead ("去年城镇调查失业率平均是多少" → 2023, reviewed in 2024's)
+            basis = frozenset(str(d.year) for d in docs if d.year is not None)
+            asked = years_asked(reading, basis)
+        results = bool(asked) and self._asks_results(reading, asked, basis)
+
+        def answered(ds: Sequence[Scoped]) -> set[str]:
+            """The asked years these reports answer: their own, and those they review when results are asked."""
+            return asked & ({str(d.year) for d in ds} | ({y for d in ds for y in d.reviews} if results else set()))
+
+        home_scope: tuple[frozenset[int], frozenset[str], frozenset[str]] | None = None
+        if asked and not named and not conversation and asked - have:
+            # years the home city has no report of, asked on its own without a place: the place whose reports
+            # answer more of them answers ("2021年和2022年赤字率" → the national reports) — unless the home
+            # city's reports cover the question clearly better (the partial naming the missing year)
+            by_place: dict[str, list[Scoped]] = {}
+            for d in docs:
+                by_place.setdefault(d.place, []).append(d)
+            best = max(by_place.values(), key=lambda ds: len(answered(ds)))
+            if len(answered(best)) > len(answered(candidates)):
+                home_scope = (_rows(candidates), frozenset(asked - answered(candidates)), have)
+                candidates = best
+                have = frozenset(str(d.year) for d in candidates if d.year is not None)
+        reviewed: set[str] = set()
+        if results:
             # what a year achieved is reviewed in the next year's report ("2022年…实际完成了多少" → 2023's)
             # — when that report reviews it at all (Dezhou's 2021 summary names no result of 2020)
             reviewed = {y for y in asked for d in candidates if d.year == int(y) + 1 and y in d.reviews}
-            wanted = {str(int(y) + 1) for y in reviewed} | asked
-            covered = (asked & have) | reviewed
-        else:
-            wanted, covered = asked, asked & have
+        # each asked year's report: the one reviewing it, else its own
+        per_year = {y: [d for d in candidates if d.year == (int(y) + 1 if y in reviewed else int(y))]
+                    for y in sorted(asked)}
+        wanted = {str(d.year) for ds in per_year.values() for d in ds}
+        covered = (asked & have) | reviewed
         if asked:
             chosen = [d for d in candidates if str(d.year) in wanted] or candidates
-        else:
-            newest = max((d.year or 0 for d in candidates), default=0)
-            chosen = [d for d in candidates if (d.year or 0) == newest or d.year is None]  # undated: no order
-        scopes: list[frozenset[int] | None] = [frozenset().union(*(d.rows for d in chosen))]
+        else:  # the newest report of each place (undated ones: no order)
+            newest = {d.place: d.year or 0 for d in sorted(candidates, key=lambda d: d.year or 0)}
+            chosen = [d for d in candidates if (d.year or 0) == newest[d.place] or d.year is None]
+        scopes: list[frozenset[int] | None] = [_rows(chosen)]
+        if reviewed:  # the year's own report after the one reviewing it
+            scopes.append(_rows([d for d in candidates if str(d.year) in asked]))
         if not (named or asked):
-            scopes += [frozenset().union(*(d.rows for d in candidates)), None]
+            # the newest report of every place before all of them ("赤字率按多少安排" → the newest national report)
+            newest_of = {d.place: d for d in sorted(docs, key=lambda d: d.year or 0)}
+            scopes += [_rows(candidates), _rows(newest_of.values()), None]
         elif not asked:
-            scopes.append(frozenset().union(*(d.rows for d in candidates)))
+            scopes.append(_rows(candidates))
         elif not named:
             # a year but no place: after the home city's, that year's reports of every place (2021年的赤字率
             # is the national report's topic when the city's report of 2021 does not cover it)
             wider = [d for d in docs if str(d.year) in wanted]
             if wider:
-                scopes.append(frozenset().union(*(d.rows for d in wider)))
+                scopes.append(_rows(wider))
         unique: list[frozenset[int] | None] = []
         for rows in scopes:
             rows = None if rows is not None and len(rows) == len(self.index.passages) else rows
             if rows not in unique:
                 unique.append(rows)
-        return Scope(tuple(unique), frozenset(asked - covered), have | frozenset(covered), unplaced=not named)
+        split = tuple(_rows(ds) for ds in per_year.values() if ds)
+        if len(named) >= 2 and len(set(split)) < 2:
+            # two places compared ("德州的GDP目标和全国的比"): each place's reports in the order the question names them
+            first = {p: self._place_names[p].search(reading.text).start() for p in named}  # type: ignore[union-attr]
+            split = tuple(_rows(d for d in chosen if d.place == p) for p in sorted(named, key=first.__getitem__))
+        split = split if len(set(r for r in split if r)) >= 2 else ()
+        return Scope(tuple(unique), frozenset(asked - covered), have | frozenset(covered), unplaced=not named,
+                     split=split, newest_first=not (named or asked) and len(unique) > 2, reviewed=bool(reviewed),
+                     dated=bool(asked), home=home_scope)
 
+    @staticmethod
+    def _asks_results(reading: Reading, asked: set[str], have: frozenset[str]) -> bool:
+        """Whether a question asks what its years achieved rather than planned: it says so (实际, 到底), says
+        what grew or was done of one year (增长了多少), or asks of a year before the newest report's relatively
+        (去年…是多少), not of its target (去年定的目标)."""
+        text = reading.text
+        if _NAMES_REPORT.search(text):
+            return False  # "2021年国务院政府工作报告最后号召以什么成绩…": the year names the report asked about
+        if _RESULTS.search(text) or (len(asked) == 1 and _RESULTS_ONE.search(text) and not _TARGET.search(text)):
+            return True
+        newest = max((int(y) for y in have), default=0)
+        relative = relative_years(reading.core, have)
+        return bool(relative) and all(int(y) < newest for y in relative) and not _TARGET.search(text)
 
     def _answer(self, question: str, reading: Reading, search_text: str, *, hits: tuple[Hit, ...] | None = None,
                 in_scope: bool = False, rows: frozenset[int] | None = None,

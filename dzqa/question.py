@@ -42,7 +42,7 @@ ASK_PATTERNS: tuple[tuple[AnswerType, re.Pattern[str]], ...] = tuple((t, re.comp
               r"补多少|罚多少|罚款|多少补贴|多少补助|投资多少|多少亿|交多少|缴多少|减免多少|[减免]多少钱|"
               r"[水电气暖]费|物业费|停车费|(一|每)平(米|方米?)给?多少|(?<!consumer )price|cost|fee|"
               r"how much money"),
-    ("date", r"什么时候|啥时候|啥时|哪天|几月|几号|何时|哪一天|哪年|哪一年|具体时间|什么时间|多久|多长时间|日期|时间表|"
+    ("date", r"什么时候|啥时候|啥时|哪天|几月|几号|何时|哪一天|哪一?年(?![高低多少大小快慢更])|具体时间|什么时间|多久|多长时间|日期|时间表|"
              r"开工时间|通车时间|截止|几点|开门时间|营业时间|when\b|what date|what time|how long|opening hours|\bopen\b"),
     # 在哪办公, 去哪个医院; not 在哪些方面, 在哪次会上, 在哪年, 做到哪三个, 提升到哪个水平 (a list, a time, a count)
     ("address", r"在哪(?![些几次年届一二三四五六七八九十两\d]|个?(方面|领域|环节|阶段|层面|水平|程度))|哪里|哪儿|"
@@ -113,7 +113,7 @@ DETAIL_TYPES: tuple[DetailType, ...] = ("phone", "money", "date", "address", "pe
 #: what a sentence must contain to carry each detail type
 CARRIES: dict[str, re.Pattern[str]] = {
     "phone": re.compile(r"\d{3,4}-?\d{7,8}|(?<!\d)\d{5}(?!\d)热线|电话"),
-    "money": re.compile(r"\d+(\.\d+)?\s*(万|亿)?元"),
+    "money": re.compile(r"\d+(\.\d+)?\s*(万|亿|万亿)?元"),
     "date": re.compile(r"\d{1,2}月(\d{1,2}日)?|\d{4}年|年底|年内|上半年|下半年|月底"),
     "address": re.compile(r"\d+号|街道|门牌"),  # not 路\d: "农村公路600公里" gives no address
     "person": re.compile(r"[\u4e00-\u9fff]{2,3}(代表|同志|书记|市长|主任)"),
@@ -212,6 +212,9 @@ class Reading:
     #: the words asking for a detail a report does not give (票价, 多少钱, 几点), when the question also names a
     #: report topic of its own: they tell what is asked, not what about
     asking: tuple[str, ...] = ()
+    #: whether a year's target ("target") or what it achieved ("result") is asked, when several reports tell
+    #: them apart (the engine knows); "" when it does not matter
+    tense: str = ""
 
     @property
     def search_text(self) -> str:

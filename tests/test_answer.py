@@ -245,6 +245,18 @@ def test_a_follow_up_asking_who_delivered_it_and_questions_on_other_meetings(eng
     assert "杨洪涛" not in engine.ask("新医院什么时候开").text
 
 
+def test_how_the_report_ends_or_opens_is_its_last_or_first_paragraph(engine: Engine) -> None:
+    """"报告最后是怎么收尾的" quotes the closing paragraph; "开头第一句话说的什么" the opening one; a topic of its last part
+    ("最后讲教育时说了哪些学校") is retrieval's question, and "最后一个呢" after a list is still the last item."""
+    end = engine.ask("报告最后是怎么收尾的")
+    assert end.kind == "answer" and end.text.endswith("始终坚守清正廉洁。[1]")
+    assert end.citations[0].passage.citation.paragraph_id == engine.index.passages[-1].citation.paragraph_id
+    start = engine.ask("报告开头第一句话说的什么")
+    assert start.kind == "answer" and start.text.startswith("报告中强调,做好今年政府工作[1]")
+    assert "始终坚守清正廉洁" not in engine.ask("报告最后讲教育时说了哪些学校").text
+    assert engine.ask("最后一个呢", history=["重点抓几个方面？"]).parts[0].text == "聚焦为民服务宗旨 坚定不移完善治理体系"
+
+
 def test_an_item_pointed_at_by_its_place_is_taken_from_the_previous_list(engine: Engine) -> None:
     """"第一个是啥" after "重点抓几个方面" is the first of the parts the report counted; "最后一个呢" after it still
     counts in that list; "第二个呢" after a list of quotes is the second quote."""

@@ -12,25 +12,75 @@ from dzqa.evaluate import evaluate, load_questions
 DATA = Path(__file__).parent / "data"
 
 
-def _items() -> list[dict]:
-    return [json.loads(line) for line in (DATA / "multidoc.jsonl").read_text(encoding="utf-8").splitlines() if line]
+def _items(name: str = "multidoc.jsonl") -> list[dict]:
+    return [json.loads(line) for line in (DATA / name).read_text(encoding="utf-8").splitlines() if line]
 
 
-def test_questions_go_to_the_report_of_their_place_and_year(five_engine: Engine) -> None:
-    """multidoc.jsonl (91 questions written from the five reports: years, 今年/去年/前年, 德州, no place, other
-    cities, years without a report, comparisons): floors just under today's figures (README)."""
+def _measure(engine: Engine, name: str) -> tuple[int, float, float, float]:
+    """(answerable questions, first citation from the right report, answer carries the fact, the others not
+    answered) over a multi-report set."""
     right_doc = fact = answerable = handled = other = 0
-    for item in _items():
-        a = five_engine.ask(item["q"])
+    for item in _items(name):
+        a = engine.ask(item["q"])
         if item["expect"] == "answer":
             answerable += 1
             right_doc += bool(a.citations) and a.citations[0].passage.citation.doc_id in item["doc"]
-            fact += a.kind == "answer" and any(g in a.text for g in item["gold"])
+            wanted = all if item.get("all") else any
+            fact += a.kind == "answer" and wanted(g in a.text for g in item["gold"])
         else:
             other += 1
             handled += a.kind != "answer"
-    assert answerable >= 40
-    assert right_doc / answerable >= 0.78 and fact / answerable >= 0.74 and handled / other >= 0.90
+    return answerable, right_doc / answerable, fact / answerable, handled / other
+
+
+def test_questions_go_to_the_report_of_their_place_and_year(five_engine: Engine) -> None:
+    """Three sets written from the five reports (years, 今年/去年/前年, 德州, no place, other cities, years without a
+    report, comparisons): multidoc.jsonl (91, mine), fit-multidoc-2.jsonl (95, a helper's, worked on) and
+    eval-multidoc-2.jsonl (72, a helper's, held out: measured, never read). Floors just under today's (README)."""
+    floors = {"multidoc.jsonl": (0.92, 0.84, 0.95), "fit-multidoc-2.jsonl": (0.90, 0.80, 0.95),
+              "eval-multidoc-2.jsonl": (0.91, 0.82, 0.90)}
+    for name, (doc_floor, fact_floor, handled_floor) in floors.items():
+        answerable, right_doc, fact, handled = _measure(five_engine, name)
+        assert answerable >= 40
+        assert right_doc >= doc_floor and fact >= fact_floor and handled >= handled_floor, \
+            (name, right_doc, fact, handled)
+
+
+def test_what_a_year_achieved_comes_from_the_report_reviewing_it(five_engine: Engine) -> None:
+    """A year's results are stated in the next year's report: 实际/去年…是多少 read there first; 去年 asked on its
+    own counts from the corpus's newest report when the home city has no report of that year."""
+    a = five_engine.ask("2022年增值税留抵退税最后实际退了多少钱？")
+    assert a.kind == "answer" and a.citations[0].passage.citation.doc_id == "cn2023" and "2.4万亿元" in a.text
+    b = five_engine.ask("去年城镇调查失业率平均是多少？")
+    assert b.kind == "answer" and b.citations[0].passage.citation.doc_id == "cn2024" and "5.2%" in b.text
+    # a year naming the report asked about is no year of results (成绩)
+    c = five_engine.ask("2023年国务院报告的结束语说了啥")
+    assert c.citations[0].passage.citation.doc_id == "cn2023" and "奋斗铸就辉煌，实干赢得未来" in c.text
+
+
+def test_comparisons_quote_each_report_named(five_engine: Engine) -> None:
+    """Two years (or two places) that different reports answer are each asked of their own report; every part
+    says which report it quotes."""
+    a = five_engine.ask("2021年德州的GDP目标和全国的GDP目标比哪个高？")
+    assert [c.passage.citation.doc_id for c in a.citations] == ["2021", "cn2021"]
+    assert "6.5%" in a.text and "6%以上" in a.text
+    assert all(p.doc_label for p in a.parts[:1]) and "《2021年国务院政府工作报告》：" in a.text
+    b = five_engine.ask("2021年和2022年赤字率各定的多少，哪年高")
+    assert {c.passage.citation.doc_id for c in b.citations} == {"cn2021", "cn2022"} and "3.2%" in b.text
+
+
+def test_without_a_year_the_newest_report_leads(five_engine: Engine) -> None:
+    a = five_engine.ask("增值税留抵退税规模有多大？")  # 2024's report does not say; 2023's does, before 2022's plan
+    assert a.kind == "answer" and a.citations[0].passage.citation.doc_id == "cn2023" and "2.4万亿元" in a.text
+
+
+def test_a_year_sends_a_question_away_only_when_the_other_place_covers_it(five_engine: Engine) -> None:
+    """2022 has no Dezhou report; the national 2022 report does not speak of Dezhou's kindergartens: the partial
+    naming the missing year quotes Dezhou's."""
+    a = five_engine.ask("2022年计划新建几所公办幼儿园")
+    assert a.kind == "partial" and a.citations[0].passage.citation.doc_id == "2021" and "38所" in a.text
+    b = five_engine.ask("2022年经济增长预期目标定的是多少？")  # both cover it: the year's report answers
+    assert b.citations[0].passage.citation.doc_id == "cn2022"
 
 
 def test_place_and_year_pick_the_report(five_engine: Engine) -> None:
@@ -59,18 +109,27 @@ def test_a_topic_only_a_national_report_covers_is_answered_from_it_without_a_pla
 
 
 def test_mixed_answers_say_which_report_each_part_quotes(five_engine: Engine) -> None:
-    a = five_engine.ask("2023年和2024年全国城镇新增就业目标各是多少")
-    docs = [a.citations[p.citation - 1].passage.citation.doc_id for p in a.parts]
-    for part, doc in zip(a.parts, docs):
-        assert bool(part.doc_label) == (doc != docs[0])
-        if part.doc_label:
-            assert part.doc_label == f"《{five_engine.outline.titles[doc]}》：" and part.doc_label in a.text
+    """A comparison of years names the report of every part (parts of one answer from another report than the
+    first say which: every question of the sets, tests/test_answer.py's verbatim check reads the labels)."""
+    b = five_engine.ask("2023年和2024年全国城镇新增就业目标各是多少")
+    docs = [b.citations[p.citation - 1].passage.citation.doc_id for p in b.parts]
+    assert docs == ["cn2023", "cn2024"] and "1200万人左右" in b.text and "1200万人以上" in b.text
+    for part, doc in zip(b.parts, docs):
+        assert part.doc_label == f"《{five_engine.outline.titles[doc]}》：" and part.doc_label in b.text
 
 
 def test_nothing_from_the_licence_footers_is_quoted(five_engine: Engine) -> None:
-    for item in _items():
+    """… and every part is the cited passage's own words, its report named as the text says (comparisons too)."""
+    for item in _items() + _items("fit-multidoc-2.jsonl") + _items("eval-multidoc-2.jsonl"):
         a = five_engine.ask(item["q"])
         assert "本作品" not in a.text and "Public domain" not in a.text and "\u200b" not in a.text
+        if a.kind not in ("answer", "partial"):
+            continue
+        body = "".join(f"{p.doc_label}{p.text}[{p.citation}]" for p in a.parts)
+        assert a.text == a.preface + body + a.closing, item["q"]
+        for p in a.parts:
+            cited = a.citations[p.citation - 1].passage
+            assert p.text in cited.text and (not p.doc_label or cited.citation.doc_title in p.doc_label)
 
 
 def test_the_dezhou_sets_keep_their_quality_beside_the_national_reports(five_engine: Engine, engine: Engine) -> None:
