@@ -32,7 +32,7 @@ _ALL_CJK_WORD = re.compile(r"[\u3400-\u9fff]+")
 GLUE_CHARS = frozenset(w for w in STOPWORDS if len(w) == 1 and w != "市")
 
 AnswerType = Literal["phone", "money", "date", "address", "person", "mine", "list", "purpose", "quantity",
-                     "define", "how", "yesno", "breakdown", "procedure", "criteria", "current", "duration",
+                     "define", "how", "yesno", "breakdown", "procedure", "criteria", "current", "duration", "span",
                      "subsidy", "size", "other"]
 
 #: checked in this order: the first that matches is what the question asks for
@@ -40,7 +40,7 @@ ASK_PATTERNS: tuple[tuple[AnswerType, re.Pattern[str]], ...] = tuple((t, re.comp
     ("phone", r"电话|号码|热线|联系方式|怎么联系|phone|telephone|contact number"),
     ("money", r"多少钱|几块钱|啥价|什么价|(?<!消费)价格|价钱|票价|门票|收费|费用|学费|保教费|花多少|多少元|给多少钱|补贴多少|补助多少|"
               r"补多少|罚多少|罚款|多少补贴|多少补助|投资多少|多少亿|交多少|缴多少|减免多少|[减免]多少钱|"
-              r"[水电气暖]费|物业费|停车费|(一|每)平(米|方米?)给?多少|(?<!consumer )price|cost|fee|"
+              r"[水电气暖]费|物业费|停车费|(一|每)平(米|方米?)给?多少|(?<!consumer )price|cost|fee|dollar|\byuan\b|\brmb\b|"
               r"how much money"),
     ("date", r"什么时候|啥时候|啥时|哪天|几月|几号|何时|哪一天|哪一?年(?![高低多少大小快慢更])|具体时间|什么时间|多久|多长时间|日期|时间表|"
              r"开工时间|通车时间|截止|几点|开门时间|营业时间|when\b|what date|what time|how long|opening hours|\bopen\b"),
@@ -72,7 +72,8 @@ ASK_PATTERNS: tuple[tuple[AnswerType, re.Pattern[str]], ...] = tuple((t, re.comp
               r"^(is|are|will|does|do|can|has)\b"),
     # whether the asker's own village, street or school is included: a report names no such lists (last, so
     # that the question keeps its own type — a yes/no — and only gains this detail)
-    ("mine", r"(轮上|轮到|轮得上|排上|有份)|(俺|我|咱)(们|家)?(这|那)?个?(村|庄|小区|社区|街道|镇|乡|县|区|家门口|片区|"
+    ("mine", r"(轮上|轮到|轮得上|排上|有份)|(哪些|哪几个|哪个)(小区|社区|村庄?|庄|街道|乡镇)|"
+             r"(俺|我|咱)(们|家)?(这|那)?个?([\u4e00-\u9fff]{2}(?=小区|社区|村))?(村|庄|小区|社区|街道|镇|乡|县|区|家门口|片区|"
              r"那条路|那条街).{0,12}([不没吗][？?]?$|能不能|会不会|有没有|在不在|算不算|属不属于|包不包括|修不修|改不改|"
              r"建不建|弄不弄|"
              r"管不管)|(有没有|是不是|会不会|能不能)(在|到|给|轮到)?(俺|我|咱)(们|家)?(这|那)?个?(村|庄|小区|社区|街道|镇|乡|"
@@ -84,9 +85,11 @@ ASK_PATTERNS: tuple[tuple[AnswerType, re.Pattern[str]], ...] = tuple((t, re.comp
                   r"(怎么|如何|咋)(交|缴)(?![通流易付])|how (do|can|could|should) (i|we|one) (apply|register|sign up|enrol|enroll)|application (process|form)"),
     # how long something lasts or takes: a work report dates its meeting, not how many days it sits
     ("duration", r"(?<![前这那近过])(几|多少)天(?![然津])|(几|多少)个月|how many (days|months)"),
+    # how many years a programme runs or a contract binds ("搞几年", "签了几年"): carried by "五年行动"
+    ("span", r"(签|干|搞|用|建|管|持续|期限|合作)了?(几|多少)年(?!级)|how many years"),
     # who qualifies, by what standard, with what title: a work report names programmes, not their rules
     ("criteria", r"(报名|报考|申请|参加|享受|领取|入学|入园|补贴|救助)的?(条件|资格|门槛)|(要|需要|有)(啥|什么|哪些)(条件|资格)|"
-                 r"(条件|资格|门槛)是(啥|什么)|标准(咋|怎么|如何)(算|定)|(补贴|补助|补偿|赔偿|收费)的?标准$|"
+                 r"(条件|资格|门槛)是(啥|什么)|标准(咋|怎么|如何)(算|定)|标准是多少|(多少|几).{0,6}才(算|叫|能算)(?!达标|完成|合格)|(补贴|补助|补偿|赔偿|收费)的?标准$|"
                  r"(有|给)(啥|什么|哪些)(税收|税费)?优惠|(多大|什么)(年龄|岁数)|多大岁数|年龄(限制|要求)|(什么|啥)职务|职务是|"
                  r"(撤并|划分|评定|认定|录取|补贴|补助|收费|分配)的?标准(是|有)?(啥|什么)|标准是(啥|什么)|(享受|申请)(啥|什么|哪些)?优惠|"
                  r"(有|给)(啥|什么)奖励|(怎么|咋|如何)(分配|划分|(分|划)(?=[,，?？]|$))|摇号|eligib|qualif"),
@@ -94,7 +97,7 @@ ASK_PATTERNS: tuple[tuple[AnswerType, re.Pattern[str]], ...] = tuple((t, re.comp
     ("current", r"(现在|目前|眼下|当前)(是|有|已经|已|达到|实际)?多少|已经(达到|完成|建成|有)了?多少|"
                 r"(建|进展|发展|推进|搞)到(什么|啥|哪)(个)?(程度|地步|阶段|一步)|"
                 r"(现在|目前|眼下|当前)[^要将计划,，]{0,6}(多少|几)了|(已经|已)(到|达到)?多少了|"
-                r"(签|签约|落地|引进|招来|建成|完成)了多少"),
+                r"(签|签约|落地|引进|招来|建成|完成)了多少|(进度|进展)(怎么样|咋样|如何|到哪)"),
     # whether something is subsidised at all ("淘汰了给补钱不"): only a sentence naming a subsidy says so
     ("subsidy", r"补钱|给钱|(有|给)(没有)?补贴[吗不没]?|补贴[吗不没]|有没有补贴|给不给补|补不补"),
     # where a site is chosen and how large it is: a work report names projects, not their sites
@@ -106,10 +109,11 @@ ASK_PATTERNS: tuple[tuple[AnswerType, re.Pattern[str]], ...] = tuple((t, re.comp
 ))
 #: what a question may ask that the report may not carry (the partial reply names it)
 DetailType = Literal["phone", "money", "date", "address", "person", "mine", "define", "breakdown", "procedure",
-                     "size", "subsidy", "criteria", "current", "duration", "thing"]
+                     "size", "subsidy", "criteria", "current", "duration", "span", "thing"]
 #: detail types a report may simply not give; when no candidate sentence carries one, the reply is partial
 DETAIL_TYPES: tuple[DetailType, ...] = ("phone", "money", "date", "address", "person", "mine", "define", "breakdown",
-                                        "procedure", "size", "subsidy", "criteria", "current", "duration", "thing")
+                                        "procedure", "size", "subsidy", "criteria", "current", "duration", "span",
+                                        "thing")
 #: what a sentence must contain to carry each detail type
 CARRIES: dict[str, re.Pattern[str]] = {
     "phone": re.compile(r"\d{3,4}-?\d{7,8}|(?<!\d)\d{5}(?!\d)热线|电话"),
@@ -125,6 +129,7 @@ CARRIES: dict[str, re.Pattern[str]] = {
     "subsidy": re.compile(r"补贴|补助|奖补|补偿"),
     "size": re.compile(r"\d+(\.\d+)?\s*(亩|平方米|平方公里|万平方米|公顷)"),
     "duration": re.compile(r"(\d+|[一二三四五六七八九十两]+)(天|个月)(?!津)"),
+    "span": re.compile(r"((?<!\d)\d{1,2}|[一二三四五六七八九十两]+)年(?![级度])"),
     "current": re.compile(r"已经|已达|达到了|实现了|完成了|增长了|下降了|提高了|过去一年|去年"),  # what was reached
     "thing": re.compile(r"(?!)"),  # the asked thing is a word the report never uses (床位, 工资, 车道)
 }
@@ -139,6 +144,7 @@ DETAIL_WORDS: dict[str, str] = {
     "criteria": "具体的条件或标准",
     "current": "目前的实际数字",
     "duration": "具体的时长",
+    "span": "具体的时长",
     "size": "具体的选址或面积",
     "subsidy": "相关的补贴",
     "thing": "您问的具体内容",
@@ -152,10 +158,10 @@ _THING_BEFORE = re.compile(rf"([\u4e00-\u9fff]{{2,}}?)(?:一共|总共|大概|�
                            rf"(?:是)?(?:多少|几)[{_CLASSIFIERS}元人万钱]?$")
 _TIME_WORDS = re.compile(r"今年|明年|去年|每年|每月|一个月|一年|现在|目前|大概|大约")
 #: a question asking what a term is ("“三线一单”是什么", "春笋行动是干啥的")
-_WHAT_IS = re.compile(r"(具体)?(是啥|是什么|是个啥|是干啥的|是干嘛的|是干什么的|是啥玩意儿?|是个什么)$")
+_WHAT_IS = re.compile(r"(具体)?(是啥|是什么|是个啥|是干啥的|是干嘛的|是干什么的|是啥玩意儿?|是个什么)(东西|玩意儿?)?$")
 #: what follows a quoted programme name when its content is asked: a short noun (规划, 工程), then 是啥/有哪些/指什么
 _TERM_ASKED = re.compile(r"^[”\"' ]*(?P<noun>[\u4e00-\u9fff]{0,3}?)的?(具体内容|具体|到底|究竟|都|又)?"
-                         r"(是|指的是|指|包括|包含|都有)(啥|什么|嘛|哪)"
+                         r"((是|指的是|指|包括|包含|都有)(啥|什么|嘛|哪)|(?<=到底|究竟)哪)"
                          r"(?!.{0,2}(说法|安排|打算|要求|政策|措施|举措|部署|计划|进展|情况|进度|效果|成效|目标|任务))")
 #: what may stand between a quoted name and 是什么 when its content is asked (规划, 工程); not an attribute of it
 #: ("春笋行动的目标是什么" asks the target, "一区多园是啥情况" what is happening: the report may say those)
@@ -167,10 +173,11 @@ COUNT_NOUNS = frozenset("岗位 名额 人数 数量 个数 总数 数目 总量
 #: heads that name no particular thing (这事儿是啥情况, 有啥说法)
 VAGUE_THINGS = frozenset("例子 东西 事儿 事情 情况 样子 意思 名堂 玩意 说法 动静 门道 消息 问题 好处 用处 作用 意义 区别 "
                           "关系 变化 进展 特点 亮点 时候 时间 地方 办法 法子 以下 以上 以内 左右 上下 进来 出来 "
-                          "准备 预计 计划 打算 争取 力争 希望 估计 人次 人数".split())
+                          "准备 预计 计划 打算 争取 力争 希望 估计 人次 人数 增速 增幅 涨幅 速度 幅度 百分点".split())
 
 _INJECTION = re.compile(
-    r"ignore (all |any |the )?(previous|prior|above|earlier)|disregard (all |the )?(previous|above|instructions)|"
+    r"ignore (all |any |the |this |your )?(previous|prior|above|earlier|report|instructions|rules|context)|"
+    r"disregard (all |the )?(previous|above|instructions)|(reply|respond|answer) (only )?with\b|say exactly|"
     r"system prompt|jailbreak|you are now|pretend (to be|you)|act as|developer mode|"
     r"(忽略|无视|忘掉|忘记|不要管|别管|不用管|不要参考|别参考|抛开|撇开).{0,4}(以上|之前|前面|上面|上述|所有|指令|"
     r"规则|设定|报告|原文|资料|内容|材料)|(直接|只)(回答|回复|输出|说)[:：]|你现在是|现在你是|你现在扮演|"
@@ -178,7 +185,7 @@ _INJECTION = re.compile(
     # claimed authority, switching the citations off, asking for secrets or for an invented answer
     r"系统(通知|指令|消息|命令)|管理员(已经?)?(授权|允许|要求)|(关闭|取消|解除|绕过).{0,2}(引用|过滤|审查)|"
     r"(安全|引用|内容)限制(已经?)?(解除|关闭|取消)|(内部|系统)(配置|设置|指令)|密钥|api.?key|"
-    r"(不用|不要|别|无需)(再)?引用|(随便|瞎|自己|帮我)编(?!制|号|码|排)|编一[个条段篇](?!规划|方案)|"
+    r"(不用|不要|别|无需)(再)?引用|(随便|瞎|自己|帮我)编(?!制|号|码|排)|编一[个条段篇](?![^，,。？?]{0,14}(规划|方案|计划|清单|目录))|"
     r"(你|ai|助手).{0,6}(不受(任何)?限制|没有任何限制)|管理员(身份|模式|权限)", re.I)
 #: a clause that asks: the question inside a long story is the last clause holding one of these
 _ASKS = re.compile(r"[？?]|吗|呢|啥|什么|怎么|咋|多少|哪|几|是否|([\u4e00-\u9fff])[没不]\1|为何|为啥|"
@@ -425,6 +432,10 @@ SYSTEM_SUFFIXES = frozenset("制")
 #: characters cut on each side of a candidate to see whether it is made of whole report words
 ABBREVIATION_CONTEXT = 8
 _NUMERAL_CHARS = frozenset("零一二三四五六七八九十两百千万亿第")
+#: characters read after a candidate's start per character of a shortening by initials
+INITIALS_SPAN = 6
+#: the longest word a shortening by initials stands for a character of (固定资产 → 固; not 中药控股集团 → 中)
+INITIALS_WORD_MAX = 4
 
 
 class AbbreviationBridge:
@@ -468,9 +479,39 @@ class AbbreviationBridge:
                         whole.add(piece)  # one occurrence made of whole words is enough
                 if len(whole) > 1:
                     break
+            if not whole and self._frequency(w) == 0:
+                whole = self._initials(w)  # "固投", "社零": the first characters of the report's words
             if len(whole) == 1:
                 found.append((typed, whole.pop()))
         return tuple(found)
+
+    def _initials(self, w: str) -> set[str]:
+        """The report's runs of consecutive words whose first characters are ``w``'s (固投 → 固定资产投资); stops at
+        the second different run (then none is meant)."""
+        runs: set[str] = set()
+        for i in _starts(self.corpus, w[0]):
+            left = max(0, i - ABBREVIATION_CONTEXT)
+            words, pos = [], left
+            for word in self._cut(self.corpus[left:i + INITIALS_SPAN * len(w)]):
+                if pos >= i:
+                    words.append(word)
+                pos += len(word)
+            if not words or words[0][0] != w[0] or pos - sum(map(len, words)) != i:
+                continue  # no report word starts here
+            run, want = [], iter(w)
+            char = next(want)
+            for word in words:
+                if not (2 <= len(word) <= INITIALS_WORD_MAX and _CJK_RUN.fullmatch(word)) or word[0] != char:
+                    break
+                run.append(word)
+                char = next(want, "")
+                if not char:
+                    break
+            if not char:
+                runs.add("".join(run))
+                if len(runs) > 1:
+                    return set()
+        return runs
 
 
 def _starts(text: str, char: str) -> Iterable[int]:
@@ -546,7 +587,7 @@ class Reader:
         head = words[-1][-2:]
         if head in COUNT_NOUNS and any(len(w) >= 2 and w in self.corpus for w in words[:-1]):
             return False  # "多少就业岗位": a count of what the report names (就业)
-        return not (head in self.corpus or head in VAGUE_THINGS or head in STOPWORDS or head in FRAME_WORDS
+        return not (head in self.corpus or head in VAGUE_THINGS or words[-1] in VAGUE_THINGS or head in STOPWORDS or head in FRAME_WORDS
                     or any(c in GLUE_CHARS or c in "不没" for c in head) or any(head in typed for typed, _ in bridged)
                     or self.bridge.sounds_known(head))  # 目表 is a misheard 目标
 
