@@ -24,7 +24,8 @@ from .index import Index, IndexNotReady, build_index, build_lock, check_index, f
 from .answer import relative_years, years_asked
 from .model import ModelError, ModelSpec, resolve_model
 from .passages import document_place, document_year
-from .question import DETAIL_TYPES, GLUE_CHARS, VAGUE_THINGS, Reader, Reading, detail_spans, split_unknown, without
+from .question import (DETAIL_TYPES, GLUE_CHARS, VAGUE_THINGS, Reader, Reading, answer_type, detail_spans,
+                       split_unknown, without)
 from .related import Outline as TopicOutline
 from .retrieve import Query, covers, in_section, nearest, retrieve
 from .settings import Settings, get_settings
@@ -50,6 +51,8 @@ _SECTION_ASKED = re.compile(r"(属于|归到|归于|归|算|放在)(报告|政�
 #: a question typed with its question mark (normalising strips it; a story's last clause then asks)
 _ASKED_AT_END = re.compile(r"[？?]\s*$")
 #: words that point back at the previous answer ("这样做", "那些", "具体")
+#: a conversation about what the home city does with other places ("德州怎么对接京津冀", "跟北京咋合作")
+_WITH_OTHERS = re.compile(r"对接|合作|融入|同城|协同|一体化|联通|互联互通|接轨")
 _ANAPHORA = re.compile(r"这|那样|那个|那些|它|其中|其|此|具体|还有")
 #: single-character stopwords (要, 能, 的…): stripped from the edges of a follow-up's unknown words
 _FUNCTION_CHARS = "".join(sorted(GLUE_CHARS))
@@ -448,6 +451,11 @@ class Engine:
             found = about_last(self._last_answer(anchor, section=section, doc=doc, year=year))
             if found is not None:
                 return replace(found, related=self._related(found), timings={"total": time.perf_counter() - t0})
+        if earlier and reading.other_places and reading.asks == "other" and len(text) <= FOLLOW_UP_MAX_CHARS \
+                and not reading.home_named and not [w for w in _checkable(self._own_words(text)) if w not in reading.other_places] \
+                and _WITH_OTHERS.search(normalize(self._topic(earlier))):
+            # "那济南那边呢？" (nothing but the place) after "德州怎么对接京津冀": the home city's relation with it
+            reading = self.reader.with_home(text)
         # the report(s) the question's place and year point at; a filter given by the caller wins
         scope = self._scope(reading, conversation=bool(earlier)) if rows is None else Scope((rows,), None, None)
         if scope.reviewed:
@@ -770,7 +778,9 @@ class Engine:
             return False
         own = self._own_words(text)
         return bool(_ANAPHORA.search(text) or not own or _FOLLOW_UP_START.search(text)
-                    or _FOLLOW_UP_END.search(text) or len(text) <= FOLLOW_UP_BARE_CHARS)
+                    or _FOLLOW_UP_END.search(text) or len(text) <= FOLLOW_UP_BARE_CHARS
+                    # "合作了要弄成个啥": what for, of one word the conversation spoke of
+                    or (len(own) == 1 and answer_type(text) == "purpose"))
 
     def _own_words(self, text: str) -> list[str]:
         """A follow-up's own topic words: not the anaphora and question words ("这样", "具体", "多少"), and

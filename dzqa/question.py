@@ -53,7 +53,7 @@ ASK_PATTERNS: tuple[tuple[AnswerType, re.Pattern[str]], ...] = tuple((t, re.comp
     ("person", r"负责人|谁负责|是谁|哪位|谁来|谁作|谁做|谁是|归谁|谁管(?!护)|哪个部门|哪个单位负责|找谁|向谁|"
                r"(?<=局长|市长|县长|区长|镇长|村长|校长|院长|书记|主任|老板)(叫|是)(啥|什么)|姓什么|who\b"),
     ("purpose", r"为什么|为啥|为何|为嘛|为了啥|为了什么|为了干(嘛|啥|什么)|为的是|干啥用|干什么用|(?<!项)目的|意义何在|有啥用|有什么用|图啥|图的是|图什么|"
-                r"想达到|达到什么效果|what for|why\b|purpose|aim\b|(干成|做成|办成|搞成)(啥|什么|个啥)|(倒逼|带动)(啥|什么)|"
+                r"想达到|达到什么效果|what for|why\b|purpose|aim\b|(干成|做成|办成|搞成|弄成|变成)(个)?(啥|什么)|(倒逼|带动)(啥|什么)|"
                 r"(打造|建设|建)成(啥|什么)|成为(啥|什么)|要打造(啥|什么)|定位是(啥|什么)|^(那|那么)?(它的|这个的|其)?目标是(啥|什么)$|(做到|实现)(啥|什么)(样|程度)?$"),
     ("list", r"哪些|哪几|有哪|都有啥|都有什么|包括什么|包括啥|包括哪|包含|哪([二三四五六七八九十两][一二三四五六七八九十]*|\d+)"
              r"(个|项|条|大|类|件|样|种|块|所|家|座|处|方面|区)|(名单|清单)(是|有|包括|都)?(啥|什么|哪)|(有|给).{0,2}(名单|清单)|(名单|清单).{0,4}(给|发|列|提供)|列(个|一个|出)?(清单|名单)|(清单|名单)有(吗|没有)|"
@@ -585,8 +585,8 @@ class Reader:
         if not words or len(words[-1]) < 2:  # "项目各有多少个": the word before the verb is no thing
             return False
         head = words[-1][-2:]
-        if head in COUNT_NOUNS and any(len(w) >= 2 and w in self.corpus for w in words[:-1]):
-            return False  # "多少就业岗位": a count of what the report names (就业)
+        if head in COUNT_NOUNS and any(len(w) >= 2 and w in self.corpus for w in words[:-1] + self._cut(clause[:m.start()])):
+            return False  # "多少就业岗位", "能新增多少岗位": a count of what the report names (就业, 新增)
         return not (head in self.corpus or head in VAGUE_THINGS or words[-1] in VAGUE_THINGS or head in STOPWORDS or head in FRAME_WORDS
                     or any(c in GLUE_CHARS or c in "不没" for c in head) or any(head in typed for typed, _ in bridged)
                     or self.bridge.sounds_known(head))  # 目表 is a misheard 目标
@@ -642,6 +642,12 @@ class Reader:
             if _SHORT_PLACE_END.match(core[at:]):
                 return True
         return False
+
+    def with_home(self, text: str, *, asked_at_end: bool = False) -> Reading:
+        """``text`` read as naming its places beside the home city ("那济南那边呢？" after a question on what Dezhou
+        does with Beijing: Dezhou's relation with 济南, the report's 省会)."""
+        city = min(self._city, key=len, default="")
+        return self.read(f"{city}和{text}" if city else text, asked_at_end=asked_at_end)
 
     def read(self, text: str, *, asked_at_end: bool = False) -> Reading:
         """``text`` is already normalised (:func:`dzqa.text.normalize`); ``asked_at_end``: what the user typed ended

@@ -267,6 +267,20 @@ def test_a_follow_up_whose_words_the_quote_lacks_is_asked_on_its_own(engine: Eng
     assert "全面深化农村各项改革" in a.text and "脱贫攻坚成果" not in a.text
 
 
+def test_follow_ups_on_a_purpose_a_place_beside_the_city_and_a_count(engine: Engine) -> None:
+    """"合作了要弄成个啥" asks what the cooperation just named is for; "那济南那边呢" after Dezhou's links with Beijing
+    asks about the link with 济南 (the report's 省会), while "济南今年GDP目标是多少" there asks about 济南 itself; "能新增多少
+    岗位" counts what the topic names."""
+    a = engine.ask("合作了要弄成个啥", history=["钟南山跟咱德州有啥关系"])
+    assert "全国首个院感防控体系建设示范区" in a.text
+    b = engine.ask("那济南那边呢？", history=["德州怎么对接京津冀", "跟北京具体咋合作"])
+    assert b.kind == "answer" and "省德同城发展" in b.text
+    c = engine.ask("济南今年GDP目标是多少？", history=["德州跟济南要同城吗？", "为什么？"])
+    assert c.kind == "partial"
+    d = engine.ask("能新增多少岗位", history=["今年找工作市里有啥新办法"])
+    assert d.kind == "answer" and "城镇新增就业5.1万人" in d.text
+
+
 def test_more_details_a_work_report_does_not_give(engine: Engine) -> None:
     """A site's size, fees and exemptions, how a standard is set, what has been signed so far, a list asked for."""
     cases = {"城市体育会客厅选址定了没？占地多大": "size", "水费会不会涨，涨多少": "money",
