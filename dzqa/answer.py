@@ -26,7 +26,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from .index import Index
-from .passages import LEAD_MAX, Unit, heading_id, quote
+from .passages import LEAD_MAX, Unit, delivery_marks, heading_id, quote
 from .question import DETAIL_WORDS, Reading, carries
 from .retrieve import Query, Retrieval
 from .text import match, years
@@ -219,17 +219,6 @@ class Outline:
     report_years: frozenset[str]
     #: per document, what its sidecar says of the delivery (speaker, occasion, date as the text writes it)
     delivery: dict[str, tuple[str, ...]] = field(default_factory=dict)
-
-
-def delivery_marks(meta: dict[str, Any]) -> tuple[str, ...]:
-    """The strings a report's own text uses for its delivery, from its sidecar: the speaker, the occasion and
-    the date as Chinese writes it ("2021-01-23" → 2021年1月23日, 1月23日)."""
-    marks = [str(meta[k]) for k in ("speaker", "occasion") if isinstance(meta.get(k), str) and meta[k].strip()]
-    m = re.fullmatch(r"(\d{4})-(\d{1,2})-(\d{1,2})", str(meta.get("date", "")))
-    if m:
-        day = f"{int(m.group(2))}月{int(m.group(3))}日"
-        marks += [f"{m.group(1)}年{day}", day]
-    return tuple(marks)
 
 
 def compose(question: str, reading: Reading, query: Query, retrieval: Retrieval, index: Index,

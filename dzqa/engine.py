@@ -242,6 +242,11 @@ class Engine:
             report_years=frozenset(str(d.meta["year"]) for d in docs if d.meta.get("year")) or index.years,
             delivery={d.id: answer_mod.delivery_marks(d.meta) for d in docs})
         self._documents = tuple(_scoped(d, index) for d in docs)
+        # the heading of an unnumbered section (a national report's lines naming its delivery) answers questions
+        # about the report itself only: its date would otherwise match every question naming that year
+        numbered = {sec.id for sec in corpus.sections if sec.number is not None}
+        self._unsearched = frozenset(i for i, p in enumerate(index.passages)
+                                     if p.citation.paragraph_number == 0 and p.citation.section_id not in numbered)
         self._place_names = place_names([d.place for d in self._documents], home)
         corpus_text = " ".join(p.text for p in index.passages).lower()
         self.reader = reader or Reader(list(index.vocab) + list(index.terms), corpus_text, home, tokenizer.cut,
@@ -399,11 +404,11 @@ class Engine:
         # the reports the question's place and year point at come first (the home city's without a place);
         # the rest of the corpus fills the list
         scopes = (rows,) if rows is not None else self._scope(reading).rows
-        r = retrieve(self.index, query, k, self.settings.rrf_k, rows=scopes[0])
+        r = retrieve(self.index, query, k, self.settings.rrf_k, rows=scopes[0], exclude=self._unsearched)
         for wider in scopes[1:]:
             if len(r.hits) >= k:
                 break
-            more = retrieve(self.index, query, k, self.settings.rrf_k, rows=wider)
+            more = retrieve(self.index, query, k, self.settings.rrf_k, rows=wider, exclude=self._unsearched)
             seen = {h.passage.id for h in r.hits}
             r = replace(r, hits=r.hits + tuple(h for h in more.hits if h.passage.id not in seen)[:k - len(r.hits)])
         sig = answer_mod.signals(r, query, self.index, self.relevance.probe if self.relevance is not None else None)
@@ -542,8 +547,8 @@ class Engine:
         """The home city's answer (a partial naming the year it has no report of) instead of another place's,
         when the years asked sent the question away yet the home city's reports cover it clearly better
         ("2022年计划新建几所公办幼儿园": Dezhou's kindergartens, not the national report's 2022 headings)."""
-        if scope.home is None:
-            return result
+        if scope.home is None or (result.kind != "refusal" and not result.signals):
+            return result  # no retrieval to weigh: the report's own outline or delivery answered ("2022年的报告谁作的")
         rows, missing, have = scope.home
         home = self._answer(question, reading, reading.search_text, rows=rows, missing_years=missing,
                             have_years=have)
@@ -748,7 +753,7 @@ class Engine:
         ``min_relevance`` overrides the setting (a wider scope's stricter threshold)."""
         s = self.settings
         query, encode = self.prepare(search_text, reading.bridged_words)
-        r = retrieve(self.index, query, s.top_k, s.rrf_k, rows=rows)
+        r = retrieve(self.index, query, s.top_k, s.rrf_k, rows=rows, exclude=self._unsearched)
         if hits is not None:
             r = replace(r, hits=hits)
         t1 = time.perf_counter()

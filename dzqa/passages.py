@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Any, Iterable
 
 from .corpus import Corpus
 from .types import Citation, Passage
@@ -49,19 +49,22 @@ def make_passages(corpus: Corpus, chunk_size: int, max_chars: int) -> list[Passa
         doc = report.document
         sections = {s.key: s for s in report.sections}
         year, place = document_year(doc.meta), document_place(doc.meta)
+        marks = delivery_marks(doc.meta)
         headed: set[str] = set()
         for para in report.paragraphs:
-            if para.section_key not in headed and sections[para.section_key].number is not None:
+            section = sections[para.section_key]
+            if para.section_key not in headed and (section.number is not None or (
+                    marks and any(m in section.heading for m in marks))):
                 # a numbered section's heading is a passage of its own (paragraph 0): questions ask about it
-                # ("第七部分讲什么", "哪八个方面"), and it is quoted verbatim like any other sentence
+                # ("第七部分讲什么", "哪八个方面"), and it is quoted verbatim like any other sentence; so is an
+                # unnumbered one naming the report's delivery (the national reports' "——2022年3月5日在第十三届全国
+                # 人民代表大会第五次会议上 · 国务院总理　李克强": who delivered it, when, where)
                 headed.add(para.section_key)
-                section = sections[para.section_key]
                 cit = Citation(doc_id=doc.id, doc_title=doc.title, section_id=section.id, section=section.label,
                                paragraph_id=heading_id(section.id), paragraph_number=0, start=0,
                                end=len(section.heading), year=year, place=place)
                 out.append(Passage(id=heading_id(section.id), text=section.heading, context=section.label,
                                    citation=cit))
-            section = sections[para.section_key]
             text = para.text
             pieces = [text] if len(text) <= chunk_size else splitter.split_text(text)
             spans = _spans(text, pieces)
@@ -143,3 +146,14 @@ def split_units(passage_index: int, text: str) -> list[Unit]:
 def quote(unit_text: str) -> str:
     """The unit as quoted in an answer: verbatim, without a dangling comma or colon."""
     return unit_text.strip().rstrip(",，、:：")
+
+
+def delivery_marks(meta: dict[str, Any]) -> tuple[str, ...]:
+    """The strings a report's own text uses for its delivery, from its sidecar: the speaker, the occasion and
+    the date as Chinese writes it ("2021-01-23" → 2021年1月23日, 1月23日)."""
+    marks = [str(meta[k]) for k in ("speaker", "occasion") if isinstance(meta.get(k), str) and meta[k].strip()]
+    m = re.fullmatch(r"(\d{4})-(\d{1,2})-(\d{1,2})", str(meta.get("date", "")))
+    if m:
+        day = f"{int(m.group(2))}月{int(m.group(3))}日"
+        marks += [f"{m.group(1)}年{day}", day]
+    return tuple(marks)

@@ -43,10 +43,10 @@ class Retrieval:
 
 
 def retrieve(index: Index, query: Query, k: int, rrf_k: int, *, section: str | None = None,
-             rows: Collection[int] | None = None) -> Retrieval:
+             rows: Collection[int] | None = None, exclude: Collection[int] = ()) -> Retrieval:
     """Top ``k`` passages for ``query``; ``rows``: only these passage rows (a document, year or section filter,
     see :meth:`dzqa.engine.Engine.filter_rows`); ``section``: only one section id such as ``2021/s6`` and its
-    subsections."""
+    subsections; ``exclude``: rows never returned (passages only a question about the report itself reads)."""
     if section:
         inside = frozenset(i for i, p in enumerate(index.passages) if in_section(p.citation.section_id, section))
         rows = inside if rows is None else inside & frozenset(rows)
@@ -69,6 +69,10 @@ def retrieve(index: Index, query: Query, k: int, rrf_k: int, *, section: str | N
         keyword_scores = {i: float(bm[i]) for i in keyword_ids}
     t2 = time.perf_counter()
 
+    if exclude:
+        dense_ids = [i for i in dense_ids if i not in exclude]
+        keyword_ids = [i for i in keyword_ids if i not in exclude]
+        keyword_scores = {i: keyword_scores[i] for i in keyword_ids}
     fused: dict[int, float] = {}
     for ranked in (dense_ids, keyword_ids):
         for rank, i in enumerate(ranked, start=1):
