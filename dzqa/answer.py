@@ -903,15 +903,19 @@ def _joined(parts: Sequence[AnswerPart]) -> str:
 def _label_documents(parts: list[AnswerPart], cited: list[Hit], outline: Outline, *,
                      every: bool = False) -> list[AnswerPart]:
     """Parts from another document than the first part's say which report they quote (``every``: each part
-    opening a document's quotes says it, the first too: a comparison of years)."""
+    opening a document's quotes says it, the first too: a comparison of years). The first part says it too when
+    it is not the home city's (a national report's answer to a question that named no place)."""
     if not parts:
         return parts
-    first = None if every else cited[parts[0].citation - 1].passage.citation.doc_id
+    lead = cited[parts[0].citation - 1].passage.citation
+    away = bool(outline.home and lead.place and outline.home not in lead.place and lead.place not in outline.home)
+    first = None if every or away else lead.doc_id
     out = []
     previous = None
     for p in parts:
         doc = cited[p.citation - 1].passage.citation.doc_id
-        label = f"《{outline.titles.get(doc, doc)}》：" if doc != first and (not every or doc != previous) else ""
+        once = every or away  # each report named where its quotes begin
+        label = f"《{outline.titles.get(doc, doc)}》：" if doc != first and (not once or doc != previous) else ""
         out.append(AnswerPart(p.text, p.citation, label))
         previous = doc
     return out

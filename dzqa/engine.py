@@ -242,6 +242,7 @@ class Engine:
             report_years=frozenset(str(d.meta["year"]) for d in docs if d.meta.get("year")) or index.years,
             delivery={d.id: answer_mod.delivery_marks(d.meta) for d in docs})
         self._documents = tuple(_scoped(d, index) for d in docs)
+        self._texts: dict[frozenset[str], str] = {}  # the text of each set of reports a scope reads (_within)
         # the heading of an unnumbered section (a national report's lines naming its delivery) answers questions
         # about the report itself only: its date would otherwise match every question naming that year
         numbered = {sec.id for sec in corpus.sections if sec.number is not None}
@@ -478,7 +479,9 @@ class Engine:
                                      answer_mod.combine(question, answered, self.outline, s.max_answer_units))
                 return replace(both, related=self._related(both), timings={"total": time.perf_counter() - t0})
         result = None
+        as_read = reading
         for tried, attempt in enumerate(scope.rows):
+            reading = self._within(as_read, attempt)
             years: dict[str, Any] = dict(missing_years=scope.missing, have_years=scope.have,
                                          min_relevance=s.wider_min_relevance if tried else s.min_relevance)
             nth = answer_mod.nth_section(question, reading, self.index, self.outline,
@@ -542,6 +545,20 @@ class Engine:
                                            pointed=pointed) or result
         timings = {**result.timings, "total": time.perf_counter() - t0}
         return replace(result, related=self._related(result), timings=timings)
+
+    def _within(self, reading: Reading, rows: frozenset[int] | None) -> Reading:
+        """The reading as the reports of ``rows`` see it: a thing they never name is a detail they lack, though
+        another report of the corpus names it."""
+        if rows is None:
+            return reading
+        docs = frozenset(d.id for d in self._documents if d.rows <= rows)
+        if len(docs) == len(self._documents):
+            return reading
+        text = self._texts.get(docs)
+        if text is None:
+            text = self._texts[docs] = " ".join(self.index.passages[r].text for d in self._documents
+                                                if d.id in docs for r in sorted(d.rows)).lower()
+        return self.reader.within(reading, text)
 
     def _or_home(self, question: str, reading: Reading, scope: Scope, result: Answer) -> Answer:
         """The home city's answer (a partial naming the year it has no report of) instead of another place's,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 from collections import Counter
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -82,7 +83,7 @@ ASK_PATTERNS: tuple[tuple[AnswerType, re.Pattern[str]], ...] = tuple((t, re.comp
     ("procedure", r"(怎么|如何|咋|怎样|去哪|到哪|在哪)(样)?(才能|可以|能)?(报名|申请|办理|预约|缴费|交费|申报|登记|领取|"
                   r"报考|参保|开户|挂号)|(报名|申请|办理|申报|报考)(的)?(方式|流程|程序|手续|材料|渠道|入口|网址)|"
                   r"(需要|要)(带|准备|交)?(什么|啥|哪些)(材料|手续|证件)|"
-                  r"(怎么|如何|咋)(交|缴)(?![通流易付])|how (do|can|could|should) (i|we|one) (apply|register|sign up|enrol|enroll)|application (process|form)"),
+                  r"(怎么|如何|咋)(交|缴)(?![通流易付])|(报名|申请|办理|备案|登记|预约|缴费)[^，,。？?]{0,8}(怎么|咋|如何)(办|弄|操作)$|how (do|can|could|should) (i|we|one) (apply|register|sign up|enrol|enroll)|application (process|form)"),
     # how long something lasts or takes: a work report dates its meeting, not how many days it sits
     ("duration", r"(?<![前这那近过])(几|多少)天(?![然津])|(几|多少)个月|how many (days|months)"),
     # how many years a programme runs or a contract binds ("搞几年", "签了几年"): carried by "五年行动"
@@ -390,9 +391,10 @@ class SoundBridge:
             if 2 <= len(word) <= 4 and _CJK_RUN.fullmatch(word):
                 self.by_sound.setdefault(tuple(lazy_pinyin(word)), word)
 
-    def sounds_known(self, word: str) -> bool:
-        """Whether a report word sounds like ``word``."""
-        return tuple(self._pinyin(word)) in self.by_sound
+    def sounds_known(self, word: str, within: str | None = None) -> bool:
+        """Whether a report word sounds like ``word`` (``within``: one that occurs in this text)."""
+        words = self.by_sound.get(tuple(self._pinyin(word)), ())
+        return bool(words) if within is None else any(w in within for w in words)
 
     def __call__(self, text: str) -> tuple[tuple[str, str], ...]:
         found: list[tuple[str, str]] = []
@@ -566,15 +568,25 @@ class Reader:
         (教师) stands alone."""
         return self._topical(clause) or bool(self.synonyms(clause))
 
-    def _unknown_thing(self, core: str, bridged: Sequence[tuple[str, str]]) -> bool:
+    def within(self, reading: Reading, text: str) -> Reading:
+        """The reading as the reports whose (lowercased) ``text`` answer it see it: a thing those reports never
+        name is a detail they lack ("个人缴费比例是多少" of a city's report, though a national report of the corpus
+        says 缴费比例)."""
+        if reading.details or reading.asks not in ("quantity", "other") \
+                or not self._unknown_thing(reading.core, reading.bridged, text):
+            return reading
+        return dataclasses.replace(reading, details=("thing",))
+
+    def _unknown_thing(self, core: str, bridged: Sequence[tuple[str, str]], corpus: str | None = None) -> bool:
         """Whether the question asks the amount or kind of a thing the report never names ("妇女儿童医院有多少张
-        床位", "教师工资涨多少"): no sentence can carry it. A word bridged onto a report word is named."""
+        床位", "教师工资涨多少"): no sentence can carry it. A word bridged onto a report word is named. ``corpus``:
+        the text of the reports asked, when not the whole corpus."""
         # the last clause, and any asking 多少 ("项目要招多少工人，工资多少？": 工人; not a story's "那几亩麦子")
         clauses = [c for c in re.split(r"[,，;；？?]", core) if c.strip()]
-        return any(self._unknown_thing_in(_TIME_WORDS.sub("", clause.rstrip("？?！!。. 呢啊呀吗嘛啦了")), bridged)
+        return any(self._unknown_thing_in(_TIME_WORDS.sub("", clause.rstrip("？?！!。. 呢啊呀吗嘛啦了")), bridged, corpus)
                    for i, clause in enumerate(clauses) if i == len(clauses) - 1 or "多少" in clause)
 
-    def _unknown_thing_in(self, clause: str, bridged: Sequence[tuple[str, str]]) -> bool:
+    def _unknown_thing_in(self, clause: str, bridged: Sequence[tuple[str, str]], within: str | None = None) -> bool:
         after = _THING_AFTER.search(clause)
         if after is not None and after.group(1) == "人":
             return False  # "有多少人受益": what follows a count of people is what they do
@@ -585,11 +597,12 @@ class Reader:
         if not words or len(words[-1]) < 2:  # "项目各有多少个": the word before the verb is no thing
             return False
         head = words[-1][-2:]
-        if head in COUNT_NOUNS and any(len(w) >= 2 and w in self.corpus for w in words[:-1] + self._cut(clause[:m.start()])):
+        corpus = self.corpus if within is None else within
+        if head in COUNT_NOUNS and any(len(w) >= 2 and w in corpus for w in words[:-1] + self._cut(clause[:m.start()])):
             return False  # "多少就业岗位", "能新增多少岗位": a count of what the report names (就业, 新增)
-        return not (head in self.corpus or head in VAGUE_THINGS or words[-1] in VAGUE_THINGS or head in STOPWORDS or head in FRAME_WORDS
+        return not (head in corpus or head in VAGUE_THINGS or words[-1] in VAGUE_THINGS or head in STOPWORDS or head in FRAME_WORDS
                     or any(c in GLUE_CHARS or c in "不没" for c in head) or any(head in typed for typed, _ in bridged)
-                    or self.bridge.sounds_known(head))  # 目表 is a misheard 目标
+                    or self.bridge.sounds_known(head, within))  # 目表 is a misheard 目标
 
     def _asking(self, core: str, details: Sequence[str]) -> tuple[str, ...]:
         """The words of ``core`` that ask for its details, when the rest names a report topic by the report's own
