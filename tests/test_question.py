@@ -142,6 +142,7 @@ def test_details_a_work_report_does_not_give(engine: Engine) -> None:
     assert "thing" not in details("固定资产投资增长目标定了几个百分点")
     assert "thing" not in details("规模以上工业增加值今年预期增速是多少")
     assert "procedure" in details("医保异地就医备案在手机上怎么办") and not details("企业招工难怎么办")
+    assert engine.read("“四个始终”里除了强化政治统领，另外三个是啥").asks == "list"
     assert engine.ask("农村人居环境整治提升行动搞几年").kind == "answer"
     a = engine.ask("招聘教师怎么报名？")
     assert a.kind == "partial" and a.preface == "报告没有提到具体的办理方式。报告中相关的内容是：" and "1500" in a.text
