@@ -674,6 +674,9 @@ _ABOUT_REPORT = re.compile(
 _ENDING = re.compile(
     r"结束语|结语|结尾|收尾|末尾|最后一段|(报告|讲话)(的)?最后(一部分|部分)?(是)?(说|讲|写|号召|呼吁|怎么|咋|提)|"
     r"最后(是)?(怎么|咋|如何)?(号召|呼吁)|\b(how does|how did)\b.{0,30}\bend\b|\b(conclu(des|sion)|closing words)\b")
+#: words only a report's (or a speech's) edge has; others (收尾, 开头, 最后) need the report named before them
+_OWN_EDGE = re.compile(r"结束语|结语|开场白|开篇")
+_THE_REPORT = re.compile(r"报告|讲话|全文|\b(report|speech)\b")
 #: a question about how the report opens ("开头第一句话说的什么", "报告开篇讲了啥")
 _OPENING = re.compile(r"(报告|讲话)?(的)?(开头|开篇|开场白|第一句话?|一开始)(是)?(第一句话?)?")
 _ASKING_CHARS = re.compile(r"[的了是啥什么呢吗嘛怎么样咋如何说讲写内容都些哪\s?？!！。.,，]|\b(the|report|speech|it)\b")
@@ -695,7 +698,9 @@ def about_report(question: str, reading: Reading, index: Index, outline: Outline
         and len(reading.text) <= FOLLOW_UP_DETAIL_CHARS and _ABOUT_REPORT.search(topic) is not None
     # how the report ends or opens, not a topic of its last part ("报告最后讲外交时提了哪些倡议": retrieval answers that)
     end = next((edge for edge, pattern in ((-1, _ENDING), (0, _OPENING)) if (m := pattern.search(reading.text))
-                and len(_ASKING_CHARS.sub("", reading.text[m.end():])) <= 2), None)
+                and len(_ASKING_CHARS.sub("", reading.text[m.end():])) <= 2
+                # 收尾, 开头 of a project ("这个项目啥时候收尾") unless the report is named or the word is its own
+                and (_OWN_EDGE.search(m.group(0)) or _THE_REPORT.search(reading.text[:m.end()]))), None)
     if not (_ABOUT_REPORT.search(reading.text) or follows or end is not None) or reading.injection:
         return None
     doc = next(iter(_documents(index, rows)), None)

@@ -50,9 +50,9 @@ _SECTION_ASKED = re.compile(r"(属于|归到|归于|归|算|放在)(报告|政�
                             r"哪个领域|什么部分|什么方面)(的?工作|的?内容)?|(这|那)(一?部分|一?块|个部分)的?(标题|题目)|标题(是|叫)(啥|什么)")
 #: a question typed with its question mark (normalising strips it; a story's last clause then asks)
 _ASKED_AT_END = re.compile(r"[？?]\s*$")
-#: words that point back at the previous answer ("这样做", "那些", "具体")
 #: a conversation about what the home city does with other places ("德州怎么对接京津冀", "跟北京咋合作")
 _WITH_OTHERS = re.compile(r"对接|合作|融入|同城|协同|一体化|联通|互联互通|接轨")
+#: words that point back at the previous answer ("这样做", "那些", "具体")
 _ANAPHORA = re.compile(r"这|那样|那个|那些|它|其中|其|此|具体|还有")
 #: single-character stopwords (要, 能, 的…): stripped from the edges of a follow-up's unknown words
 _FUNCTION_CHARS = "".join(sorted(GLUE_CHARS))
@@ -119,8 +119,9 @@ class Scope:
     unplaced: bool = False
     #: the rows of each asked year's report when two or more reports answer the years asked (a comparison)
     split: tuple[frozenset[int], ...] = ()
-    #: the scope before the widest holds the newest report of each place (no year asked)
-    newest_first: bool = False
+    #: the newest report of each place, tried before every report when the leading ones answer weakly (no year
+    #: or place asked)
+    newest: frozenset[int] | None = None
     #: what an asked year achieved is read in the next year's report, which reviews it
     reviewed: bool = False
     #: the question asks of a year (named or relative)
@@ -139,11 +140,11 @@ NATIONAL = r"全国|国务院|我国|中央|^国家|国家(?=今年|去年|前�
 #: words asking what a year achieved rather than planned
 _RESULTS = re.compile(r"实际|到底|结果|成绩|回顾|actual|achieved")
 #: … and of a single year (with two, "2021年和2024年比涨了多少" compares what each planned)
-_RESULTS_ONE = re.compile(r"完成了|实现了|达到了|增长了|涨了|了多少|了吗|did\b|grew")
+_RESULTS_ONE = re.compile(r"完成了|实现了|达到了|增长了|涨了|了多少|did\b|grew")
 #: a year naming the report itself ("2023年的政府工作报告", "2024年国务院报告")
 _NAMES_REPORT = re.compile(r"(\d{4}|[去前今]年)年?的?(国务院|全国|国家)?(政府)?(工作)?报告")
 #: words asking what a year planned
-_TARGET = re.compile(r"目标|计划|预期|打算|安排|定的|定了|拟|target|plan")
+_TARGET = re.compile(r"目标|计划|预期|打算|安排|定的|定了|(?<!模)拟|target|plan")
 
 
 #: an answer from the leading reports holding less than this share of the question's words is weak …
@@ -467,7 +468,7 @@ class Engine:
         if scope.reviewed:
             # "2022年…实际完成了多少": the next year's report states what was reached, not a figure of today
             reading = replace(reading, details=tuple(d for d in reading.details if d != "current"), tense="result")
-        elif len(self._documents) > 1 and _TARGET.search(reading.text):
+        elif len(self._documents) > 1 and scope.dated and _TARGET.search(reading.text):
             reading = replace(reading, tense="target")  # several reports: each states its year's targets
         if scope.split and not earlier:
             # years that different reports answer ("2021年和2022年赤字率各定的多少"): each asked of its report
@@ -515,9 +516,9 @@ class Engine:
                     # with few of its words ("2021年的赤字率按多少安排"): the widest scope answers instead when
                     # its passage holds clearly more of them
                     # without a year the newest report of each place first, then all of them
-                    for wider_rows in scope.rows[-2:] if scope.newest_first else scope.rows[-1:]:
-                        wider = self._answer(question, reading, reading.search_text, rows=wider_rows,
-                                             **{**years, "min_relevance": s.wider_min_relevance})
+                    for wider_rows in ([scope.newest] if scope.newest is not None else []) + [scope.rows[-1]]:
+                        wider = self._answer(question, self._within(as_read, wider_rows), reading.search_text,
+                                             rows=wider_rows, **{**years, "min_relevance": s.wider_min_relevance})
                         if wider.kind != "refusal" and _coverage(wider) >= _coverage(result) + WIDER_COVERAGE_GAIN:
                             result = wider
                             break
@@ -526,10 +527,12 @@ class Engine:
                     # ("增值税留抵退税规模有多大" → 2023's figure before 2022's plan)
                     newer = self._newest_cited(result)
                     if newer is not None:
-                        alt = self._answer(question, reading, reading.search_text, rows=newer, **years)
+                        alt = self._answer(question, self._within(as_read, newer), reading.search_text, rows=newer,
+                                           **years)
                         result = alt if alt.kind == "answer" else result
                 break  # the leading reports answer it; a wider scope is tried only after a refusal
         assert result is not None
+        reading = as_read  # what follows reads the question as asked, not as one scope saw it
         result = self._or_home(question, reading, scope, result)
         if result.kind == "refusal" and earlier and reading.details and not reading.injection \
                 and not reading.other_places:
@@ -567,8 +570,8 @@ class Engine:
         if scope.home is None or (result.kind != "refusal" and not result.signals):
             return result  # no retrieval to weigh: the report's own outline or delivery answered ("2022年的报告谁作的")
         rows, missing, have = scope.home
-        home = self._answer(question, reading, reading.search_text, rows=rows, missing_years=missing,
-                            have_years=have)
+        home = self._answer(question, self._within(reading, rows), reading.search_text, rows=rows,
+                            missing_years=missing, have_years=have)
         if home.kind == "refusal" or (result.kind != "refusal"
                                       and _coverage(home) < _coverage(result) + WIDER_COVERAGE_GAIN):
             return result
@@ -577,6 +580,8 @@ class Engine:
     def _newest_cited(self, answer: Answer) -> frozenset[int] | None:
         """The rows of the newest report an answer cites when its first citation is of an older report of the
         same place; else None."""
+        if not answer.citations:
+            return None
         cited = {h.passage.citation.doc_id for h in answer.citations}
         first = answer.citations[0].passage.citation
         newer = [d for d in self._documents if d.id in cited and d.place == first.place
@@ -688,7 +693,8 @@ class Engine:
 
         def answered(ds: Sequence[Scoped]) -> set[str]:
             """The asked years these reports answer: their own, and those they review when results are asked."""
-            return asked & ({str(d.year) for d in ds} | ({y for d in ds for y in d.reviews} if results else set()))
+            reviewed_by = {str(d.year - 1) for d in ds if d.year is not None and str(d.year - 1) in d.reviews}
+            return asked & ({str(d.year) for d in ds} | (reviewed_by if results else set()))
 
         home_scope: tuple[frozenset[int], frozenset[str], frozenset[str]] | None = None
         if asked and not named and not conversation and asked - have:
@@ -719,18 +725,20 @@ class Engine:
             newest = {d.place: d.year or 0 for d in sorted(candidates, key=lambda d: d.year or 0)}
             chosen = [d for d in candidates if (d.year or 0) == newest[d.place] or d.year is None]
         scopes: list[frozenset[int] | None] = [_rows(chosen)]
-        if reviewed:  # the year's own report after the one reviewing it
-            scopes.append(_rows([d for d in candidates if str(d.year) in asked]))
+        own_year = _rows([d for d in candidates if str(d.year) in asked])
+        if reviewed and own_year:  # the year's own report after the one reviewing it
+            scopes.append(own_year)
         if not (named or asked):
             # the newest report of every place before all of them ("赤字率按多少安排" → the newest national report)
             newest_of = {d.place: d for d in sorted(docs, key=lambda d: d.year or 0)}
-            scopes += [_rows(candidates), _rows(newest_of.values()), None]
+            newest_rows = _rows(newest_of.values())
+            scopes += [_rows(candidates), newest_rows, None]
         elif not asked:
             scopes.append(_rows(candidates))
         elif not named:
             # a year but no place: after the home city's, that year's reports of every place (2021年的赤字率
             # is the national report's topic when the city's report of 2021 does not cover it)
-            wider = [d for d in docs if str(d.year) in wanted]
+            wider = [d for d in docs if str(d.year) in wanted | asked]
             if wider:
                 scopes.append(_rows(wider))
         unique: list[frozenset[int] | None] = []
@@ -738,15 +746,18 @@ class Engine:
             rows = None if rows is not None and len(rows) == len(self.index.passages) else rows
             if rows not in unique:
                 unique.append(rows)
-        split = tuple(_rows(ds) for ds in per_year.values() if ds)
+        # a question about the reports themselves ("2021年和2022年的报告分别是谁作的") reads each report's outline
+        split = tuple(_rows(ds) for ds in per_year.values() if ds) if not _NAMES_REPORT.search(reading.text) else ()
         if len(named) >= 2 and len(set(split)) < 2:
             # two places compared ("德州的GDP目标和全国的比"): each place's reports in the order the question names them
             first = {p: self._place_names[p].search(reading.text).start() for p in named}  # type: ignore[union-attr]
             split = tuple(_rows(d for d in chosen if d.place == p) for p in sorted(named, key=first.__getitem__))
         split = split if len(set(r for r in split if r)) >= 2 else ()
+        newest = None
+        if not (named or asked) and newest_rows != unique[0] and len(newest_rows) < len(self.index.passages):
+            newest = newest_rows
         return Scope(tuple(unique), frozenset(asked - covered), have | frozenset(covered), unplaced=not named,
-                     split=split, newest_first=not (named or asked) and len(unique) > 2, reviewed=bool(reviewed),
-                     dated=bool(asked), home=home_scope)
+                     split=split, newest=newest, reviewed=bool(reviewed), dated=bool(asked), home=home_scope)
 
     @staticmethod
     def _asks_results(reading: Reading, asked: set[str], have: frozenset[str]) -> bool:

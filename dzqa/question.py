@@ -73,7 +73,8 @@ ASK_PATTERNS: tuple[tuple[AnswerType, re.Pattern[str]], ...] = tuple((t, re.comp
               r"^(is|are|will|does|do|can|has)\b"),
     # whether the asker's own village, street or school is included: a report names no such lists (last, so
     # that the question keeps its own type — a yes/no — and only gains this detail)
-    ("mine", r"(轮上|轮到|轮得上|排上|有份)|(哪些|哪几个|哪个)(小区|社区|村庄?|庄|街道|乡镇)|"
+    ("mine", r"(轮上|轮到|轮得上|排上|有份)|(哪些|哪几个|哪个)(小区|社区|村庄?|庄|街道|乡镇)"
+             r"(?=$|[^\u4e00-\u9fff]|附近|里|在|能|会|有|的|要|可以|呢|吗|啊|了)|"
              r"(俺|我|咱)(们|家)?(这|那)?个?([\u4e00-\u9fff]{2}(?=小区|社区|村))?(村|庄|小区|社区|街道|镇|乡|县|区|家门口|片区|"
              r"那条路|那条街).{0,12}([不没吗][？?]?$|能不能|会不会|有没有|在不在|算不算|属不属于|包不包括|修不修|改不改|"
              r"建不建|弄不弄|"
@@ -87,7 +88,7 @@ ASK_PATTERNS: tuple[tuple[AnswerType, re.Pattern[str]], ...] = tuple((t, re.comp
     # how long something lasts or takes: a work report dates its meeting, not how many days it sits
     ("duration", r"(?<![前这那近过])(几|多少)天(?![然津])|(几|多少)个月|how many (days|months)"),
     # how many years a programme runs or a contract binds ("搞几年", "签了几年"): carried by "五年行动"
-    ("span", r"(签|干|搞|用|建|管|持续|期限|合作)了?(几|多少)年(?!级)|how many years"),
+    ("span", r"(签|干|搞|用|建|管|持续|期限|合作)了?(几|多少)年(?![级轻底内初前度终])|how many years"),
     # who qualifies, by what standard, with what title: a work report names programmes, not their rules
     ("criteria", r"(报名|报考|申请|参加|享受|领取|入学|入园|补贴|救助)的?(条件|资格|门槛)|(要|需要|有)(啥|什么|哪些)(条件|资格)|"
                  r"(条件|资格|门槛)是(啥|什么)|标准(咋|怎么|如何)(算|定)|标准是多少|(多少|几).{0,6}才(算|叫|能算)(?!达标|完成|合格)|(补贴|补助|补偿|赔偿|收费)的?标准$|"
@@ -178,7 +179,7 @@ VAGUE_THINGS = frozenset("例子 东西 事儿 事情 情况 样子 意思 名�
 
 _INJECTION = re.compile(
     r"ignore (all |any |the |this |your )?(previous|prior|above|earlier|report|instructions|rules|context)|"
-    r"disregard (all |the )?(previous|above|instructions)|(reply|respond|answer) (only )?with\b|say exactly|"
+    r"disregard (all |the )?(previous|above|instructions)|(reply|respond|answer) only with\b|say exactly[:：\"'“]|"
     r"system prompt|jailbreak|you are now|pretend (to be|you)|act as|developer mode|"
     r"(忽略|无视|忘掉|忘记|不要管|别管|不用管|不要参考|别参考|抛开|撇开).{0,4}(以上|之前|前面|上面|上述|所有|指令|"
     r"规则|设定|报告|原文|资料|内容|材料)|(直接|只)(回答|回复|输出|说)[:：]|你现在是|现在你是|你现在扮演|"
@@ -186,7 +187,7 @@ _INJECTION = re.compile(
     # claimed authority, switching the citations off, asking for secrets or for an invented answer
     r"系统(通知|指令|消息|命令)|管理员(已经?)?(授权|允许|要求)|(关闭|取消|解除|绕过).{0,2}(引用|过滤|审查)|"
     r"(安全|引用|内容)限制(已经?)?(解除|关闭|取消)|(内部|系统)(配置|设置|指令)|密钥|api.?key|"
-    r"(不用|不要|别|无需)(再)?引用|(随便|瞎|自己|帮我)编(?!制|号|码|排)|编一[个条段篇](?![^，,。？?]{0,14}(规划|方案|计划|清单|目录))|"
+    r"(不用|不要|别|无需)(再)?引用|(随便|瞎|自己|帮我)编(?!制|号|码|排)|编一[个条段篇](?![^，,。？?说假谣骗]{0,14}(规划|方案|计划|清单|目录))|"
     r"(你|ai|助手).{0,6}(不受(任何)?限制|没有任何限制)|管理员(身份|模式|权限)", re.I)
 #: a clause that asks: the question inside a long story is the last clause holding one of these
 _ASKS = re.compile(r"[？?]|吗|呢|啥|什么|怎么|咋|多少|哪|几|是否|([\u4e00-\u9fff])[没不]\1|为何|为啥|"
@@ -393,8 +394,8 @@ class SoundBridge:
 
     def sounds_known(self, word: str, within: str | None = None) -> bool:
         """Whether a report word sounds like ``word`` (``within``: one that occurs in this text)."""
-        words = self.by_sound.get(tuple(self._pinyin(word)), ())
-        return bool(words) if within is None else any(w in within for w in words)
+        known = self.by_sound.get(tuple(self._pinyin(word)))
+        return known is not None and (within is None or known in within)
 
     def __call__(self, text: str) -> tuple[tuple[str, str], ...]:
         found: list[tuple[str, str]] = []
@@ -488,10 +489,12 @@ class AbbreviationBridge:
         return tuple(found)
 
     def _initials(self, w: str) -> set[str]:
-        """The report's runs of consecutive words whose first characters are ``w``'s (固投 → 固定资产投资); stops at
-        the second different run (then none is meant)."""
+        """The report's runs of consecutive words whose first characters are ``w``'s (固投 → 固定资产投资; not 社零:
+        jieba cuts it with its neighbours); stops at the second different run (then none is meant)."""
         runs: set[str] = set()
         for i in _starts(self.corpus, w[0]):
+            if w[1] not in self.corpus[i + 2:i + 1 + INITIALS_WORD_MAX]:
+                continue  # the second word cannot start with w[1] here: no cut needed
             left = max(0, i - ABBREVIATION_CONTEXT)
             words, pos = [], left
             for word in self._cut(self.corpus[left:i + INITIALS_SPAN * len(w)]):

@@ -70,6 +70,7 @@ def retrieve(index: Index, query: Query, k: int, rrf_k: int, *, section: str | N
     t2 = time.perf_counter()
 
     if exclude:
+        dense_scores = {i: v for i, v in dense_scores.items() if i not in exclude}
         dense_ids = [i for i in dense_ids if i not in exclude]
         keyword_ids = [i for i in keyword_ids if i not in exclude]
         keyword_scores = {i: keyword_scores[i] for i in keyword_ids}
