@@ -53,18 +53,17 @@ def make_passages(corpus: Corpus, chunk_size: int, max_chars: int) -> list[Passa
         headed: set[str] = set()
         for para in report.paragraphs:
             section = sections[para.section_key]
-            if para.section_key not in headed and (section.number is not None or (
-                    marks and any(m in section.heading for m in marks))):
+            heading = section.heading if section.number is not None else delivery_lines(section.heading, marks)
+            if para.section_key not in headed and heading:
                 # a numbered section's heading is a passage of its own (paragraph 0): questions ask about it
-                # ("第七部分讲什么", "哪八个方面"), and it is quoted verbatim like any other sentence; so is an
-                # unnumbered one naming the report's delivery (the national reports' "——2022年3月5日在第十三届全国
-                # 人民代表大会第五次会议上 · 国务院总理　李克强": who delivered it, when, where)
+                # ("第七部分讲什么", "哪八个方面"), and it is quoted verbatim like any other sentence; so are the
+                # lines of an unnumbered one naming the report's delivery (the national reports' "——2022年3月5日在
+                # 第十三届全国人民代表大会第五次会议上" and "国务院总理　李克强": who delivered it, when, where)
                 headed.add(para.section_key)
                 cit = Citation(doc_id=doc.id, doc_title=doc.title, section_id=section.id, section=section.label,
                                paragraph_id=heading_id(section.id), paragraph_number=0, start=0,
-                               end=len(section.heading), year=year, place=place)
-                out.append(Passage(id=heading_id(section.id), text=section.heading, context=section.label,
-                                   citation=cit))
+                               end=len(heading), year=year, place=place)
+                out.append(Passage(id=heading_id(section.id), text=heading, context=section.label, citation=cit))
             text = para.text
             pieces = [text] if len(text) <= chunk_size else splitter.split_text(text)
             spans = _spans(text, pieces)
@@ -146,6 +145,14 @@ def split_units(passage_index: int, text: str) -> list[Unit]:
 def quote(unit_text: str) -> str:
     """The unit as quoted in an answer: verbatim, without a dangling comma or colon."""
     return unit_text.strip().rstrip(",，、:：")
+
+
+def delivery_lines(heading: str, marks: Iterable[str]) -> str:
+    """The lines of a title page (a heading joined with " · ") from the first naming the delivery to its end,
+    as the source writes them one after the other; "" when none names it."""
+    lines = heading.split(" · ")
+    first = next((i for i, line in enumerate(lines) if any(m in line for m in marks)), None)
+    return "" if first is None else "".join(lines[first:])
 
 
 def delivery_marks(meta: dict[str, Any]) -> tuple[str, ...]:
