@@ -710,9 +710,7 @@ def about_report(question: str, reading: Reading, index: Index, outline: Outline
         return _edge(question, reading, index, doc, rows, end)
     marks = outline.delivery.get(doc, ())
     best: tuple[int, int] = (0, -1)
-    for row, passage in enumerate(index.passages):
-        if passage.citation.doc_id != doc or (rows is not None and row not in rows):
-            continue
+    for row in _doc_rows(index, doc, rows):
         first, last = index.passage_units[row]
         for u in range(first, last):
             unit = index.units[u].text
@@ -722,17 +720,14 @@ def about_report(question: str, reading: Reading, index: Index, outline: Outline
     if best[1] < 0:
         return None
     unit = index.units[best[1]]
-    parts, cited = _quoted([(index.passages[unit.passage], unit.text)])
-    return Answer(question=question, text=_joined(parts), found=True, kind="answer", citations=tuple(cited),
-                  parts=tuple(parts), relevance=1.0, query=reading.text)
+    return _quote_answer(question, reading, [(index.passages[unit.passage], unit.text)])
 
 
 def _edge(question: str, reading: Reading, index: Index, doc: str, rows: frozenset[int] | None,
           at: int) -> Answer | None:
     """The report's closing (``at`` -1) or opening (0) paragraph within ``rows``, quoted whole up to
     ``ENDING_CHARS``."""
-    own = [r for r, p in enumerate(index.passages) if p.citation.doc_id == doc and (rows is None or r in rows)
-           and p.citation.paragraph_number > 0]
+    own = [r for r in _doc_rows(index, doc, rows) if index.passages[r].citation.paragraph_number > 0]
     if not own:
         return None
     paragraph = index.passages[own[at]].citation.paragraph_id
@@ -741,11 +736,7 @@ def _edge(question: str, reading: Reading, index: Index, doc: str, rows: frozens
     # a salutation on its own ("各位代表！") says nothing of the ending
     quotes = [q for q in quotes if not _SALUTATION.fullmatch(q[1].strip())]
     quotes = [q for i, q in enumerate(quotes) if i == 0 or sum(len(t) for _, t in quotes[:i + 1]) <= ENDING_CHARS]
-    if not quotes:
-        return None
-    parts, cited = _quoted(quotes)
-    return Answer(question=question, text=_joined(parts), found=True, kind="answer", citations=tuple(cited),
-                  parts=tuple(parts), relevance=1.0, query=reading.text)
+    return _quote_answer(question, reading, quotes) if quotes else None
 
 
 #: how much of the closing paragraph an answer about the ending quotes (a national report's closes in ~200)
@@ -884,14 +875,30 @@ def _paragraph_lead(index: Index, row: int) -> str:
 def _quoted(quotes: Sequence[tuple[Passage, str]]) -> tuple[list[AnswerPart], list[Hit]]:
     """Answer parts quoting each (passage, unit text) in order, each passage cited once."""
     cited: list[Hit] = []
-    parts: list[AnswerPart] = []
-    for passage, text in quotes:
-        number = next((i for i, h in enumerate(cited, 1) if h.passage.id == passage.id), 0)
-        if not number:
-            cited.append(_cited(passage))
-            number = len(cited)
-        parts.append(AnswerPart(text=quote(text), citation=number))
+    parts = [AnswerPart(text=quote(text), citation=_cite(cited, passage)) for passage, text in quotes]
     return parts, cited
+
+
+def _cite(cited: list[Hit], passage: Passage, hit: Hit | None = None) -> int:
+    """The citation number of ``passage`` in ``cited``, appending it (``hit``, else a bare hit) when new."""
+    number = next((i for i, h in enumerate(cited, 1) if h.passage.id == passage.id), 0)
+    if not number:
+        cited.append(hit if hit is not None else _cited(passage))
+        number = len(cited)
+    return number
+
+
+def _quote_answer(question: str, reading: Reading, quotes: Sequence[tuple[Passage, str]]) -> Answer:
+    """The plain answer quoting each (passage, unit text) in order: a question the report's own outline or
+    delivery answers, not retrieval."""
+    parts, cited = _quoted(quotes)
+    return Answer(question=question, text=_joined(parts), found=True, kind="answer", citations=tuple(cited),
+                  parts=tuple(parts), relevance=1.0, query=reading.text)
+
+
+def _doc_rows(index: Index, doc: str, rows: frozenset[int] | None) -> list[int]:
+    """The passage rows of document ``doc`` within ``rows`` (None: all), in the report's order."""
+    return [r for r, p in enumerate(index.passages) if p.citation.doc_id == doc and (rows is None or r in rows)]
 
 
 def _cited(passage: Passage) -> Hit:
@@ -935,11 +942,7 @@ def combine(question: str, answers: Sequence[Answer], outline: Outline, max_unit
     for a in answers:
         for p in a.parts[:share]:
             hit = a.citations[p.citation - 1]
-            number = next((i for i, h in enumerate(cited, 1) if h.passage.id == hit.passage.id), 0)
-            if not number:
-                cited.append(hit)
-                number = len(cited)
-            parts.append(AnswerPart(p.text, number))
+            parts.append(AnswerPart(p.text, _cite(cited, hit.passage, hit)))
     parts = _label_documents(parts, cited, outline, every=True)
     return Answer(question=question, text=_joined(parts), found=True, kind="answer", citations=tuple(cited),
                   parts=tuple(parts), relevance=min(a.relevance for a in answers), query=answers[0].query,
