@@ -27,7 +27,7 @@ import numpy as np
 
 from .index import Index
 from .passages import LEAD_MAX, Unit, delivery_marks, heading_id, quote
-from .question import DETAIL_WORDS, Reading, carries
+from .question import DETAIL_WORDS, WHAT_IS, Reading, carries
 from .retrieve import Query, Retrieval
 from .text import match, years
 from .types import Answer, AnswerPart, Hit, Passage
@@ -317,6 +317,10 @@ def _choose(best: Scored, scored: list[Scored], hits: tuple[Hit, ...], reading: 
         chosen = [best, follower] if reading.asks in ("purpose", "list") else [follower, best]
     if reading.asks == "how":  # the topic sentence and the sentences that say how, in the report's order
         return _run_from(best, scored, max_units), False
+    what = WHAT_IS.search(reading.core) if reading.asks == "other" and not reading.details else None
+    if what is not None and follower is None and reading.core[:what.start()][-3:] in best[2].text:
+        # "产城融合示范区是干啥的": the clause naming it, then the rest of its sentence says what it is to be
+        return _rest_of_sentence(best, scored, max(max_units, MAX_LIST_UNITS)), False
     if reading.asks == "list":
         run = _parallel(best, scored) or _semicolon_run(best, scored) or _colon_run(best, scored) \
             or _parallel_openings(best, scored, hits)
@@ -340,6 +344,16 @@ def _choose(best: Scored, scored: list[Scored], hits: tuple[Hit, ...], reading: 
         if cand[0] >= scored[0][0] - EXTRA_MARGIN and all(cand[2] is not c[2] for c in chosen):
             chosen.append(cand)
     return chosen, False
+
+
+def _rest_of_sentence(best: Scored, scored: list[Scored], n: int) -> list[Scored]:
+    """The best unit and the units after it up to the end of its sentence, at most ``n``."""
+    run = _run_from(best, scored, n)
+    end = next((i for i, c in enumerate(run) if c[2].text.rstrip().endswith(_SENTENCE_ENDS)), len(run) - 1)
+    return run[:end + 1]
+
+
+_SENTENCE_ENDS = ("。", "；", ";", "！", "？")
 
 
 def _run_from(best: Scored, scored: list[Scored], n: int) -> list[Scored]:

@@ -24,7 +24,7 @@ from .index import Index, IndexNotReady, build_index, build_lock, check_index, f
 from .answer import relative_years, years_asked
 from .model import ModelError, ModelSpec, resolve_model
 from .passages import document_place, document_year
-from .question import (DETAIL_TYPES, GLUE_CHARS, VAGUE_THINGS, Reader, Reading, answer_type, detail_spans,
+from .question import (ASK_PATTERNS, DETAIL_TYPES, GLUE_CHARS, VAGUE_THINGS, Reader, Reading, answer_type, detail_spans,
                        split_unknown, without)
 from .related import Outline as TopicOutline
 from .retrieve import Query, covers, in_section, nearest, retrieve
@@ -141,6 +141,8 @@ NATIONAL = r"全国|国务院|我国|中央|^国家|国家(?=今年|去年|前�
 _RESULTS = re.compile(r"实际|到底|结果|成绩|回顾|actual|achieved")
 #: … and of a single year (with two, "2021年和2024年比涨了多少" compares what each planned)
 _RESULTS_ONE = re.compile(r"完成了|实现了|达到了|增长了|涨了|了多少|did\b|grew")
+#: a count and its measure word ("坐一趟多少钱", "一次多少钱", "每月给多少"): how much, not of what
+_MEASURE = re.compile(r"[一二两三几每单]?[趟次回张个位份月年天人户亩]")
 #: a year naming the report itself ("2023年的政府工作报告", "2024年国务院报告")
 _NAMES_REPORT = re.compile(r"(\d{4}|[去前今]年)年?的?(国务院|全国|国家)?(政府)?(工作)?报告")
 #: words asking what a year planned
@@ -252,7 +254,7 @@ class Engine:
         self._place_names = place_names([d.place for d in self._documents], home)
         corpus_text = " ".join(p.text for p in index.passages).lower()
         self.reader = reader or Reader(list(index.vocab) + list(index.terms), corpus_text, home, tokenizer.cut,
-                                       index.terms, tokenizer.frequency)
+                                       index.terms, tokenizer.frequency, tokenizer.names_an_action)
         idf = sorted(index.idf.values())
         self._rare_idf = idf[len(idf) // 2] if idf else 0.0  # single-character words rarer than the median word
         self.relevance = answer_mod.relevance_model(spec.identity, settings.relevance)
@@ -327,16 +329,21 @@ class Engine:
         return cls(settings, corpus, spec, index, encoder, tokenizer, ready)
 
     # ----------------------------------------------------------------------------------------- asking
-    def prepare(self, text: str, bridged: frozenset[str] = frozenset()) -> tuple[Query, float]:
+    def prepare(self, text: str, bridged: frozenset[str] = frozenset(),
+                pairs: Sequence[tuple[str, str]] = ()) -> tuple[Query, float]:
         """Tokens and vector of a normalised question; returns the encode time too. ``bridged``: typed words
         the reading mapped onto report words; words of the question the report lacks that hold one of them
-        are not counted as missing (their report words are in ``text``)."""
+        are not counted as missing (their report words are in ``text``). ``pairs``: the bridges (typed word,
+        report word), whose report words are not the question's own."""
         all_tokens = tuple(t for t in self.query_tokens(text)
                            if t in self.index.vocab or not any(b in t or t in b for b in bridged))
         known = tuple(t for t in all_tokens if t in self.index.vocab)
+        added = {word for _, word in pairs}
+        named = tuple(t for t in self.index.terms if len(t) >= 3 and t in known and t not in added)
         t0 = time.perf_counter()
         vector = self.encoder.encode(text)
-        return Query(text=text, tokens=known, all_tokens=all_tokens, vector=vector), time.perf_counter() - t0
+        return Query(text=text, tokens=known, all_tokens=all_tokens, vector=vector, named=named), \
+            time.perf_counter() - t0
 
     def query_tokens(self, text: str) -> list[str]:
         """The keyword tokens of a normalised question: the index's tokenizer, with words jieba glued to a
@@ -402,7 +409,7 @@ class Engine:
         if not has_content(text):
             raise QuestionError("问题里没有可检索的文字 (question has no words to search)")
         reading = self._reading(question, text)
-        query, encode = self.prepare(reading.search_text, reading.bridged_words)
+        query, encode = self.prepare(reading.search_text, reading.bridged_words, reading.bridged)
         # the reports the question's place and year point at come first (the home city's without a place);
         # the rest of the corpus fills the list
         scopes = (rows,) if rows is not None else self._scope(reading).rows
@@ -541,7 +548,8 @@ class Engine:
             # a pronoun, nothing beyond the words asking for the detail ("都建在哪些地方"), or only words the report
             # never uses that jieba knows as actions ("啥时候能开诊") point back; a thing the report never names
             # (医保, 冰墩墩, 疫苗) only when the topic's passage is among the question's nearest
-            own = [w for w in self._own_words(without(reading.text, reading.detail_spans)) if w not in VAGUE_THINGS]
+            own = [w for w in self._own_words(without(reading.text, reading.detail_spans))
+                   if w not in VAGUE_THINGS and not _MEASURE.fullmatch(w)]
             pointed = len(reading.text) <= FOLLOW_UP_MAX_CHARS and bool(
                 _ANAPHORA.search(reading.text) or not own or self._no_thing(own, reading))
             result = self._detail_of_topic(question, reading, self._topic(earlier), rows=rows,
@@ -629,7 +637,7 @@ class Engine:
         if rows is not None and not all(r in rows for r in passage_rows):
             return None  # the caller's filter excludes the linked passages: retrieval answers within it
         reading = self._reading(question, text)
-        query, _ = self.prepare(reading.search_text, reading.bridged_words)
+        query, _ = self.prepare(reading.search_text, reading.bridged_words, reading.bridged)
         hits = tuple(Hit(self.index.passages[r], score=1.0, dense=self._passage_similarity(query.vector, r),
                          keyword=0.0) for r in passage_rows)
         result = self._answer(question, reading, reading.search_text, hits=hits, in_scope=True)
@@ -780,7 +788,7 @@ class Engine:
         """Retrieve for ``search_text`` (or score the given ``hits``) and compose the answer to ``reading``;
         ``min_relevance`` overrides the setting (a wider scope's stricter threshold)."""
         s = self.settings
-        query, encode = self.prepare(search_text, reading.bridged_words)
+        query, encode = self.prepare(search_text, reading.bridged_words, reading.bridged)
         r = retrieve(self.index, query, s.top_k, s.rrf_k, rows=rows, exclude=self._unsearched)
         if hits is not None:
             r = replace(r, hits=hits)
@@ -809,11 +817,18 @@ class Engine:
         """Whether a (normalised) question is short and leans on an earlier one."""
         if len(text) > FOLLOW_UP_MAX_CHARS:
             return False
-        own = self._own_words(text)
+        own = self._topic_words(text)
         return bool(_ANAPHORA.search(text) or not own or _FOLLOW_UP_START.search(text)
                     or _FOLLOW_UP_END.search(text) or len(text) <= FOLLOW_UP_BARE_CHARS
                     # "合作了要弄成个啥": what for, of one word the conversation spoke of
                     or (len(own) == 1 and answer_type(text) == "purpose"))
+
+    def _topic_words(self, text: str) -> list[str]:
+        """A follow-up's own words that may name a topic: not those asking for a detail ("都建在哪些地方": 地方)."""
+        # every span that asks, overlapping ones too ("建在哪" and "哪些地方" of "都建在哪些地方")
+        spans = {m.group(0) for kind, pattern in ASK_PATTERNS if kind in DETAIL_TYPES for i in range(len(text))
+                 if (m := pattern.match(text, i)) is not None and len(m.group(0)) >= 2}
+        return self._own_words(without(text, spans))
 
     def _own_words(self, text: str) -> list[str]:
         """A follow-up's own topic words: not the anaphora and question words ("这样", "具体", "多少"), and
@@ -851,7 +866,7 @@ class Engine:
         prev_text = self._topic_text(previous)
         if prev_text is None:
             return None
-        own = self._own_words(text)
+        own = self._topic_words(text)
         checkable = _checkable(own)
         # a pronoun, nothing of its own, or only the earlier question's words ("合作是为了干嘛？" after a question
         # on the cooperation with 钟南山): about the previous answer
@@ -940,7 +955,7 @@ class Engine:
         row = self.index.positions.get(passage_id)
         if row is None:
             return False
-        query, _ = self.prepare(reading.search_text, reading.bridged_words)
+        query, _ = self.prepare(reading.search_text, reading.bridged_words, reading.bridged)
         top = nearest(self.index, query, NEAR_TOPIC_RANK, rows)
         return row in top and top[row] >= max(top.values()) - NEAR_TOPIC_MARGIN
 

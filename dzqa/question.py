@@ -42,9 +42,10 @@ ASK_PATTERNS: tuple[tuple[AnswerType, re.Pattern[str]], ...] = tuple((t, re.comp
     ("money", r"多少钱|几块钱|啥价|什么价|(?<!消费)价格|价钱|票价|门票|收费|费用|学费|保教费|花多少|多少元|给多少钱|补贴多少|补助多少|"
               r"补多少|罚多少|罚款|多少补贴|多少补助|投资多少|多少亿|交多少|缴多少|减免多少|[减免]多少钱|"
               r"[水电气暖]费|物业费|停车费|(一|每)平(米|方米?)给?多少|(?<!consumer )price|cost|fee|dollar|\byuan\b|\brmb\b|"
-              r"how much money"),
+              r"how much money|收不收(钱|费)|(要|得|需要)?(自己|个人)?(掏|出)(钱|腰包)|要不要(钱|花钱|收费)|免不免费|是不是免费|免费吗|"
+              r"(工资|薪水|薪资|月薪|年薪|待遇)(是|有|能|给|开)?(多少|几)|\bsalar(y|ies)\b|\bwages?\b"),
     ("date", r"什么时候|啥时候|啥时|哪天|几月|几号|何时|哪一天|哪一?年(?![高低多少大小快慢更])|具体时间|什么时间|多久|多长时间|日期|时间表|"
-             r"开工时间|通车时间|截止|几点|开门时间|营业时间|when\b|what date|what time|how long|opening hours|\bopen\b"),
+             r"开工时间|通车时间|(报名|开放|开始|结束|申请|办理|考试|招聘|开学|面试)的?时间|截止|几点|开门时间|营业时间|when\b|what date|what time|how long|opening hours|\bopen\b"),
     # 在哪办公, 去哪个医院; not 在哪些方面, 在哪次会上, 在哪年, 做到哪三个, 提升到哪个水平 (a list, a time, a count)
     ("address", r"在哪(?![些几次年届一二三四五六七八九十两\d]|个?(方面|领域|环节|阶段|层面|水平|程度))|哪里|哪儿|"
                 r"(去|到)哪(?![几些年届一二三四五六七八九十两\d]|个?(方面|领域|环节|阶段|层面|水平|程度))|"
@@ -57,7 +58,7 @@ ASK_PATTERNS: tuple[tuple[AnswerType, re.Pattern[str]], ...] = tuple((t, re.comp
                 r"想达到|达到什么效果|what for|why\b|purpose|aim\b|(干成|做成|办成|搞成|弄成|变成)(个)?(啥|什么)|(倒逼|带动)(啥|什么)|"
                 r"(打造|建设|建)成(啥|什么)|成为(啥|什么)|要打造(啥|什么)|定位是(啥|什么)|^(那|那么)?(它的|这个的|其)?目标是(啥|什么)$|(做到|实现)(啥|什么)(样|程度)?$"),
     ("list", r"(另外|其他|其它|其余|剩下|剩余)的?(那)?([二三四五六七八九十两]|\d+)(个|项|条|样|件)|哪些|哪几|有哪|都有啥|都有什么|包括什么|包括啥|包括哪|包含|哪([二三四五六七八九十两][一二三四五六七八九十]*|\d+)"
-             r"(个|项|条|大|类|件|样|种|块|所|家|座|处|方面|区)|(名单|清单)(是|有|包括|都)?(啥|什么|哪)|(有|给).{0,2}(名单|清单)|(名单|清单).{0,4}(给|发|列|提供)|列(个|一个|出)?(清单|名单)|(清单|名单)有(吗|没有)|"
+             r"(个|项|条|大|类|件|样|种|块|所|家|座|处|方面|区)|(名单|清单)(是|有|包括|都)?(啥|什么|哪)|(有|给).{0,2}(名单|清单)|(名单|清单).{0,4}(给|发|列|提供)|列(个|一个|出)?.{0,3}(清单|名单)|(清单|名单)有(吗|没有)|"
              r"都是(啥|什么|哪)|分别是(啥|什么|哪)|"
              r"列举|具体.{0,3}(有|提到|是)|which\b|what are the (two|three|four|five|six|seven|eight|nine|ten|\d+)\b|"
              r"list\b|举(几|一|两)?个?例子|举例|for example|examples?\b"),  # not "what are the income growth targets": a figure
@@ -94,7 +95,7 @@ ASK_PATTERNS: tuple[tuple[AnswerType, re.Pattern[str]], ...] = tuple((t, re.comp
                  r"(条件|资格|门槛)是(啥|什么)|标准(咋|怎么|如何)(算|定)|标准是多少|(多少|几).{0,6}才(算|叫|能算)(?!达标|完成|合格)|(补贴|补助|补偿|赔偿|收费)的?标准$|"
                  r"(有|给)(啥|什么|哪些)(税收|税费)?优惠|(多大|什么)(年龄|岁数)|多大岁数|年龄(限制|要求)|(什么|啥)职务|职务是|"
                  r"(撤并|划分|评定|认定|录取|补贴|补助|收费|分配)的?标准(是|有)?(啥|什么)|标准是(啥|什么)|(享受|申请)(啥|什么|哪些)?优惠|"
-                 r"(有|给)(啥|什么)奖励|(怎么|咋|如何)(分配|划分|(分|划)(?=[,，?？]|$))|摇号|eligib|qualif"),
+                 r"(有|给)(啥|什么)奖励|(怎么|咋|如何)(补偿|赔偿|赔)|(补偿|赔偿)(多少|几)|(怎么|咋|如何)(分配|划分|(分|划)(?=[,，?？]|$))|摇号|eligib|qualif"),
     # the figure as it stands now, not the target: a work report states what is to be reached
     ("current", r"(现在|目前|眼下|当前)(是|有|已经|已|达到|实际)?多少|已经(达到|完成|建成|有)了?多少|"
                 r"(建|进展|发展|推进|搞)到(什么|啥|哪)(个)?(程度|地步|阶段|一步)|"
@@ -119,7 +120,7 @@ DETAIL_TYPES: tuple[DetailType, ...] = ("phone", "money", "date", "address", "pe
 #: what a sentence must contain to carry each detail type
 CARRIES: dict[str, re.Pattern[str]] = {
     "phone": re.compile(r"\d{3,4}-?\d{7,8}|(?<!\d)\d{5}(?!\d)热线|电话"),
-    "money": re.compile(r"\d+(\.\d+)?\s*(万|亿|万亿)?元"),
+    "money": re.compile(r"\d+(\.\d+)?\s*(万|亿|万亿)?元|免费|不收费"),  # "免费接种" answers whether it costs
     "date": re.compile(r"\d{1,2}月(\d{1,2}日)?|\d{4}年|年底|年内|上半年|下半年|月底"),
     "address": re.compile(r"\d+号|街道|门牌"),  # not 路\d: "农村公路600公里" gives no address
     "person": re.compile(r"[\u4e00-\u9fff]{2,3}(代表|同志|书记|市长|主任)"),
@@ -160,7 +161,7 @@ _THING_BEFORE = re.compile(rf"([\u4e00-\u9fff]{{2,}}?)(?:一共|总共|大概|�
                            rf"(?:是)?(?:多少|几)[{_CLASSIFIERS}元人万钱]?$")
 _TIME_WORDS = re.compile(r"今年|明年|去年|每年|每月|一个月|一年|现在|目前|大概|大约")
 #: a question asking what a term is ("“三线一单”是什么", "春笋行动是干啥的")
-_WHAT_IS = re.compile(r"(具体)?(是啥|是什么|是个啥|是干啥的|是干嘛的|是干什么的|是啥玩意儿?|是个什么)(东西|玩意儿?)?$")
+WHAT_IS = re.compile(r"(具体)?(是啥|是什么|是个啥|是干啥的|是干嘛的|是干什么的|是啥玩意儿?|是个什么)(东西|玩意儿?)?$")
 #: what follows a quoted programme name when its content is asked: a short noun (规划, 工程), then 是啥/有哪些/指什么
 _TERM_ASKED = re.compile(r"^[”\"' ]*(?P<noun>[\u4e00-\u9fff]{0,3}?)的?(具体内容|具体|到底|究竟|都|又)?"
                          r"((是|指的是|指|包括|包含|都有)(啥|什么|嘛|哪)|(?<=到底|究竟)哪)"
@@ -531,12 +532,19 @@ def _subsequence(short: str, long: str) -> bool:
     return all(c in rest for c in short)
 
 
+#: a locality's name: two or three characters and what it is (镇, 村, 社区…)
+_LOCALITY = re.compile(r"([\u4e00-\u9fff]{2,3})(镇|乡|村|街道|社区|小区)(?![长委民级干])")
+#: characters no locality's name holds (function words, pronouns, the words around a place)
+_NOT_IN_NAME = frozenset("的了是在和与及或要有这那个们我你他俺咱啥哪什么里上下到去来给把被让不没也都还就城农")
+
+
 class Reader:
     """Reads questions against one corpus: its vocabulary (for the sound bridge) and its home city."""
 
     def __init__(self, vocabulary: Iterable[str], corpus_text: str, home_city: str,
                  cut: Callable[[str], list[str]], terms: Iterable[str] = (),
-                 frequency: Callable[[str], int] = lambda word: 0) -> None:
+                 frequency: Callable[[str], int] = lambda word: 0,
+                 action: Callable[[str], bool] = lambda word: False) -> None:
         words = list(vocabulary)
         self.vocabulary = frozenset(words)
         self._cut = cut
@@ -544,6 +552,8 @@ class Reader:
         self.synonyms = SynonymBridge(words, corpus_text, cut, STOPWORDS)
         self.english = EnglishBridge(words, corpus_text)
         self.abbreviations = AbbreviationBridge(corpus_text, cut, frequency)
+        self._action = action  # whether jieba knows a word as an action (随便, 撤), not a name
+        self._frequency = frequency
         self.places = places(home_city)
         self._city = frozenset({home_city, _short(home_city)} if home_city else ())
         #: the names the report itself puts in quotation marks (the index's terms): its programmes ("春笋行动")
@@ -607,6 +617,20 @@ class Reader:
                     or any(c in GLUE_CHARS or c in "不没" for c in head) or any(head in typed for typed, _ in bridged)
                     or self.bridge.sounds_known(head, within))  # 目表 is a misheard 目标
 
+    def _names_unknown_locality(self, core: str) -> bool:
+        """Whether ``core`` names a town, village, street or estate by a name the report never uses (柴胡店镇,
+        李家庄村; not 农村, 乡镇, 社区 or a place of the report)."""
+        for m in _LOCALITY.finditer(core):
+            end = m.end()
+            names = [core[start:end] for start in (m.start(1), m.start(1) + 1) if end - start >= 3]
+            # a report word before what it is names a kind (示范村, 中心村), not a place
+            if names and m.group(1)[-2:] not in self.vocabulary and m.group(0)[-2:] not in self.vocabulary \
+                    and not any(self._action(w) for w in self._cut(m.group(1))) \
+                    and not any(n in self.corpus or n[-3:] in self.corpus or any(c in _NOT_IN_NAME for c in n[:-1])
+                                for n in names):
+                return True
+        return False
+
     def _asking(self, core: str, details: Sequence[str]) -> tuple[str, ...]:
         """The words of ``core`` that ask for its details, when the rest names a report topic by the report's own
         word ("智轨坐一趟多少钱": 智轨); else none ("啥时候考试" names nothing the report says)."""
@@ -616,7 +640,7 @@ class Reader:
     def _asks_what_term_is(self, core: str) -> bool:
         """Whether the question asks what one of the report's quoted programme names is or consists of ("春笋行动是
         干啥的", "四减四增是嘛", "两进一出是哪两进哪一出", "一区多园都有哪些园")."""
-        m = _WHAT_IS.search(core)
+        m = WHAT_IS.search(core)
         if m is not None:
             subject = core[:m.start()].rstrip("”\"' ")
             if any(subject.endswith(term) for term in self._named_terms):
@@ -691,11 +715,18 @@ class Reader:
             bridged += ((capital, "省会"),)  # "德州跟济南啥关系": the report says 省会
         if _LATIN.search(core):  # an English question is searched with the report's words for its words too
             bridged += self.english(core)
-        asks = answer_type(core)
-        details = tuple(t for t, p in ASK_PATTERNS if t in DETAIL_TYPES and p.search(core)
+        # what is asked, read with misheard words as the report's ("居民消废价格" asks no price: 消费价格)
+        heard = core
+        for typed, word in sound:
+            if not self._frequency(typed):  # a word of its own (职务 sounds like 治污) is what was meant
+                heard = heard.replace(typed, word)
+        asks = answer_type(heard)
+        details = tuple(t for t, p in ASK_PATTERNS if t in DETAIL_TYPES and p.search(heard)
                         and not (t == "define" and asks == "list"))
         if asks in ("quantity", "other") and not details and self._unknown_thing(core, bridged):
             details = ("thing",)
+        if asks == "yesno" and not details and self._names_unknown_locality(core):
+            details = ("mine",)  # "有没有宁津县柴胡店镇的路段": a town, village or estate the report does not name
         if "define" not in details and self._asks_what_term_is(core):
             details += ("define",)
         if asks == "quantity" and not city_named and "breakdown" not in details and self._county_asked(core):
