@@ -95,6 +95,7 @@ eval: index
 	$(DZQA) eval tests/data/eval-citizens-6.jsonl tests/data/eval-dialogues-6.jsonl
 	$(DZQA) eval tests/data/eval-citizens-7.jsonl tests/data/eval-dialogues-7.jsonl
 	$(DZQA) eval tests/data/eval-citizens-8.jsonl tests/data/eval-dialogues-8.jsonl
+	$(DZQA) eval tests/data/eval-citizens-9.jsonl tests/data/eval-dialogues-9.jsonl
 
 bench: index
 	$(DZQA) bench

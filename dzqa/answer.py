@@ -337,6 +337,11 @@ def _choose(best: Scored, scored: list[Scored], hits: tuple[Hit, ...], reading: 
         extra = _same_sentence(best, scored, purpose=reading.asks == "purpose")
         if extra is not None and all(extra[2] is not c[2] for c in chosen):
             chosen.append(extra)
+        lead = _lead_of(best, scored, hits) if reading.asks == "purpose" and extra is None else None
+        if lead is not None and all(lead[2] is not c[2] for c in chosen):
+            # "搞这些是为啥" of a sentence with no purpose clause: its paragraph's topic sentence says what for
+            # ("更大力度提升科技创新能力。" before the institutes to be finished)
+            chosen.insert(0, lead)
         return chosen[:max_units], extra is not None and reading.asks == "list"
     for cand in scored:
         if len(chosen) >= max_units:
@@ -1030,6 +1035,15 @@ def _number(text: str) -> int:
         tens, _, ones = text.partition("十")
         return (_CN.get(tens, 1) if tens else 1) * 10 + _CN.get(ones, 0)
     return _CN.get(text, 0)
+
+
+def _lead_of(best: Scored, scored: list[Scored], hits: tuple[Hit, ...]) -> Scored | None:
+    """The topic sentence opening the best unit's paragraph, when the best unit is not it."""
+    _, hit_no, unit = best
+    if unit.start == 0 or hits[hit_no].passage.citation.start != 0:
+        return None
+    lead = next((c for c in scored if c[1] == hit_no and c[2].start == 0), None)
+    return lead if lead is not None and _is_topic_sentence(lead[2].text) else None
 
 
 def _follower_of_lead(best: Scored, scored: list[Scored], hits: tuple[Hit, ...]) -> Scored | None:

@@ -143,6 +143,8 @@ _RESULTS = re.compile(r"实际|到底|结果|成绩|回顾|actual|achieved")
 _RESULTS_ONE = re.compile(r"完成了|实现了|达到了|增长了|涨了|了多少|did\b|grew")
 #: a count and its measure word ("坐一趟多少钱", "一次多少钱", "每月给多少"): how much, not of what
 _MEASURE = re.compile(r"[一二两三几每单]?[趟次回张个位份月年天人户亩]")
+#: how many characters after 国家 are looked up in the home city's reports (国家 + 产融合: a programme's name)
+NATIONAL_PHRASE_CHARS = 3
 #: a year naming the report itself ("2023年的政府工作报告", "2024年国务院报告")
 _NAMES_REPORT = re.compile(r"(\d{4}|[去前今]年)年?的?(国务院|全国|国家)?(政府)?(工作)?报告")
 #: words asking what a year planned
@@ -252,6 +254,8 @@ class Engine:
         self._unsearched = frozenset(i for i, p in enumerate(index.passages)
                                      if p.citation.paragraph_number == 0 and p.citation.section_id not in numbered)
         self._place_names = place_names([d.place for d in self._documents], home)
+        home_docs = {d.id for d in self._documents if home and d.place == home}
+        self._home_text = "".join(p.text for p in index.passages if p.citation.doc_id in home_docs).lower()
         corpus_text = " ".join(p.text for p in index.passages).lower()
         self.reader = reader or Reader(list(index.vocab) + list(index.terms), corpus_text, home, tokenizer.cut,
                                        index.terms, tokenizer.frequency, tokenizer.names_an_action)
@@ -517,6 +521,7 @@ class Engine:
                     # read with the conversation's topic, kept when the answer holds the question's own words
                     result = self._in_context(question, reading, topic, rows=attempt, **years) or result
             if result.kind != "refusal":
+                beyond = bool(tried)  # answered beyond the leading reports
                 if result is alone and not earlier and tried == 0 and scope.unplaced and not reading.other_places \
                         and len(scope.rows) > 1 and _coverage(result) < WEAK_COVERAGE:
                     # a question of its own (no conversation, no other city) answered from the home city's reports
@@ -527,9 +532,9 @@ class Engine:
                         wider = self._answer(question, self._within(as_read, wider_rows), reading.search_text,
                                              rows=wider_rows, **{**years, "min_relevance": s.wider_min_relevance})
                         if wider.kind != "refusal" and _coverage(wider) >= _coverage(result) + WIDER_COVERAGE_GAIN:
-                            result = wider
+                            result, beyond = wider, wider_rows is not scope.newest
                             break
-                if tried and not scope.dated and result.kind == "answer":
+                if beyond and not scope.dated and result.kind == "answer":
                     # no year asked, answered beyond the newest reports: the newest report it cites leads
                     # ("增值税留抵退税规模有多大" → 2023's figure before 2022's plan)
                     newer = self._newest_cited(result)
@@ -684,7 +689,7 @@ class Engine:
         docs = self._documents
         if len(docs) <= 1:
             return Scope((None,), None, None)
-        named = {place for place, pattern in self._place_names.items() if pattern.search(reading.text)}
+        named = {place for place in self._place_names if self._place_at(place, reading.text) is not None}
         home = {d.place for d in docs if d.place and d.place == self.outline.home}
         # without a named place the home city's reports lead, with those that name no place at all
         candidates = [d for d in docs if d.place in named or (not named and (d.place in home or not d.place))] \
@@ -758,7 +763,7 @@ class Engine:
         split = tuple(_rows(ds) for ds in per_year.values() if ds) if not _NAMES_REPORT.search(reading.text) else ()
         if len(named) >= 2 and len(set(split)) < 2:
             # two places compared ("德州的GDP目标和全国的比"): each place's reports in the order the question names them
-            first = {p: self._place_names[p].search(reading.text).start() for p in named}  # type: ignore[union-attr]
+            first = {p: self._place_at(p, reading.text) for p in named}
             split = tuple(_rows(d for d in chosen if d.place == p) for p in sorted(named, key=first.__getitem__))
         split = split if len(set(r for r in split if r)) >= 2 else ()
         newest = None
@@ -799,6 +804,16 @@ class Engine:
                                     max_units=s.max_answer_units, in_scope=in_scope,
                                     missing_years=missing_years, have_years=have_years)
         return replace(result, timings={"encode": encode, **r.timings, "answer": time.perf_counter() - t1})
+
+    def _place_at(self, place: str, text: str) -> int | None:
+        """Where ``text`` first names ``place`` (a report's place), or None. 国家 opening a phrase of the home
+        city's reports ("国家产融合作试点城市", "国家创新型城市") describes a programme, not the national reports."""
+        for m in self._place_names[place].finditer(text):
+            phrase = text[m.start():m.start() + len(m.group(0)) + NATIONAL_PHRASE_CHARS]
+            if m.group(0) == "国家" and self._home_text and len(phrase) > 2 and phrase in self._home_text:
+                continue
+            return m.start()
+        return None
 
     def _topic(self, history: Sequence[str]) -> str:
         """What the conversation is about: the last question that stood on its own, with the latest follow-up

@@ -83,7 +83,7 @@ ASK_PATTERNS: tuple[tuple[AnswerType, re.Pattern[str]], ...] = tuple((t, re.comp
              r"家门口|片区)|my (village|town|street|county|district|neighbou?rhood)"),
     # how a citizen applies, registers or signs up: a work report states programmes, not procedures
     ("procedure", r"(怎么|如何|咋|怎样|去哪|到哪|在哪)(样)?(才能|可以|能)?(报名|申请|办理|预约|缴费|交费|申报|登记|领取|"
-                  r"报考|参保|开户|挂号)|(报名|申请|办理|申报|报考)(的)?(方式|流程|程序|手续|材料|渠道|入口|网址)|"
+                  r"报考|参保|开户|挂号|填写|填报|填)|(报名|申请|办理|申报|报考)(的)?(方式|流程|程序|手续|材料|渠道|入口|网址)|"
                   r"(需要|要)(带|准备|交)?(什么|啥|哪些)(材料|手续|证件)|"
                   r"(怎么|如何|咋)(交|缴)(?![通流易付])|(报名|申请|办理|备案|登记|预约|缴费)[^，,。？?]{0,8}(怎么|咋|如何)(办|弄|操作)$|how (do|can|could|should) (i|we|one) (apply|register|sign up|enrol|enroll)|application (process|form)"),
     # how long something lasts or takes: a work report dates its meeting, not how many days it sits
@@ -157,7 +157,7 @@ DETAIL_WORDS: dict[str, str] = {
 #: ("招多少", "修多少") names no thing
 _CLASSIFIERS = "个张条项所家座间种类名位批辆台套亩块样"
 _THING_AFTER = re.compile(rf"(?:多少|几)([{_CLASSIFIERS}]|人(?!次|数))?([\u4e00-\u9fff]{{2,4}})$")
-_THING_BEFORE = re.compile(rf"([\u4e00-\u9fff]{{2,}}?)(?:一共|总共|大概|大约)?(?:是|有|为|涨|增加|提高|上调|降低|定的|定了|定在)"
+_THING_BEFORE = re.compile(rf"([\u4e00-\u9fff]{{2,}}?)(?:一共|总共|大概|大约)?(?:能|会|要|可以|可|将|还)?(?:是|有|为|涨|增加|提高|上调|降低|定的|定了|定在)"
                            rf"(?:是)?(?:多少|几)[{_CLASSIFIERS}元人万钱]?$")
 _TIME_WORDS = re.compile(r"今年|明年|去年|每年|每月|一个月|一年|现在|目前|大概|大约")
 #: a question asking what a term is ("“三线一单”是什么", "春笋行动是干啥的")
@@ -532,6 +532,8 @@ def _subsequence(short: str, long: str) -> bool:
     return all(c in rest for c in short)
 
 
+#: characters that ask (谁, 啥, 哪, 几…): a misheard word holding one is not read as the report's word
+_ASKING_CHARS = frozenset("谁啥哪几么怎咋吗呢嘛多少")
 #: a locality's name: two or three characters and what it is (镇, 村, 社区…)
 _LOCALITY = re.compile(r"([\u4e00-\u9fff]{2,3})(镇|乡|村|街道|社区|小区)(?![长委民级干])")
 #: characters no locality's name holds (function words, pronouns, the words around a place)
@@ -718,7 +720,8 @@ class Reader:
         # what is asked, read with misheard words as the report's ("居民消废价格" asks no price: 消费价格)
         heard = core
         for typed, word in sound:
-            if not self._frequency(typed):  # a word of its own (职务 sounds like 治污) is what was meant
+            # a word of its own (职务 sounds like 治污) or a question word (谁管, not 水管) is what was meant
+            if not self._frequency(typed) and not any(c in _ASKING_CHARS for c in typed):
                 heard = heard.replace(typed, word)
         asks = answer_type(heard)
         details = tuple(t for t, p in ASK_PATTERNS if t in DETAIL_TYPES and p.search(heard)

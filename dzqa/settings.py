@@ -67,7 +67,7 @@ class Settings:
     #: the same threshold for a wider scope, tried only after the leading reports refused (a question with no
     #: year or place, in a corpus of several reports): a passage of another report must be surer, or a
     #: question the city's own report lacks is answered from a national report that merely shares its words
-    wider_min_relevance: float = 0.8
+    wider_min_relevance: float = 0.9
     #: override of the relevance model fitted for the embedding model (dzqa/relevance.json): one weight per
     #: feature of dzqa.answer.FEATURES, then the bias (refit with `dzqa eval FILE --fit`)
     relevance_weights: str = ""
