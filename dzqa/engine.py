@@ -145,6 +145,8 @@ _RESULTS_ONE = re.compile(r"完成了|实现了|达到了|增长了|涨了|了�
 _MEASURE = re.compile(r"[一二两三几每单]?[趟次回张个位份月年天人户亩]")
 #: how many characters after 国家 are looked up in the home city's reports (国家 + 产融合: a programme's name)
 NATIONAL_PHRASE_CHARS = 3
+#: a yes/no asked by a one-character verb and its negation (管不管, 给没给)
+_A_NOT_A = re.compile(r"([\u4e00-\u9fff])[不没]\1")
 #: a year naming the report itself ("2023年的政府工作报告", "2024年国务院报告")
 _NAMES_REPORT = re.compile(r"(\d{4}|[去前今]年)年?的?(国务院|全国|国家)?(政府)?(工作)?报告")
 #: words asking what a year planned
@@ -352,7 +354,9 @@ class Engine:
     def query_tokens(self, text: str) -> list[str]:
         """The keyword tokens of a normalised question: the index's tokenizer, with words jieba glued to a
         function word split back into the corpus's words (text.split_unknown)."""
-        return split_unknown(self.tokenizer(text), self.index.vocab)
+        # an A-not-A frame ("管不管", "治不治") asks yes or no: its verb alone would match 管护, and jieba glues
+        # the frame to the next word (治不治扬尘)
+        return split_unknown(self.tokenizer(_A_NOT_A.sub(" ", text)), self.index.vocab)
 
     def read(self, question: str) -> Reading:
         """The question normalised and read (answer type, places, the asking clause, bridged words)."""
@@ -559,6 +563,14 @@ class Engine:
                 _ANAPHORA.search(reading.text) or not own or self._no_thing(own, reading))
             result = self._detail_of_topic(question, reading, self._topic(earlier), rows=rows,
                                            pointed=pointed) or result
+        if earlier and result.kind == "answer" and reading.asks in ("list", "how") \
+                and len(text) <= FOLLOW_UP_MAX_CHARS and not self._topic_words(text) \
+                and not (reading.asks == "list" and any("、" in p.text for p in result.parts)):
+            # "都有哪些？", "怎么个搞法？" answered with the very quote the last answer gave, which lists nothing: what
+            # the report says next is what the asker wants
+            last = self._last_answer(prior, section=section, doc=doc, year=year)
+            if [p.text for p in last.parts] == [p.text for p in result.parts]:
+                result = answer_mod.more_of(question, reading, last, self.index, s.max_answer_units) or result
         timings = {**result.timings, "total": time.perf_counter() - t0}
         return replace(result, related=self._related(result), timings=timings)
 

@@ -68,7 +68,7 @@ ASK_PATTERNS: tuple[tuple[AnswerType, re.Pattern[str]], ...] = tuple((t, re.comp
     ("define", r"什么意思|啥意思|是指什么|是指啥|指的是什么|指的是啥|指的啥|指啥|指什么|什么叫|含义|定义是|"
                r"what does .{1,40} mean|meaning of|what is meant by"),
     # how something is done: the topic sentence and what follows it ("现代高效农业咋发展？")
-    ("how", r"(咋|怎么|怎样|如何)(搞|弄|办|整|发展|推进|做|干|抓|落实|建设|提升|打造)|"
+    ("how", r"(咋|怎么|怎样|如何)个?(搞|弄|办|整|发展|推进|做|干|抓|落实|建设|提升|打造)|"
             r"有(啥|什么)?(举措|措施|部署|招)|how (will|does|do|is|are|can)\b"),
     ("yesno", r"吗|[不没][？?]?$|管不管|给不给|让不让|会不会|能不能|有没有|是否|是不是|还.{0,4}[不没]|中不中|行不行|"
               r"^(is|are|will|does|do|can|has)\b"),
