@@ -445,7 +445,7 @@ _LIST_OF_COUNT = re.compile(r"(\d{1,3}|[一二三四五六七八九十两]{1,3})
 
 
 #: what a which-question asks to be listed, when a short noun ends the question: 疏解哪些单位, 划在哪几个乡镇
-_ITEM_CLASSIFIERS = "个项家所条类种座处样件"
+_ITEM_CLASSIFIERS = "个项家所条类种座处样件大"
 _ASKED_ITEMS = re.compile(rf"哪(些|几[{_ITEM_CLASSIFIERS}]?|[一二三四五六七八九十两\d]+[{_ITEM_CLASSIFIERS}])"
                           r"([\u4e00-\u9fff]{2,4})[呢啊呀吗]?$")
 #: nouns that only say "items" (哪些方面, 哪几件事): any list answers them
@@ -1054,11 +1054,22 @@ def _follower_of_lead(best: Scored, scored: list[Scored], hits: tuple[Hit, ...])
     return next((c for c in scored if c[1] == hit_no and c[2].start == unit.end), None)
 
 
+#: a measure asked for after 多少/几 (多少公里, 几亿元), and how much of its keyword weight it keeps
+_ASKED_MEASURE = re.compile(r"(?:多少|几)(公里|千米|米|亿元|万元|亿|万|元|亩|万亩|吨|万吨|万人|人|户|斤|亿斤)")
+MEASURE_WEIGHT = 0.3
+
+
 def _score_units(query: Query, reading: Reading, hits: Sequence[Hit], index: Index) -> list[Scored]:
     """(score, hit number, unit) for every unit of the given hits, best first."""
     weights = {t: index.idf.get(t, index.top_idf) for t in set(query.all_tokens)}
-    total = sum(weights.values())
     wants_number = reading.asks == "quantity"
+    if wants_number:
+        # the measure asked for ("多少公里") says what kind of figure, not about what: a unit of 公里 on another
+        # topic must not outscore the asked topic's sentence
+        for m in _ASKED_MEASURE.finditer(reading.core):
+            if m.group(1) in weights:
+                weights[m.group(1)] *= MEASURE_WEIGHT
+    total = sum(weights.values())
     out = []
     for rank, hit in enumerate(hits):
         first, last = index.passage_units[index.positions[hit.passage.id]]
