@@ -96,8 +96,9 @@ def test_the_sets_are_large_broad_and_apart() -> None:
               "follow_up_right": 0.78}),
     (EVAL_7, {"hit@3": 0.95, "answer_has_gold": 0.81, "in_scope_answered": 0.83, "off_topic_handled": 0.85,
               "follow_up_right": 0.76}),
-    (EVAL_8, {"hit@3": 0.95, "answer_has_gold": 0.85, "in_scope_answered": 0.87, "off_topic_handled": 0.91,
-              "follow_up_right": 0.85}),
+    # evaluation-8 lost two off-topic questions and three follow-up turns to the latest session (README)
+    (EVAL_8, {"hit@3": 0.95, "answer_has_gold": 0.87, "in_scope_answered": 0.89, "off_topic_handled": 0.89,
+              "follow_up_right": 0.83}),
     (EVAL_9, {"hit@3": 0.95, "answer_has_gold": 0.86, "in_scope_answered": 0.88, "off_topic_handled": 0.94,
               "follow_up_right": 0.85}),
     (FIT, {"hit@3": 0.96, "answer_has_gold": 0.92, "in_scope_answered": 0.93, "off_topic_handled": 0.92,
