@@ -555,7 +555,7 @@ def _same_sentence(best: Scored, scored: list[Scored], *, purpose: bool) -> Scor
         if not sentence and c[2].start != unit.end:
             break
         sentence.append(c)
-        if c[2].text.rstrip().endswith(("。", "；", ";", "！", "？")):
+        if c[2].text.rstrip().endswith(_SENTENCE_ENDS):
             break
     if not sentence:
         return None

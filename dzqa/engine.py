@@ -24,7 +24,7 @@ from .index import Index, IndexNotReady, build_index, build_lock, check_index, f
 from .answer import relative_years, years_asked
 from .model import ModelError, ModelSpec, resolve_model
 from .passages import document_place, document_year
-from .question import (ASK_PATTERNS, DETAIL_TYPES, GLUE_CHARS, VAGUE_THINGS, Reader, Reading, answer_type, detail_spans,
+from .question import (DETAIL_TYPES, GLUE_CHARS, VAGUE_THINGS, Reader, Reading, answer_type, detail_spans,
                        split_unknown, without)
 from .related import Outline as TopicOutline
 from .retrieve import Query, covers, in_section, nearest, retrieve
@@ -852,10 +852,7 @@ class Engine:
 
     def _topic_words(self, text: str) -> list[str]:
         """A follow-up's own words that may name a topic: not those asking for a detail ("都建在哪些地方": 地方)."""
-        # every span that asks, overlapping ones too ("建在哪" and "哪些地方" of "都建在哪些地方")
-        spans = {m.group(0) for kind, pattern in ASK_PATTERNS if kind in DETAIL_TYPES for i in range(len(text))
-                 if (m := pattern.match(text, i)) is not None and len(m.group(0)) >= 2}
-        return self._own_words(without(text, spans))
+        return self._own_words(without(text, detail_spans(text, DETAIL_TYPES, overlapping=True)))
 
     def _own_words(self, text: str) -> list[str]:
         """A follow-up's own topic words: not the anaphora and question words ("这样", "具体", "多少"), and

@@ -246,10 +246,15 @@ class Reading:
             | frozenset(self.asking)
 
 
-def detail_spans(core: str, details: Sequence[str]) -> tuple[str, ...]:
-    """The words of ``core`` (two characters or more) that ask for one of ``details``."""
-    return tuple(dict.fromkeys(m.group(0) for t, p in ASK_PATTERNS if t in details for m in p.finditer(core)
-                               if len(m.group(0)) >= 2))
+def detail_spans(core: str, details: Sequence[str], *, overlapping: bool = False) -> tuple[str, ...]:
+    """The words of ``core`` (two characters or more) that ask for one of ``details``; ``overlapping``: also
+    those starting inside another ("建在哪" and "哪些地方" of "都建在哪些地方")."""
+    if overlapping:
+        found: Iterable[re.Match[str] | None] = (p.match(core, i) for t, p in ASK_PATTERNS if t in details
+                                                 for i in range(len(core)))
+    else:
+        found = (m for t, p in ASK_PATTERNS if t in details for m in p.finditer(core))
+    return tuple(dict.fromkeys(m.group(0) for m in found if m is not None and len(m.group(0)) >= 2))
 
 
 def without(text: str, spans: Iterable[str]) -> str:
