@@ -96,6 +96,7 @@ eval: index
 	$(DZQA) eval tests/data/eval-citizens-7.jsonl tests/data/eval-dialogues-7.jsonl
 	$(DZQA) eval tests/data/eval-citizens-8.jsonl tests/data/eval-dialogues-8.jsonl
 	$(DZQA) eval tests/data/eval-citizens-9.jsonl tests/data/eval-dialogues-9.jsonl
+	$(DZQA) eval tests/data/eval-citizens-10.jsonl tests/data/eval-dialogues-10.jsonl
 
 bench: index
 	$(DZQA) bench

@@ -21,7 +21,7 @@ import math
 import re
 from dataclasses import dataclass, field, replace
 from importlib import resources
-from typing import Any, Iterable, Sequence
+from typing import Any, Collection, Iterable, Sequence
 
 import numpy as np
 
@@ -49,6 +49,8 @@ _GREETING = re.compile(r"^(你好|您好|嗨|哈喽|hello|hi|hey|早上好|上�
 _THANKS = re.compile(r"^(谢谢|多谢|感谢|谢了|thanks|thank you|thx|好的|好|明白了|知道了|ok|okay)+[啊呀你您了!~ ]*$")
 _BYE = re.compile(r"^(再见|拜拜|bye|goodbye|bye bye)+[啊呀了!~ ]*$")
 _NUMBER = re.compile(r"\d|[一二三四五六七八九十两百千万]+[个所条项家人大类]")
+#: a figure a quantity question asks for: a number that is no year ("1万亿元", "6.5%", "八个"; not "2024年")
+_FIGURE = re.compile(r"(?<![\d.])(?!(?:19|20)\d\d年)\d+(?:\.\d+)?(?![\d.])|[一二三四五六七八九十两百千万]+[个所条项家人大类]")
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _LATIN_WORD = re.compile(r"[a-z]{2,}")
 #: a unit announcing a list of N parts ("重点抓好八个方面:")
@@ -71,6 +73,17 @@ _SPAN_UNIT = re.compile(r"年均|五年|累计")
 EXTRA_MARGIN = 0.04
 #: a unit carrying the asked detail type is chosen over the best unit when it scores within this margin
 DETAIL_MARGIN = 0.06
+#: a unit with the figure a quantity question asks for is chosen over a best unit without one within this margin
+FIGURE_MARGIN = 0.15
+#: … when it holds at least this share of the question's words the best unit holds (the same topic)
+FIGURE_TOPIC_SHARE = 0.4
+#: a question asking an amount outright (多少, 几个, 多大; not 这么多高铁, 那几条, 哪几个, nor a bare 目标是啥)
+_AMOUNT_ASKED = re.compile(r"多少|(?<![那这哪近前])几(?!乎|何)|(?<![么很好太许诸众较更])多(大|高|长|远|重|快)(?!好省)|百分之几|"
+                           r"how (many|much)", re.I)
+#: another report's figure answers an amount asked only in a clause holding this share of the topic's words
+STATED_SHARE = 0.5
+#: what a partial reply says the report does not give when no unit on the topic has a figure
+FIGURE_DETAIL = "具体数字"
 #: a list question quotes at most this many parallel items (eight section headings come on top)
 MAX_LIST_UNITS = 10
 #: sentences opening with the same this many characters are parallel items of one list (始终…, 毫不放松…)
@@ -191,13 +204,29 @@ def refusal(question: str, hotline: str, *, query: str = "", relevance: float = 
                   relevance=relevance, query=query, signals=signals or {})
 
 
+def states_asked(answer: Answer, reading: Reading, words: Collection[str]) -> bool:
+    """Whether the answer's quotes state what a quantity question asks for: a clause with a figure and one of the
+    question's topic ``words``, in a quoted sentence holding at least half of them (none given: any figure).
+    "…纳入医保报销范围，住院费用跨省直接结算率达到60%" and "居民医保人均财政补助标准提高30元" state no 门诊医保报销比例."""
+    if reading.asks != "quantity":
+        return True
+
+    def states(text: str) -> bool:
+        return any(_FIGURE.search(c) and (not words or any(w in c for w in words)) for c in re.split("[,，;；。]", text))
+
+    return any(states(p.text.lower()) and (not words or sum(w in p.text.lower() for w in words) >= STATED_SHARE * len(words))
+               for p in answer.parts)
+
+
 def signals(retrieval: Retrieval, query: Query, index: Index, probe: TopicProbe | None = None) -> dict[str, float]:
     """What the relevance model looks at (also what ``dzqa eval --fit`` fits it on); ``topic`` is the probe's
     reading of the question vector (0 without a probe)."""
     cjk = 1.0 if _CJK.search(query.text) else 0.0
-    weights = {t: index.idf.get(t, index.top_idf) for t in set(query.all_tokens)}
+    # words weigh, and are known or not, as in the report of the best hit (as if it were the only one)
+    doc = retrieval.hits[0].passage.citation.doc_id if retrieval.hits else None
+    weights = index.weights(query.all_tokens, doc)
     total = sum(weights.values())
-    unknown = sum(w for t, w in weights.items() if t not in index.vocab) / total if total else 1.0
+    unknown = sum(w for t, w in weights.items() if not index.knows(t, doc)) / total if total else 1.0
     latin = len(_LATIN_WORD.findall(query.text))
     # the cosine means something else for an English question (the report is Chinese): two features
     return {"dense": retrieval.dense_best, "dense_cjk": retrieval.dense_best * cjk,
@@ -260,6 +289,18 @@ def compose(question: str, reading: Reading, query: Query, retrieval: Retrieval,
             preface = preface or PARTIAL_DETAIL.format(what=what)
             break
         best = carrier
+    if reading.asks == "quantity" and not preface and _AMOUNT_ASKED.search(reading.core) \
+            and not _FIGURE.search(best[2].text):
+        # a figure asked ("先发行多少"): the unit with it, close behind the one naming the topic in words ("从今年开始拟
+        # 连续几年发行超长期特别国债，……今年先发行1万亿元"); no unit on the topic has one: the report gives none
+        weigh = lambda c: _words_held(c[2].text, query, index, hits[c[1]])  # noqa: E731
+        carrier = next((c for c in scored if c[0] >= best[0] - FIGURE_MARGIN and _FIGURE.search(c[2].text)
+                        and weigh(c) >= FIGURE_TOPIC_SHARE * weigh(best)), None)
+        if carrier is not None:
+            best = carrier
+        else:
+            what = FIGURE_DETAIL
+            preface = PARTIAL_DETAIL.format(what=what)
     chosen, listed = _choose(best, scored, hits, reading, max_units)
     cited_text = "".join(hits[c[1]].passage.text for c in chosen)
     away = [p for p in reading.other_places if p not in cited_text]
@@ -280,7 +321,8 @@ def compose(question: str, reading: Reading, query: Query, retrieval: Retrieval,
         before = len(parts)
         parts, cited = _with_headings(parts, cited, chosen, hits, index, outline)
         count = _asked_count(reading.core)
-        listed = listed or len(parts) != before or _lists_the_asked(chosen[0][2].text, query, index) \
+        listed = listed or len(parts) != before or _lists_the_asked(chosen[0][2].text, query, index,
+                                                                          hits[chosen[0][1]].passage.citation.doc_id) \
             or 2 <= count <= _items(parts)
         if _items(parts) < count or not _names_the_asked(reading.core, cited):
             listed = False  # "哪四个区" answered with a sentence that names "四区" without them
@@ -532,11 +574,17 @@ def _colon_run(best: Scored, scored: list[Scored]) -> list[Scored]:
     return run if len(run) >= 3 else []
 
 
-def _lists_the_asked(text: str, query: Query, index: Index) -> bool:
+def _words_held(text: str, query: Query, index: Index, hit: Hit) -> float:
+    """The idf weight (in the hit's report) of the question's words that ``text`` holds."""
+    text = text.lower()
+    return sum(w * match(t, text) for t, w in index.weights(query.all_tokens, hit.passage.citation.doc_id).items())
+
+
+def _lists_the_asked(text: str, query: Query, index: Index, doc: str) -> bool:
     """Whether the clause of ``text`` that names what the question asks about lists items: "实施快递业“两进一出”
     工程" names the programme without its items; "积极引进咨询管理、财务审计…等服务机构" lists them."""
     clauses = [c for c in re.split("[,，;；。]", text) if c]
-    weights = {t: index.idf.get(t, index.top_idf) for t in set(query.all_tokens)}
+    weights = index.weights(query.all_tokens, doc)
     if not clauses or not weights:
         return False
     key = max(clauses, key=lambda c: sum(w * match(t, c.lower()) for t, w in weights.items()))
@@ -1061,17 +1109,16 @@ MEASURE_WEIGHT = 0.3
 
 def _score_units(query: Query, reading: Reading, hits: Sequence[Hit], index: Index) -> list[Scored]:
     """(score, hit number, unit) for every unit of the given hits, best first."""
-    weights = {t: index.idf.get(t, index.top_idf) for t in set(query.all_tokens)}
     wants_number = reading.asks == "quantity"
-    if wants_number:
-        # the measure asked for ("多少公里") says what kind of figure, not about what: a unit of 公里 on another
-        # topic must not outscore the asked topic's sentence
-        for m in _ASKED_MEASURE.finditer(reading.core):
-            if m.group(1) in weights:
-                weights[m.group(1)] *= MEASURE_WEIGHT
-    total = sum(weights.values())
+    # the measure asked for ("多少公里") says what kind of figure, not about what: a unit of 公里 on another topic
+    # must not outscore the asked topic's sentence
+    measures = {m.group(1) for m in _ASKED_MEASURE.finditer(reading.core)} if wants_number else set()
     out = []
     for rank, hit in enumerate(hits):
+        # words weigh as in the hit's own report
+        weights = {t: w * (MEASURE_WEIGHT if t in measures else 1.0)
+                   for t, w in index.weights(query.all_tokens, hit.passage.citation.doc_id).items()}
+        total = sum(weights.values())
         first, last = index.passage_units[index.positions[hit.passage.id]]
         if first >= last:
             continue

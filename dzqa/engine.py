@@ -119,6 +119,8 @@ class Scope:
     unplaced: bool = False
     #: the rows of each asked year's report when two or more reports answer the years asked (a comparison)
     split: tuple[frozenset[int], ...] = ()
+    #: the asked year each part of ``split`` answers (none when places are compared)
+    split_years: tuple[str, ...] = ()
     #: the newest report of each place, tried before every report when the leading ones answer weakly (no year
     #: or place asked)
     newest: frozenset[int] | None = None
@@ -128,6 +130,18 @@ class Scope:
     dated: bool = False
     #: the home city's rows, missing and covered years, when the years asked sent the question to another place
     home: tuple[frozenset[int], frozenset[str], frozenset[str]] | None = None
+
+
+#: the words that compare (哪年高, 各定的, 分别): each report of a comparison is searched for its own figure without them
+_COMPARING = re.compile(r"(哪一?年|哪个|哪份|谁)(更|比较)?(高|低|多|少|大|小|快|慢|好)(?![\u4e00-\u9fff])|"
+                        r"(?<=[\u4e00-\u9fff])各(?=[是定为](?!关))|分别|比较一下|比一比|相比|差(了)?多少")
+
+
+def _without_years(text: str, years: Iterable[str]) -> str:
+    """``text`` without the given years ("2021年", "2021") and without the words that compare."""
+    for y in sorted(years, key=len, reverse=True):
+        text = re.sub(rf"{y}年?", " ", text)
+    return _COMPARING.sub(" ", text)
 
 
 def _rows(docs: Iterable[Scoped]) -> frozenset[int]:
@@ -487,14 +501,19 @@ class Engine:
             reading = replace(reading, tense="target")  # several reports: each states its year's targets
         if scope.split and not earlier:
             # years that different reports answer ("2021年和2022年赤字率各定的多少"): each asked of its report
-            each = [self._answer(question, reading, reading.search_text, rows=r, missing_years=scope.missing,
-                                 have_years=scope.have) for r in scope.split]
+            # each report searched without the other years asked ("2021年" finds the 2022 report's review of 2021,
+            # not its own target)
+            texts = [_without_years(reading.search_text, set(scope.split_years) - {y}) for y in scope.split_years] \
+                or [reading.search_text] * len(scope.split)
+            each = [self._answer(question, reading, t, rows=r, missing_years=scope.missing,
+                                 have_years=scope.have) for r, t in zip(scope.split, texts)]
             answered = [a for a in each if a.kind == "answer"]
             if len(answered) >= 2:
                 both = self._or_home(question, reading, scope,
                                      answer_mod.combine(question, answered, self.outline, s.max_answer_units))
                 return replace(both, related=self._related(both), timings={"total": time.perf_counter() - t0})
-        result = None
+        result: Answer | None = None
+        refused: Answer | None = None  # the leading reports' refusal
         as_read = reading
         for tried, attempt in enumerate(scope.rows):
             reading = self._within(as_read, attempt)
@@ -524,6 +543,13 @@ class Engine:
                     # refused on its own, yet asked in a conversation ("高速公路呢", "淘汰一辆补贴多少钱？"):
                     # read with the conversation's topic, kept when the answer holds the question's own words
                     result = self._in_context(question, reading, topic, rows=attempt, **years) or result
+            if result.kind != "refusal" and tried and not self._states_asked(result, reading):
+                # another report's sentence that shares the question's words without its figure ("门诊报销比例是多少"
+                # → "实施职工医保普通门诊统筹") answers nothing the leading reports refused
+                result = refused
+                continue
+            if tried == 0:
+                refused = result
             if result.kind != "refusal":
                 beyond = bool(tried)  # answered beyond the leading reports
                 if result is alone and not earlier and tried == 0 and scope.unplaced and not reading.other_places \
@@ -535,7 +561,8 @@ class Engine:
                     for wider_rows in ([scope.newest] if scope.newest is not None else []) + [scope.rows[-1]]:
                         wider = self._answer(question, self._within(as_read, wider_rows), reading.search_text,
                                              rows=wider_rows, **{**years, "min_relevance": s.wider_min_relevance})
-                        if wider.kind != "refusal" and _coverage(wider) >= _coverage(result) + WIDER_COVERAGE_GAIN:
+                        if wider.kind != "refusal" and _coverage(wider) >= _coverage(result) + WIDER_COVERAGE_GAIN \
+                                and self._states_asked(wider, as_read):
                             result, beyond = wider, wider_rows is not scope.newest
                             break
                 if beyond and not scope.dated and result.kind == "answer":
@@ -545,7 +572,7 @@ class Engine:
                     if newer is not None:
                         alt = self._answer(question, self._within(as_read, newer), reading.search_text, rows=newer,
                                            **years)
-                        result = alt if alt.kind == "answer" else result
+                        result = alt if alt.kind == "answer" and self._states_asked(alt, as_read) else result
                 break  # the leading reports answer it; a wider scope is tried only after a refusal
         assert result is not None
         reading = as_read  # what follows reads the question as asked, not as one scope saw it
@@ -772,17 +799,20 @@ class Engine:
             if rows not in unique:
                 unique.append(rows)
         # a question about the reports themselves ("2021年和2022年的报告分别是谁作的") reads each report's outline
-        split = tuple(_rows(ds) for ds in per_year.values() if ds) if not _NAMES_REPORT.search(reading.text) else ()
+        by_year = {y: _rows(ds) for y, ds in per_year.items() if ds} if not _NAMES_REPORT.search(reading.text) else {}
+        split, split_years = tuple(by_year.values()), tuple(by_year)
         if len(named) >= 2 and len(set(split)) < 2:
             # two places compared ("德州的GDP目标和全国的比"): each place's reports in the order the question names them
             first = {p: self._place_at(p, reading.text) for p in named}
             split = tuple(_rows(d for d in chosen if d.place == p) for p in sorted(named, key=first.__getitem__))
-        split = split if len(set(r for r in split if r)) >= 2 else ()
+            split_years = ()
+        if len(set(r for r in split if r)) < 2:
+            split, split_years = (), ()
         newest = None
         if not (named or asked) and newest_rows != unique[0] and len(newest_rows) < len(self.index.passages):
             newest = newest_rows
         return Scope(tuple(unique), frozenset(asked - covered), have | frozenset(covered), unplaced=not named,
-                     split=split, newest=newest, reviewed=bool(reviewed), dated=bool(asked), home=home_scope)
+                     split=split, split_years=split_years, newest=newest, reviewed=bool(reviewed), dated=bool(asked), home=home_scope)
 
     @staticmethod
     def _asks_results(reading: Reading, asked: set[str], have: frozenset[str]) -> bool:
@@ -849,6 +879,13 @@ class Engine:
                     or _FOLLOW_UP_END.search(text) or len(text) <= FOLLOW_UP_BARE_CHARS
                     # "合作了要弄成个啥": what for, of one word the conversation spoke of
                     or (len(own) == 1 and answer_type(text) == "purpose"))
+
+    def _states_asked(self, answer: Answer, reading: Reading) -> bool:
+        """Whether another report's answer states the figure asked of its topic (:func:`answer.states_asked`), the
+        topic named by the question's own words or the report words they were bridged onto."""
+        # an English question's own words are never in a Chinese clause: the report words they were bridged onto are
+        words = {w for w in self._topic_words(reading.core) if not w.isascii()} | {w for _, w in reading.bridged}
+        return answer_mod.states_asked(answer, reading, words)
 
     def _topic_words(self, text: str) -> list[str]:
         """A follow-up's own words that may name a topic: not those asking for a detail ("都建在哪些地方": 地方)."""

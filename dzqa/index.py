@@ -20,7 +20,7 @@ import time
 from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -42,6 +42,111 @@ class IndexNotReady(Exception):
     """The index is missing, stale or damaged and may not be rebuilt here; the message says what to run."""
 
 
+class Keywords:
+    """BM25 over the passages, each document scored with its own statistics (idf, average length).
+
+    A report's passages rank among themselves exactly as in a corpus of that report alone, however many reports
+    sit beside it: pooled statistics would make a word common in the national reports weigh less in Dezhou's
+    too, and reorder Dezhou's passages for Dezhou's questions. bm25s scores each document's passages; their
+    score matrices are merged into one (token → passages), so a question costs one lookup per word whatever
+    the number of documents."""
+
+    FILE = "keywords.npz"
+
+    def __init__(self, vocab: dict[str, int], arrays: dict[str, np.ndarray], docs: Sequence[str]) -> None:
+        self.vocab = vocab  # every token some document has → its column
+        self._a = arrays
+        self.size = int(arrays["size"])
+        self._docs = {d: k for k, d in enumerate(docs)}
+        self._idf: dict[str, tuple[dict[str, float], float]] = {}
+
+    def scores(self, tokens: Sequence[str]) -> np.ndarray:
+        """The BM25 score of every passage (0 where none of ``tokens`` occurs)."""
+        data, rows, ptr = self._a["data"], self._a["rows"], self._a["ptr"]
+        out = np.zeros(self.size, np.float32)
+        for t in tokens:
+            c = self.vocab.get(t)
+            if c is not None:
+                np.add.at(out, rows[ptr[c]:ptr[c + 1]], data[ptr[c]:ptr[c + 1]])
+        return out
+
+    def idf(self, doc: str) -> tuple[dict[str, float], float] | None:
+        """Document ``doc``'s idf of each of its tokens and its highest (None for a document not indexed)."""
+        if doc not in self._idf:
+            k = self._docs.get(doc)
+            if k is None:
+                return None
+            a, words = self._a, list(self.vocab)
+            lo, hi = a["df_ptr"][k], a["df_ptr"][k + 1]
+            n = int(a["doc_size"][k])
+            idf = {words[t]: _idf(n, int(c)) for t, c in zip(a["df_token"][lo:hi], a["df"][lo:hi])}
+            self._idf[doc] = (idf, max(idf.values(), default=1.0))
+        return self._idf[doc]
+
+    @staticmethod
+    def write(folder: Path, tokens: Sequence[list[str]], documents: Sequence[str]) -> None:
+        """Score each document's passages (``documents``: each passage's document id) with bm25s and write the
+        merged matrix to ``folder``."""
+        import bm25s
+
+        logging.getLogger("bm25s").setLevel(logging.ERROR)  # it logs every build at DEBUG
+        groups: dict[str, list[int]] = {}
+        for i, d in enumerate(documents):
+            groups.setdefault(d, []).append(i)
+        order = list(groups)
+        vocab: dict[str, int] = {}
+        cols, rows, data, df_ptr, df_token, df, doc_size = [], [], [], [0], [], [], []
+        for doc in order:
+            members = np.asarray(groups[doc], np.int64)
+            part = [tokens[i] for i in members]
+            bm25 = bm25s.BM25()
+            # a document without a single token (bm25s cannot index it) still takes its place in the arrays
+            bm25.index(part if any(part) else [[""]] * len(part), show_progress=False)
+            s = bm25.scores
+            counts = np.diff(s["indptr"])
+            # bm25s column → merged column (its vocabulary also holds "", a token of no column)
+            col = np.empty(len(counts), np.int64)
+            for t, local in bm25.vocab_dict.items():
+                if local < len(counts):
+                    col[local] = vocab.setdefault(t, len(vocab))
+            cols.append(np.repeat(col, counts))
+            rows.append(members[s["indices"]])
+            data.append(np.asarray(s["data"], np.float32))
+            df_token.append(col)
+            df.append(counts)
+            df_ptr.append(df_ptr[-1] + len(col))
+            doc_size.append(len(part))
+        col_all = np.concatenate(cols) if cols else np.zeros(0, np.int64)
+        order_by = np.argsort(col_all, kind="stable")
+        ptr = np.zeros(len(vocab) + 1, np.int64)
+        np.cumsum(np.bincount(col_all, minlength=len(vocab)), out=ptr[1:])
+        np.savez(folder / Keywords.FILE, data=np.concatenate(data)[order_by] if data else np.zeros(0, np.float32),
+                 rows=np.concatenate(rows)[order_by].astype(np.int32) if rows else np.zeros(0, np.int32),
+                 ptr=ptr, size=np.int64(len(documents)), df_ptr=np.asarray(df_ptr, np.int64),
+                 df_token=np.concatenate(df_token).astype(np.int32) if df_token else np.zeros(0, np.int32),
+                 df=np.concatenate(df).astype(np.int32) if df else np.zeros(0, np.int32),
+                 doc_size=np.asarray(doc_size, np.int64))
+        _write_json(folder / "keywords.json", {"vocab": list(vocab), "documents": order})
+
+    @classmethod
+    def load(cls, folder: Path) -> "Keywords":
+        meta = json.loads((folder / "keywords.json").read_text(encoding="utf-8"))
+        with np.load(folder / cls.FILE) as z:
+            arrays = {k: z[k] for k in z.files}
+        return cls({t: i for i, t in enumerate(meta["vocab"])}, arrays, meta["documents"])
+
+
+def idf_of(tokens: Sequence[Sequence[str]]) -> dict[str, float]:
+    """BM25's idf of every token of these passages, pooled (how rare a word is anywhere in the corpus)."""
+    df = Counter(t for doc in tokens for t in set(doc))
+    return {t: _idf(len(tokens), c) for t, c in df.items()}
+
+
+def _idf(n: int, df: int) -> float:
+    """BM25's idf in the Lucene form bm25s uses."""
+    return math.log(1 + (n - df + 0.5) / (df + 0.5))
+
+
 @dataclass(frozen=True)
 class Index:
     """A loaded index: passages with BM25, and their answer units (sentences, clauses) in FAISS."""
@@ -50,9 +155,9 @@ class Index:
     manifest: dict[str, Any]
     passages: tuple[Passage, ...]
     dense: Any  # faiss.Index
-    bm25: Any  # bm25s.BM25
+    keywords: Keywords
     vocab: dict[str, int]  # BM25 token → id
-    idf: dict[str, float]
+    idf: dict[str, float]  # over the whole corpus: how rare a word is anywhere
     terms: tuple[str, ...]  # extra jieba words from the corpus
     units: tuple[Unit, ...]  # the rows of ``dense``
     unit_tokens: tuple[frozenset[str], ...]
@@ -62,6 +167,18 @@ class Index:
     positions: dict[str, int]  # passage id → row
     years: frozenset[str]  # years the corpus mentions ("2021")
     top_idf: float = 1.0  # the highest idf (the weight of a question word the index does not know)
+
+    def weights(self, tokens: Iterable[str], doc: str | None = None) -> dict[str, float]:
+        """idf weight of each token, within document ``doc`` (the corpus when None or unknown); a token the
+        document lacks weighs as its rarest word."""
+        own = self.keywords.idf(doc) if doc is not None else None
+        idf, top = own if own is not None else (self.idf, self.top_idf)
+        return {t: idf.get(t, top) for t in set(tokens)}
+
+    def knows(self, token: str, doc: str | None = None) -> bool:
+        """Whether document ``doc`` (the corpus when None or unknown) has the token."""
+        own = self.keywords.idf(doc) if doc is not None else None
+        return token in own[0] if own is not None else token in self.vocab
 
     @property
     def fingerprint(self) -> str:
@@ -220,23 +337,16 @@ def write_index(target: Path, passages: Sequence[Passage], units: Sequence[Unit]
     """Write an index folder at ``target`` atomically: FAISS over ``vectors`` (one per unit), BM25 over
     ``tokens`` (one list per passage), the passages, units and lexicon, and ``manifest`` completed with
     the format, counts and checksums (written last: no manifest, no index)."""
-    import bm25s
     import faiss
 
-    logging.getLogger("bm25s").setLevel(logging.ERROR)  # it logs every build at DEBUG
     started = time.time() if started is None else started
     with atomic_folder(target, ".build-") as tmp:  # a damaged index of the same name is replaced whole
         dense = dense_index(vectors)
         faiss.write_index(dense, str(tmp / "dense.faiss"))
-        retriever = bm25s.BM25()
-        retriever.index(list(tokens), show_progress=False)
-        retriever.save(str(tmp / "bm25"), show_progress=False)
-        df = Counter(t for doc in tokens for t in set(doc))
-        n = len(tokens)
-        idf = {t: math.log(1 + (n - c + 0.5) / (c + 0.5)) for t, c in df.items()}
+        Keywords.write(tmp, tokens, [p.citation.doc_id for p in passages])
         _write_json(tmp / "passages.json", [_passage_json(p) for p in passages])
         _write_json(tmp / "units.json", [[u.passage, u.start, u.end, t] for u, t in zip(units, unit_tokens)])
-        _write_json(tmp / "lexicon.json", {"terms": list(terms), "idf": idf})
+        _write_json(tmp / "lexicon.json", {"terms": list(terms), "idf": idf_of(tokens)})
         manifest = {**manifest, "format": INDEX_FORMAT, "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                     "build_seconds": round(time.time() - started, 2),
                     "passages": len(passages), "units": len(units), "dense": type(dense).__name__,
@@ -307,7 +417,6 @@ def check_index(path: Path, fp: str) -> str | None:
 
 def load_index(path: Path) -> Index:
     """Load a checked index folder."""
-    import bm25s
     import faiss
 
     manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
@@ -316,7 +425,7 @@ def load_index(path: Path) -> Index:
                      for p in raw)
     dense = faiss.read_index(str(path / "dense.faiss"))
     _search_settings(dense)
-    bm25 = bm25s.BM25.load(str(path / "bm25"), show_progress=False)
+    keywords = Keywords.load(path)
     lexicon = json.loads((path / "lexicon.json").read_text(encoding="utf-8"))
     rows = json.loads((path / "units.json").read_text(encoding="utf-8"))
     if dense.ntotal != len(rows) or manifest.get("passages") != len(passages) \
@@ -328,8 +437,8 @@ def load_index(path: Path) -> Index:
         spans[u.passage][0] = min(spans[u.passage][0], i)
         spans[u.passage][1] = i + 1
     return Index(
-        path=path, manifest=manifest, passages=passages, dense=dense, bm25=bm25,
-        vocab=dict(bm25.vocab_dict), idf=lexicon["idf"], terms=tuple(lexicon["terms"]),
+        path=path, manifest=manifest, passages=passages, dense=dense, keywords=keywords,
+        vocab=keywords.vocab, idf=lexicon["idf"], terms=tuple(lexicon["terms"]),
         units=units, unit_tokens=tuple(frozenset(r[3]) for r in rows),
         unit_vectors=_vectors(dense), unit_passage=np.asarray([u.passage for u in units], np.int64),
         passage_units=tuple((a, max(a, b)) for a, b in spans),

@@ -40,7 +40,7 @@ AnswerType = Literal["phone", "money", "date", "address", "person", "mine", "lis
 ASK_PATTERNS: tuple[tuple[AnswerType, re.Pattern[str]], ...] = tuple((t, re.compile(p, re.I)) for t, p in (
     ("phone", r"电话|号码|热线|联系方式|怎么联系|phone|telephone|contact number"),
     ("money", r"多少钱|几块钱|啥价|什么价|(?<!消费)价格|价钱|票价|门票|收费|费用|学费|保教费|花多少|多少元|给多少钱|补贴多少|补助多少|"
-              r"补多少|罚多少|罚款|多少补贴|多少补助|投资多少|多少亿|交多少|缴多少|减免多少|[减免]多少钱|"
+              r"补多少|罚多少|罚款|多少补贴|多少补助|投资(有|是|为|规模)?(多少|多大)|投了多少|多少亿|交多少|缴多少|减免多少|[减免]多少钱|"
               r"[水电气暖]费|物业费|停车费|(一|每)平(米|方米?)给?多少|(?<!consumer )price|cost|fee|dollar|\byuan\b|\brmb\b|"
               r"how much money|收不收(钱|费)|(要|得|需要)?(自己|个人)?(掏|出)(钱|腰包)|要不要(钱|花钱|收费)|免不免费|是不是免费|免费吗|"
               r"(工资|薪水|薪资|月薪|年薪|待遇)(是|有|能|给|开)?(多少|几)|\bsalar(y|ies)\b|\bwages?\b"),
@@ -50,7 +50,7 @@ ASK_PATTERNS: tuple[tuple[AnswerType, re.Pattern[str]], ...] = tuple((t, re.comp
     ("address", r"在哪(?![些几次年届一二三四五六七八九十两\d]|个?(方面|领域|环节|阶段|层面|水平|程度))|哪里|哪儿|"
                 r"(去|到)哪(?![几些年届一二三四五六七八九十两\d]|个?(方面|领域|环节|阶段|层面|水平|程度))|"
                 r"哪条街|哪条路|哪个位置|什么地方|哪些(地方(?!.{0,3}(下功夫|发力|使劲|努力|着力|用力|改进|提升|加强))|区域|地段|路段|街道|位置)|(区域|地段|路段)(是|在)(哪|什么)|"
-                r"啥地方|什么位置|地址|位置在|地点|位于哪|建在哪|"
+                r"啥地方|什么位置|地址|位置在|地点|位于哪|建在哪|(放|落|设|建)在.{0,4}哪个(县(?!域)|区(?!域)|镇|乡|村|街道|社区)|"
                 r"where\b|address|location"),
     ("person", r"负责人|谁负责|是谁|哪位|谁来|谁作|谁做|谁是|归谁|谁管(?!护)|哪个部门|哪个单位负责|找谁|向谁|"
                r"(?<=局长|市长|县长|区长|镇长|村长|校长|院长|书记|主任|老板)(叫|是)(啥|什么)|姓什么|who\b"),
@@ -83,7 +83,7 @@ ASK_PATTERNS: tuple[tuple[AnswerType, re.Pattern[str]], ...] = tuple((t, re.comp
              r"家门口|片区)|my (village|town|street|county|district|neighbou?rhood)"),
     # how a citizen applies, registers or signs up: a work report states programmes, not procedures
     ("procedure", r"(怎么|如何|咋|怎样|去哪|到哪|在哪)(样)?(才能|可以|能)?(报名|申请|办理|预约|缴费|交费|申报|登记|领取|"
-                  r"报考|参保|开户|挂号|填写|填报|填)|(报名|申请|办理|申报|报考)(的)?(方式|流程|程序|手续|材料|渠道|入口|网址)|"
+                  r"报考|参保|开户|挂号|填写|填报|注册|下载|填)|(报名|申请|办理|申报|报考)(的)?(方式|流程|程序|手续|材料|渠道|入口|网址)|"
                   r"(需要|要)(带|准备|交)?(什么|啥|哪些)(材料|手续|证件)|"
                   r"(怎么|如何|咋)(交|缴)(?![通流易付])|(报名|申请|办理|备案|登记|预约|缴费)[^，,。？?]{0,8}(怎么|咋|如何)(办|弄|操作)$|how (do|can|could|should) (i|we|one) (apply|register|sign up|enrol|enroll)|application (process|form)"),
     # how long something lasts or takes: a work report dates its meeting, not how many days it sits
@@ -195,6 +195,10 @@ _ASKS = re.compile(r"[？?]|吗|呢|啥|什么|怎么|咋|多少|哪|几|是否|
                    r"\b(what|how|why|when|where|which|who|is|are|does|do|can)\b", re.I)
 _CLAUSES = re.compile(r"[^，,。！？!?；;…\n]+[，,。！？!?；;…\n]*")
 STORY_MIN_CHARS = 24
+#: an asking clause that points back into its story ("对这种车啥政策", "报告里提没提这方面政策", "听说要改造，报告里
+#:提没提"): the story says what it asks about, so the whole message is the question
+_BACK_REFERENCE = re.compile(r"这(?:种|类|样的?|方面|块|些(?!年)|事|件事|问题|情况)|这个(?:事|问题|情况)|此类|上述|"
+                             r"([提说讲])没\1|(?<![听据])(?:提|说|讲)到?了?没|有没有(?:提|说|讲)")
 CORE_MIN_CHARS = 10
 GENERIC_PLACES = frozenset({"城区", "郊区", "矿区", "市辖区", "市辖", "新区", "县", "市", "开发区", "高新区"})
 #: a place named after one of these is a relation of the home city ("德州和济南", "融入省会济南"), not its subject
@@ -289,6 +293,9 @@ def question_core(text: str, topical: Callable[[str], bool] | None = None, *, as
     while first > 0 and first - 1 in asking and last - first < 2:
         first -= 1
     core = "".join(clauses[first:])
+    if first > 0 and _BACK_REFERENCE.search(core) and topical is not None \
+            and not topical(_TERM_ATTRIBUTES.sub(" ", _BACK_REFERENCE.sub(" ", core))):
+        return text  # ("这种脱贫户", "大班额这事", "实体企业这块" name it themselves)
     while first > 0 and (len(core) < CORE_MIN_CHARS or (topical is not None and not topical(core))):
         first -= 1
         core = clauses[first] + core

@@ -61,7 +61,7 @@ def retrieve(index: Index, query: Query, k: int, rrf_k: int, *, section: str | N
     keyword_scores: dict[int, float] = {}
     keyword_ids: list[int] = []
     if query.tokens:
-        bm = index.bm25.get_scores(list(query.tokens))
+        bm = index.keywords.scores(query.tokens)
         top = np.argpartition(-bm, cand - 1)[:cand] if n > cand else np.arange(n)
         top = top[np.argsort(-bm[top], kind="stable")]
         if rows is not None:  # a filter: rank within its passages, not just the global top
@@ -73,7 +73,7 @@ def retrieve(index: Index, query: Query, k: int, rrf_k: int, *, section: str | N
     # better than any ranking: they form a third list
     named_ids: list[int] = []
     if query.named and keyword_ids:
-        having = index.bm25.get_scores(list(query.named)) > 0
+        having = index.keywords.scores(query.named) > 0
         named_ids = [i for i in keyword_ids if having[i]]
     t2 = time.perf_counter()
 
@@ -155,8 +155,7 @@ def covers(index: Index, tokens: Sequence[str], hit: Hit) -> float:
         return 0.0
     text = (hit.passage.context + hit.passage.text).lower()
     total = found = 0.0
-    for t in set(tokens):
-        w = index.idf.get(t, index.top_idf)
+    for t, w in index.weights(tokens, hit.passage.citation.doc_id).items():
         total += w
         found += w * match(t, text)
     return found / total if total else 0.0

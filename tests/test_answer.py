@@ -307,3 +307,16 @@ def test_the_sentence_naming_the_session_carries_no_topic_s_date(engine: Engine)
     b = engine.ask("哪天？", history=["这个报告是在哪个会上作的？", "谁作的"])
     assert b.kind == "answer" and "1月23日" in b.text
     assert engine.ask("会一共开了几天？", history=["这个报告是在哪个会上作的？"]).kind != "answer"
+
+
+def test_an_amount_asked_needs_a_figure_on_its_topic(engine: Engine) -> None:
+    """多少/几/百分之几 ask a figure: the sentence naming the topic without one ("外贸进出口、利用外资稳中提质") is a partial
+    saying the report gives no figure, never another target's figure from the same list; a target asked without an
+    amount word (有什么目标) is answered by that sentence."""
+    a = engine.ask("外贸进出口今年要增长百分之几？")
+    assert a.kind == "partial" and "具体数字" in a.preface and "外贸进出口、利用外资稳中提质" in a.text
+    assert "%" not in a.text.replace(a.preface, "")
+    b = engine.ask("外贸进出口和利用外资今年有什么目标？")
+    assert b.kind == "answer" and "稳中提质" in b.text
+    c = engine.ask("今年新建扩建多少所公办幼儿园？")
+    assert c.kind == "answer" and "38所" in c.text

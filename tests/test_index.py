@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from dzqa.engine import Engine
-from dzqa.index import IndexNotReady, build_index, check_index, fingerprint, index_path
+from dzqa.index import IndexNotReady, Keywords, build_index, check_index, fingerprint, index_path
 from dzqa.model import resolve_model
 from dzqa.corpus import load_corpus
 from dzqa.settings import Settings
@@ -159,3 +159,30 @@ def test_hnsw_path_finds_what_the_flat_index_finds(engine: Engine, questions: li
         # approximate search may order near-equal runners-up differently: the answer itself must not change
         assert (a.kind, a.text, [h.passage.id for h in a.citations[:1]]) == \
                (b.kind, b.text, [h.passage.id for h in b.citations[:1]]), q
+
+
+def test_each_document_is_scored_by_its_own_keyword_statistics(tmp_path: Path) -> None:
+    """BM25 of several documents: each passage scores exactly as in an index of its document alone (bm25s over that
+    document), so a report's passages rank alike whatever reports sit beside it; its idf is its own too."""
+    import bm25s
+
+    first = [["新能源", "产业", "培育"], ["城镇", "新增", "就业"], ["就业", "培训"]]
+    second = [["就业", "优先"], ["就业", "稳定"], ["产业", "升级", "就业"], ["财政"]]
+    tokens = [second[0], first[0], second[1], first[1], second[2], first[2], second[3]]
+    docs = ["b", "a", "b", "a", "b", "a", "b"]
+    Keywords.write(tmp_path, tokens, docs)
+    kw = Keywords.load(tmp_path)
+    for query in (["就业"], ["产业", "就业"], ["城镇", "培训", "未知"]):
+        merged = kw.scores(query)
+        for doc, part in (("a", first), ("b", second)):
+            alone = bm25s.BM25()
+            alone.index(part, show_progress=False)
+            known = [t for t in query if t in alone.vocab_dict]
+            expected = alone.get_scores(known) if known else np.zeros(len(part))
+            rows = [i for i, d in enumerate(docs) if d == doc]
+            assert np.allclose(merged[rows], expected), (query, doc)
+    idf_a, top_a = kw.idf("a")
+    idf_b, _ = kw.idf("b")
+    assert idf_a["就业"] > idf_b["就业"]  # in two of three passages of a, in three of four of b
+    assert top_a == max(idf_a.values()) and kw.idf("c") is None
+    assert not kw.scores(["未知"]).any()

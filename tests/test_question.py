@@ -358,3 +358,26 @@ def test_a_verb_object_word_split_by_a_particle_is_the_report_s_word(engine: Eng
     """脱了贫 is the report's 脱贫 with 了 inside it."""
     assert ("脱了贫", "脱贫") in engine.read("脱了贫以后政府还管不管俺们了").bridged
     assert "坚决守住脱贫攻坚成果" in engine.ask("脱了贫以后政府还管不管俺们了").text
+
+
+def test_a_story_s_question_pointing_back_into_it_is_read_whole(engine: Engine) -> None:
+    """"对这种车啥政策", "报告里提没提这方面政策": the asking clause says what about only through the story, so the whole
+    message is the question; "这种脱贫户", "大班额这事" name their topic themselves and stay the question."""
+    truck = "我是个跑货运的，一辆车跑了十来年了，排放是国三的。最近听同行说要淘汰，心里挺慌。市里今年对这种车到底啥政策？"
+    assert engine.read(normalize(truck)).core.startswith("我是个跑货运的")
+    assert "国三营运柴油货车淘汰" in engine.ask(truck).text
+    check = "我媳妇在农村，今年四十五了，一直没做过妇科检查。村里大姐说政府有免费的检查。报告里提没提这方面政策？"
+    assert "两癌" in engine.ask(check).text
+    poor = "我家是农村的，五口人，去年疫情出去打工挣得少，差点又返贫。今年政府对我们这种脱贫户还管不管？"
+    assert engine.read(normalize(poor)).core.startswith("今年政府")
+    assert engine.read(normalize("俺家妮儿在城里上学，一个班忒多人了，大班额这事管不管啊")).core.startswith("一个班")
+
+
+def test_an_investment_a_registration_and_the_county_a_pilot_is_placed_in_are_details(engine: Engine) -> None:
+    """投资多大 asks an amount of money, 怎么注册 a procedure, 放在哪个县 a place: a work report names the project,
+    the service and the pilot without them."""
+    assert "money" in engine.read("和中国中药控股集团合作的项目具体是做啥的，投资多大？").details
+    assert "procedure" in engine.read("智慧劳务服务用的是哪个App或者小程序，怎么注册？").details
+    assert "address" in engine.read("国家县域医疗卫生人员服务能力提升工程试点，是放在德州哪个县？").details
+    a = engine.ask("中心城区赋能升级行动投资多少")
+    assert a.kind == "answer" and "130.16亿元" in a.text
