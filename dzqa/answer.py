@@ -28,7 +28,7 @@ import numpy as np
 from .index import Index
 from .passages import LEAD_MAX, Unit, delivery_marks, heading_id, quote
 from .question import DETAIL_WORDS, WHAT_IS, Reading, carries
-from .retrieve import Query, Retrieval
+from .retrieve import Query, Retrieval, held
 from .text import match, years
 from .types import Answer, AnswerPart, Hit, Passage
 
@@ -214,8 +214,8 @@ def states_asked(answer: Answer, reading: Reading, words: Collection[str]) -> bo
     def states(text: str) -> bool:
         return any(_FIGURE.search(c) and (not words or any(w in c for w in words)) for c in re.split("[,，;；。]", text))
 
-    return any(states(p.text.lower()) and (not words or sum(w in p.text.lower() for w in words) >= STATED_SHARE * len(words))
-               for p in answer.parts)
+    texts = [p.text.lower() for p in answer.parts]
+    return any(states(t) and (not words or sum(w in t for w in words) >= STATED_SHARE * len(words)) for t in texts)
 
 
 def signals(retrieval: Retrieval, query: Query, index: Index, probe: TopicProbe | None = None) -> dict[str, float]:
@@ -293,9 +293,11 @@ def compose(question: str, reading: Reading, query: Query, retrieval: Retrieval,
             and not _FIGURE.search(best[2].text):
         # a figure asked ("先发行多少"): the unit with it, close behind the one naming the topic in words ("从今年开始拟
         # 连续几年发行超长期特别国债，……今年先发行1万亿元"); no unit on the topic has one: the report gives none
-        weigh = lambda c: _words_held(c[2].text, query, index, hits[c[1]])  # noqa: E731
+        weigh = lambda c: held(index.weights(query.all_tokens, hits[c[1]].passage.citation.doc_id),  # noqa: E731
+                               c[2].text.lower())
+        needed = FIGURE_TOPIC_SHARE * weigh(best)
         carrier = next((c for c in scored if c[0] >= best[0] - FIGURE_MARGIN and _FIGURE.search(c[2].text)
-                        and weigh(c) >= FIGURE_TOPIC_SHARE * weigh(best)), None)
+                        and weigh(c) >= needed), None)
         if carrier is not None:
             best = carrier
         else:
@@ -574,12 +576,6 @@ def _colon_run(best: Scored, scored: list[Scored]) -> list[Scored]:
     return run if len(run) >= 3 else []
 
 
-def _words_held(text: str, query: Query, index: Index, hit: Hit) -> float:
-    """The idf weight (in the hit's report) of the question's words that ``text`` holds."""
-    text = text.lower()
-    return sum(w * match(t, text) for t, w in index.weights(query.all_tokens, hit.passage.citation.doc_id).items())
-
-
 def _lists_the_asked(text: str, query: Query, index: Index, doc: str) -> bool:
     """Whether the clause of ``text`` that names what the question asks about lists items: "实施快递业“两进一出”
     工程" names the programme without its items; "积极引进咨询管理、财务审计…等服务机构" lists them."""
@@ -587,7 +583,7 @@ def _lists_the_asked(text: str, query: Query, index: Index, doc: str) -> bool:
     weights = index.weights(query.all_tokens, doc)
     if not clauses or not weights:
         return False
-    key = max(clauses, key=lambda c: sum(w * match(t, c.lower()) for t, w in weights.items()))
+    key = max(clauses, key=lambda c: held(weights, c.lower()))
     return "、" in key or (len(clauses) >= 3 and key == clauses[0])
 
 
@@ -1126,7 +1122,7 @@ def _score_units(query: Query, reading: Reading, hits: Sequence[Hit], index: Ind
         for j in range(first, last):
             unit = index.units[j]
             text = unit.text.lower()
-            lexical = sum(w * match(t, text) for t, w in weights.items()) / total if total else 0.0
+            lexical = held(weights, text) / total if total else 0.0
             score = W_DENSE * float(dense[j - first]) + W_LEXICAL * lexical - W_RANK * rank
             if wants_number and _NUMBER.search(unit.text):
                 score += W_NUMBER

@@ -55,6 +55,7 @@ class Keywords:
 
     def __init__(self, vocab: dict[str, int], arrays: dict[str, np.ndarray], docs: Sequence[str]) -> None:
         self.vocab = vocab  # every token some document has → its column
+        self._words = list(vocab)  # column → token
         self._a = arrays
         self.size = int(arrays["size"])
         self._docs = {d: k for k, d in enumerate(docs)}
@@ -76,7 +77,7 @@ class Keywords:
             k = self._docs.get(doc)
             if k is None:
                 return None
-            a, words = self._a, list(self.vocab)
+            a, words = self._a, self._words
             lo, hi = a["df_ptr"][k], a["df_ptr"][k + 1]
             n = int(a["doc_size"][k])
             idf = {words[t]: _idf(n, int(c)) for t, c in zip(a["df_token"][lo:hi], a["df"][lo:hi])}
@@ -178,7 +179,7 @@ class Index:
     def knows(self, token: str, doc: str | None = None) -> bool:
         """Whether document ``doc`` (the corpus when None or unknown) has the token."""
         own = self.keywords.idf(doc) if doc is not None else None
-        return token in own[0] if own is not None else token in self.vocab
+        return token in (own[0] if own is not None else self.vocab)
 
     @property
     def fingerprint(self) -> str:

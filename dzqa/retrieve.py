@@ -153,9 +153,11 @@ def covers(index: Index, tokens: Sequence[str], hit: Hit) -> float:
     """idf-weighted share of ``tokens`` found in the hit's passage and heading (unknown words weigh most)."""
     if not tokens:
         return 0.0
-    text = (hit.passage.context + hit.passage.text).lower()
-    total = found = 0.0
-    for t, w in index.weights(tokens, hit.passage.citation.doc_id).items():
-        total += w
-        found += w * match(t, text)
-    return found / total if total else 0.0
+    weights = index.weights(tokens, hit.passage.citation.doc_id)
+    total = sum(weights.values())
+    return held(weights, (hit.passage.context + hit.passage.text).lower()) / total if total else 0.0
+
+
+def held(weights: dict[str, float], text: str) -> float:
+    """The summed weight of the words of ``weights`` that the (lowercased) ``text`` holds."""
+    return sum(w * match(t, text) for t, w in weights.items())
