@@ -27,7 +27,7 @@ import numpy as np
 
 from .index import Index
 from .passages import LEAD_MAX, Unit, delivery_marks, heading_id, quote
-from .question import DETAIL_WORDS, WHAT_IS, Reading, carries
+from .question import ASK_PATTERNS, DETAIL_WORDS, WHAT_IS, Reading, carries
 from .retrieve import Query, Retrieval, held
 from .text import match, years
 from .types import Answer, AnswerPart, Hit, Passage
@@ -276,6 +276,7 @@ def compose(question: str, reading: Reading, query: Query, retrieval: Retrieval,
     if asked_years:
         preface = PARTIAL_YEAR.format(year=year_span(asked_years), have="、".join(sorted(have)))
     best = scored[0]
+    described = False  # a term asked about is described by the rest of its sentence
     for detail in reading.details:  # each detail asked for must be carried by a sentence close to the best
         # a subsidy is one of the asked thing: only the best sentence can say so (not another topic's 补贴性培训)
         margin = 0.0 if detail == "subsidy" else DETAIL_MARGIN
@@ -284,6 +285,9 @@ def compose(question: str, reading: Reading, query: Query, retrieval: Retrieval,
         about_delivery = bool(_OCCASION.search(best[2].text))
         carrier = next((c for c in scored if c[0] >= best[0] - margin and carries(detail, c[2].text)
                         and (about_delivery or not _OCCASION.search(c[2].text))), None)
+        if carrier is None and detail == "define" and _describes(best[2], hits[best[1]].passage.text,
+                                                                  _term_asked(reading.core)):
+            carrier, described = best, True
         if carrier is None:
             what = DETAIL_WORDS[detail]
             preface = preface or PARTIAL_DETAIL.format(what=what)
@@ -303,7 +307,8 @@ def compose(question: str, reading: Reading, query: Query, retrieval: Retrieval,
         else:
             what = FIGURE_DETAIL
             preface = PARTIAL_DETAIL.format(what=what)
-    chosen, listed = _choose(best, scored, hits, reading, max_units)
+    chosen, listed = (_rest_of_sentence(best, scored, max(max_units, MAX_LIST_UNITS)), False) if described \
+        else _choose(best, scored, hits, reading, max_units)
     cited_text = "".join(hits[c[1]].passage.text for c in chosen)
     away = [p for p in reading.other_places if p not in cited_text]
     if away and not reading.home_named and not preface:
@@ -393,6 +398,48 @@ def _choose(best: Scored, scored: list[Scored], hits: tuple[Hit, ...], reading: 
         if cand[0] >= scored[0][0] - EXTRA_MARGIN and all(cand[2] is not c[2] for c in chosen):
             chosen.append(cand)
     return chosen, False
+
+
+#: a numbered shorthand (两进一出, 四减四增, 三线一单, 双招双引): only its items enumerated say what it is
+_NUMERAL = re.compile(r"[一二三四五六七八九十两双多\d]")
+_DEFINE_ASKED = next(p for t, p in ASK_PATTERNS if t == "define")
+
+
+def _term_asked(core: str) -> str:
+    """What a what-does-it-mean question asks about: the words before the asking phrase ("碧水保卫战是指什么")."""
+    m = _DEFINE_ASKED.search(core)
+    return core[:m.start()] if m is not None else core
+
+
+def _describes(unit: Unit, passage_text: str, subject: str) -> bool:
+    """Whether the sentence holding ``unit`` says what the term asked about involves, though it defines nothing:
+    the clause naming the term is followed by two clauses more or an enumeration ("打好碧水保卫战,统筹水资源、水生态、
+    水环境,加快…"); a numbered shorthand only by its items enumerated in its own clause ("统筹生产、生活、生态三大空间";
+    not "启动新一轮“四减四增”行动,落实…")."""
+    start = max(passage_text.rfind(e, 0, unit.start) for e in _SENTENCE_ENDS) + 1
+    end = min((i for i in (passage_text.find(e, unit.start) for e in _SENTENCE_ENDS) if i >= 0),
+              default=len(passage_text))
+    clauses = [c for c in re.split(r"[,，;；:：]", passage_text[start:end]) if c.strip()]
+    if not clauses:
+        return False
+    term, at = max(((_common_run(c, subject), i) for i, c in enumerate(clauses)), key=lambda r: len(r[0]))
+    if len(term) < 2:
+        return False
+    if _NUMERAL.search(term):
+        return clauses[at].count("、") >= 2
+    after = clauses[at + 1:]
+    return len(after) >= 2 or any("、" in c for c in after)
+
+
+def _common_run(a: str, b: str) -> str:
+    """The longest run of characters ``a`` and ``b`` share."""
+    best = ""
+    for i in range(len(a)):
+        for j in range(i + len(best) + 1, len(a) + 1):
+            if a[i:j] not in b:
+                break
+            best = a[i:j]
+    return best
 
 
 def _rest_of_sentence(best: Scored, scored: list[Scored], n: int) -> list[Scored]:
@@ -489,9 +536,12 @@ _LIST_OF_COUNT = re.compile(r"(\d{1,3}|[一二三四五六七八九十两]{1,3})
 
 
 #: what a which-question asks to be listed, when a short noun ends the question: 疏解哪些单位, 划在哪几个乡镇
-_ITEM_CLASSIFIERS = "个项家所条类种座处样件大"
+_ITEM_CLASSIFIERS = "个项家所条类种座处样件大块"
 _ASKED_ITEMS = re.compile(rf"哪(些|几[{_ITEM_CLASSIFIERS}]?|[一二三四五六七八九十两\d]+[{_ITEM_CLASSIFIERS}])"
                           r"([\u4e00-\u9fff]{2,4})[呢啊呀吗]?$")
+#: the item named before the which-word ("民生工程都有哪几项": 工程), when none follows it
+_ITEM_BEFORE = re.compile(rf"([\u4e00-\u9fff]{{2}})(?:都|一共|总共|主要|具体|分别)?(?:有|包括|包含|是|涉及)"
+                          rf"(?:哪些|哪几[{_ITEM_CLASSIFIERS}]?|哪[一二三四五六七八九十两\d]+[{_ITEM_CLASSIFIERS}])[呢啊呀吗]?$")
 #: nouns that only say "items" (哪些方面, 哪几件事): any list answers them
 _GENERIC_ITEMS = frozenset("方面 措施 内容 工作 东西 事情 件事 事儿 定位 方向 举措 办法 安排 领域 类型 种类 项目 工程 部分 "
                            "任务 重点 目标 行动 政策 问题".split())
@@ -501,7 +551,7 @@ def _asked_item(core: str) -> tuple[str, str] | None:
     """The item a which-question ends on, as typed and as the item's noun ("疏解哪些单位" → 单位); None when the
     question ends on no such noun."""
     m = _ASKED_ITEMS.search(core.rstrip("？?！!。. 啊呀呢吗嘛啦哇"))  # "哪几条啊": 啊 is no item
-    if m is None:
+    if m is None or m.group(1).endswith("块"):  # "从哪几块下手": which parts, of whatever kind
         return None
     noun = m.group(2)
     if m.group(1) == "几" and noun[0] in _ITEM_CLASSIFIERS:
@@ -530,7 +580,8 @@ def _leads_naming(core: str, passage: Passage, index: Index) -> tuple[list[Answe
     """The sentences opening the paragraphs of ``passage``'s section that name the item a which-question asks
     for ("哪些工程" → "实施就业优先工程。", "实施教育提升工程。"…), each cited; None unless at least two do."""
     asked = _asked_item(core)
-    noun = asked[1] if asked is not None else ""
+    before = _ITEM_BEFORE.search(core.rstrip("？?！!。. 啊呀呢吗嘛啦哇")) if asked is None else None
+    noun = asked[1] if asked is not None else before.group(1) if before is not None else ""
     if len(noun) < 2 or noun in _VAGUE_ITEMS:
         return None
     section = passage.citation.section_id

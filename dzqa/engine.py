@@ -90,10 +90,10 @@ def _with_earlier(reading: Reading, earlier: Reading, text: str) -> tuple[Readin
     return replace(reading, bridged=earlier.bridged), f"{earlier.search_text} {text}"
 
 
-def _quotes(answer: Answer, words: Sequence[str]) -> bool:
-    """Whether the answer's quoted parts hold at least half of ``words``."""
+def _quotes(answer: Answer, words: Sequence[str], share: float = 0.5) -> bool:
+    """Whether the answer's quoted parts hold at least ``share`` (half) of ``words``."""
     quoted = "".join(p.text for p in answer.parts).lower()
-    return bool(words) and sum(match(w, quoted) for w in words) >= len(words) / 2
+    return bool(words) and sum(match(w, quoted) for w in words) >= len(words) * share
 
 
 @dataclass(frozen=True)
@@ -552,17 +552,23 @@ class Engine:
                 refused = result
             if result.kind != "refusal":
                 beyond = bool(tried)  # answered beyond the leading reports
-                if result is alone and not earlier and tried == 0 and scope.unplaced and not reading.other_places \
-                        and len(scope.rows) > 1 and _coverage(result) < WEAK_COVERAGE:
+                weighed = result is alone and not earlier and tried == 0 and scope.unplaced \
+                    and not reading.other_places and len(scope.rows) > 1
+                # an answer (not a partial: the detail the home city's reports lack stays theirs to say) without a
+                # word they never use
+                lacking = self._lacking(as_read, attempt) if weighed and result.kind == "answer" else []
+                if weighed and (_coverage(result) < WEAK_COVERAGE or lacking):
                     # a question of its own (no conversation, no other city) answered from the home city's reports
-                    # with few of its words ("2021年的赤字率按多少安排"): the widest scope answers instead when
-                    # its passage holds clearly more of them
+                    # with few of its words ("2021年的赤字率按多少安排"), or without a word they never use though
+                    # another report does ("一般公共预算支出规模有多大": Dezhou's report says only 收入): the widest
+                    # scope answers instead when its passage holds clearly more of them, or quotes the missing word
                     # without a year the newest report of each place first, then all of them
                     for wider_rows in ([scope.newest] if scope.newest is not None else []) + [scope.rows[-1]]:
                         wider = self._answer(question, self._within(as_read, wider_rows), reading.search_text,
                                              rows=wider_rows, **{**years, "min_relevance": s.wider_min_relevance})
-                        if wider.kind != "refusal" and _coverage(wider) >= _coverage(result) + WIDER_COVERAGE_GAIN \
-                                and self._states_asked(wider, as_read):
+                        gain = _coverage(wider) - _coverage(result)
+                        if wider.kind != "refusal" and self._states_asked(wider, as_read) and (
+                                gain >= WIDER_COVERAGE_GAIN or (gain > 0 and _quotes(wider, lacking, share=1.0))):
                             result, beyond = wider, wider_rows is not scope.newest
                             break
                 if beyond and not scope.dated and result.kind == "answer":
@@ -601,19 +607,33 @@ class Engine:
         timings = {**result.timings, "total": time.perf_counter() - t0}
         return replace(result, related=self._related(result), timings=timings)
 
-    def _within(self, reading: Reading, rows: frozenset[int] | None) -> Reading:
-        """The reading as the reports of ``rows`` see it: a thing they never name is a detail they lack, though
-        another report of the corpus names it."""
+    def _lacking(self, reading: Reading, rows: frozenset[int] | None) -> list[str]:
+        """The question's topic words that the reports of ``rows`` never use while another report of the corpus
+        does (支出 of a city's report that speaks only of 收入)."""
         if rows is None:
-            return reading
+            return []
+        text = self._rows_text(rows)
+        if text is None:
+            return []
+        return [w for w in _checkable(self._topic_words(reading.core))
+                if w not in text and w in self.reader.corpus]
+
+    def _rows_text(self, rows: frozenset[int]) -> str | None:
+        """The lowercased text of the documents within ``rows``; None when they are all of the corpus."""
         docs = frozenset(d.id for d in self._documents if d.rows <= rows)
         if len(docs) == len(self._documents):
-            return reading
+            return None
         text = self._texts.get(docs)
         if text is None:
             text = self._texts[docs] = " ".join(self.index.passages[r].text for d in self._documents
                                                 if d.id in docs for r in sorted(d.rows)).lower()
-        return self.reader.within(reading, text)
+        return text
+
+    def _within(self, reading: Reading, rows: frozenset[int] | None) -> Reading:
+        """The reading as the reports of ``rows`` see it: a thing they never name is a detail they lack, though
+        another report of the corpus names it."""
+        text = self._rows_text(rows) if rows is not None else None
+        return reading if text is None else self.reader.within(reading, text)
 
     def _or_home(self, question: str, reading: Reading, scope: Scope, result: Answer) -> Answer:
         """The home city's answer (a partial naming the year it has no report of) instead of another place's,

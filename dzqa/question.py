@@ -62,7 +62,7 @@ ASK_PATTERNS: tuple[tuple[AnswerType, re.Pattern[str]], ...] = tuple((t, re.comp
              r"都是(啥|什么|哪)|分别是(啥|什么|哪)|"
              r"列举|具体.{0,3}(有|提到|是)|which\b|what are the (two|three|four|five|six|seven|eight|nine|ten|\d+)\b|"
              r"list\b|举(几|一|两)?个?例子|举例|for example|examples?\b"),  # not "what are the income growth targets": a figure
-    ("quantity", r"多少|几个|几所|几条|几万|几家|几项|几成|多大|多高|多长|多快|比例|百分|增长|幅度|目标|[^效]率|"
+    ("quantity", r"多少|几个|几所|几条|几万|几家|几项|几成|(?<![哪这那])几(块|大块|大类|类|方面|件|批|座|处|种)|多大|多高|多长|多快|比例|百分|增长|幅度|目标|[^效]率|"
                  r"how many|how much|percent|rate\b|target"),
     # what a term means ("三线一单是什么意思"): a work report names its programmes without defining them
     ("define", r"什么意思|啥意思|是指什么|是指啥|指的是什么|指的是啥|指的啥|指啥|指什么|什么叫|含义|定义是|"
@@ -76,10 +76,11 @@ ASK_PATTERNS: tuple[tuple[AnswerType, re.Pattern[str]], ...] = tuple((t, re.comp
     # that the question keeps its own type — a yes/no — and only gains this detail)
     ("mine", r"(轮上|轮到|轮得上|排上|有份)|(哪些|哪几个|哪个)(小区|社区|村庄?|庄|街道|乡镇)"
              r"(?=$|[^\u4e00-\u9fff]|附近|里|在|能|会|有|的|要|可以|呢|吗|啊|了)|"
+             # whether the asker's own place is among those a measure picks, or what is built next to it; not whether
+             # the measure is taken there ("俺们村改厕今年还搞吗", "俺村的路修不修": the report's measure answers)
              r"(俺|我|咱)(们|家)?(这|那)?个?([\u4e00-\u9fff]{2}(?=小区|社区|村))?(村|庄|小区|社区|街道|镇|乡|县|区|家门口|片区|"
-             r"那条路|那条街).{0,12}([不没吗][？?]?$|能不能|会不会|有没有|在不在|算不算|属不属于|包不包括|修不修|改不改|"
-             r"建不建|弄不弄|"
-             r"管不管)|(有没有|是不是|会不会|能不能)(在|到|给|轮到)?(俺|我|咱)(们|家)?(这|那)?个?(村|庄|小区|社区|街道|镇|乡|"
+             r"那条路|那条街)(旁边|附近|边上|跟前|周边|.{0,12}(在不在|算不算|属不属于|包不包括|有没有份|有份|轮得?[到上]|排[得上]|"
+             r"名单|范围|之内|里面|里头))|(有没有|是不是|会不会|能不能)(在|到|给|轮到)?(俺|我|咱)(们|家)?(这|那)?个?(村|庄|小区|社区|街道|镇|乡|"
              r"家门口|片区)|my (village|town|street|county|district|neighbou?rhood)"),
     # how a citizen applies, registers or signs up: a work report states programmes, not procedures
     ("procedure", r"(怎么|如何|咋|怎样|去哪|到哪|在哪)(样)?(才能|可以|能)?(报名|申请|办理|预约|缴费|交费|申报|登记|领取|"
@@ -123,7 +124,10 @@ CARRIES: dict[str, re.Pattern[str]] = {
     "money": re.compile(r"\d+(\.\d+)?\s*(万|亿|万亿)?元|免费|不收费"),  # "免费接种" answers whether it costs
     "date": re.compile(r"\d{1,2}月(\d{1,2}日)?|\d{4}年|年底|年内|上半年|下半年|月底"),
     "address": re.compile(r"\d+号|街道|门牌"),  # not 路\d: "农村公路600公里" gives no address
-    "person": re.compile(r"[\u4e00-\u9fff]{2,3}(代表|同志|书记|市长|主任)"),
+    # a named official; a body set up for it (组建市物流和会展业发展中心), responsibility laid on someone (压实河湖长责任)
+    # or the mechanism that says who looks after it (管护机制)
+    "person": re.compile(r"[\u4e00-\u9fff]{2,3}(代表|同志|书记|市长|主任)|(组建|成立|设立)[^,，;；。]{0,14}(中心|局|委员会|办公室|"
+                         r"机构|专班|公司|集团)|(压实|落实|明确)[^,，;；。]{0,8}责任|[河湖路林田]长制|河湖长|(管护|运维|维护)机制"),
     "mine": re.compile(r"(?!)"),  # a work report lists no villages, streets or schools one by one
     "define": re.compile(r"(?<![立随旋])即(?![将使便时刻])|是指|指的是|也就是|于一体"),  # a definition (a list question is answered by its items)
     "breakdown": re.compile(r"分别"),  # "城乡居民人均可支配收入分别增长6.5%和7%"
@@ -610,7 +614,7 @@ class Reader:
         the text of the reports asked, when not the whole corpus."""
         # the last clause, and any asking 多少 ("项目要招多少工人，工资多少？": 工人; not a story's "那几亩麦子")
         clauses = [c for c in re.split(r"[,，;；？?]", core) if c.strip()]
-        return any(self._unknown_thing_in(_TIME_WORDS.sub("", clause.rstrip("？?！!。. 呢啊呀吗嘛啦了")), bridged, corpus)
+        return any(self._unknown_thing_in(_TIME_WORDS.sub("", clause.rstrip("？?！!。. 呢啊呀吗嘛啦了").removesuffix("儿")), bridged, corpus)
                    for i, clause in enumerate(clauses) if i == len(clauses) - 1 or "多少" in clause)
 
     def _unknown_thing_in(self, clause: str, bridged: Sequence[tuple[str, str]], within: str | None = None) -> bool:

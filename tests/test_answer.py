@@ -126,6 +126,12 @@ def test_a_how_question_gets_the_topic_sentence_and_what_follows_it(engine: Engi
 def test_a_which_question_answered_by_a_heading_gets_the_items_its_section_lists(engine: Engine) -> None:
     a = engine.ask("平安德州要抓哪些？")
     assert a.kind == "answer" and a.text.count("毫不放松抓好") == 4
+    # the item named before the which-word: the paragraphs opening with it (实施…工程) are the list
+    b = engine.ask("民生工程都有哪几项")
+    assert b.kind == "answer" and b.text.count("工程。") == 5
+    # 哪几块 asks which parts, whatever their kind: the battles listed are the answer, not a partial
+    c = engine.ask("治理大气污染主要从哪几块下手")
+    assert c.kind == "answer" and "打好蓝天保卫战" in c.text
 
 
 def test_what_a_programme_is_to_become_is_read_as_its_aim(engine: Engine) -> None:

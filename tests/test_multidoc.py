@@ -41,7 +41,7 @@ def test_questions_go_to_the_report_of_their_place_and_year(five_engine: Engine)
     report, comparisons): multidoc.jsonl (91, mine), fit-multidoc-2.jsonl (95, a helper's, worked on) and
     eval-multidoc-2.jsonl (72, a helper's, held out: measured, never read). Floors just under today's (README)."""
     floors = {"multidoc.jsonl": (0.93, 0.85, 0.95), "fit-multidoc-2.jsonl": (0.90, 0.82, 0.95),
-              "eval-multidoc-2.jsonl": (0.89, 0.80, 0.90)}  # 0.912 / 0.825: one question lost to the figure check
+              "eval-multidoc-2.jsonl": (0.91, 0.82, 0.90)}
     for name, (doc_floor, fact_floor, handled_floor) in floors.items():
         answerable, right_doc, fact, handled = _measure(five_engine, name)
         assert answerable >= 40
@@ -54,9 +54,9 @@ def test_every_acceptance_question_gets_its_report_and_its_fact(five_engine: Eng
     a named year, a year's result, 今年/去年/前年, 德州 or no place, a topic only the national reports cover, another
     city, a year without a Dezhou report, comparisons, off-topic), each checked on its own: an answerable one is
     answered, its first citation from the right report and its fact quoted (every figure of a comparison); the
-    others are not answered (a partial quotes Dezhou's sentence on the topic). 58 of the 60 pass; the two misses
-    (README: 2022年全国经济最终增长了多少 quotes the income growth, 一般公共预算支出规模 gets Dezhou's 收入 target) are the
-    only ones allowed, by name."""
+    others are not answered (a partial quotes Dezhou's sentence on the topic). 59 of the 60 pass; the one miss
+    (README: 2022年全国经济最终增长了多少 quotes the income growth from the right report: 经济增长 is not 国内生产总值 to
+    the search, a vocabulary gap of the answer layer) is the only one allowed, by name."""
     items = _items("accept-multidoc.jsonl")
     assert sum(item["expect"] == "answer" for item in items) >= 40
     wrong = []
@@ -72,7 +72,7 @@ def test_every_acceptance_question_gets_its_report_and_its_fact(five_engine: Eng
             right = a.kind == "refusal"
         if not right:
             wrong.append((item["q"], a.kind, first, a.text[:80]))
-    known = {"2022年全国经济最终增长了多少？", "今年一般公共预算支出规模有多大？"}
+    known = {"2022年全国经济最终增长了多少？"}
     assert not [w for w in wrong if w[0] not in known], wrong
 
 
@@ -147,6 +147,11 @@ def test_a_topic_only_a_national_report_covers_is_answered_from_it_without_a_pla
     assert a.kind == "answer" and a.citations[0].passage.citation.doc_id == "cn2021" and "3.2%" in a.text
     b = five_engine.ask("今年要新建多少所公办幼儿园？")  # Dezhou's own topic stays Dezhou's
     assert b.citations[0].passage.citation.doc_id == "2021"
+    # Dezhou's report never says 支出 (only 一般公共预算收入): the newest report quoting it with its figure answers
+    c = five_engine.ask("今年一般公共预算支出规模有多大？")
+    assert c.kind == "answer" and c.citations[0].passage.citation.doc_id == "cn2024" and "28.5万亿元" in c.text
+    # … but only when it quotes every word Dezhou lacks (the national 单位缴费比例 is not the 个人 one asked)
+    assert five_engine.ask("企业职工养老保险个人缴费比例是多少？").citations[0].passage.citation.doc_id == "2021"
 
 
 def test_mixed_answers_say_which_report_each_part_quotes(five_engine: Engine) -> None:

@@ -50,6 +50,9 @@ EVAL_9 = ("eval-citizens-9.jsonl", "eval-dialogues-9.jsonl")
 #: scores well below the earlier ones
 FIT_10 = ("fit-citizens-10.jsonl", "fit-dialogues-10.jsonl")
 EVAL_10 = ("eval-citizens-10.jsonl", "eval-dialogues-10.jsonl")
+#: the eleventh evaluation pair (no fitting pair with it): written at the start of a session by a helper asked to
+#: avoid even the previous writers' fresh angles (the people whose lives the report touches, in their own words)
+EVAL_11 = ("eval-citizens-11.jsonl", "eval-dialogues-11.jsonl")
 
 
 def report(engine: Engine, names: tuple[str, ...]) -> EvalReport:
@@ -73,14 +76,14 @@ def test_the_sets_are_large_broad_and_apart() -> None:
             "gibberish", "partial-detail"} <= types
     later = []
     # each later evaluation set: ≥ 150 single questions, ≥ 20 dialogues
-    for names in (EVAL_3, EVAL_4, EVAL_5, EVAL_6, EVAL_7, EVAL_8, EVAL_9, EVAL_10):
+    for names in (EVAL_3, EVAL_4, EVAL_5, EVAL_6, EVAL_7, EVAL_8, EVAL_9, EVAL_10, EVAL_11):
         items = [i for n in names for i in load_questions(DATA / n)]
         assert sum(i.dialogue is None for i in items) >= 150 and len({i.dialogue for i in items} - {None}) >= 20
         later += items
     fit += [i for n in FIT_3 + FIT_4 + FIT_5 + FIT_6 + FIT_7 + FIT_8 + FIT_9 + FIT_10 for i in load_questions(DATA / n)]
     # written apart: only coincidences in both ("双招双引", "法国的首都是哪里", "德州今年GDP目标是多少？": writers who
     # never saw each other's sets ask the obvious alike; 98 of 1388 with the seventh sets, 133 of 1756 with the
-    # ninth, 146 of 1955 with the tenth, and the evaluation sets score about the same without their shared questions, README); follow-up turns are
+    # ninth, 146 of 1955 with the tenth, 151 of 2150 with the eleventh, and the evaluation sets score about the same without their shared questions, README); follow-up turns are
     # left out, as the short ones every conversation has ("为什么要这样做？", "那济南呢？") are written alike by anyone
     evaluation = {i.q for i in singles + dialogues + later + load_questions(DATA / EVAL_2[0]) if i.turn == 0}
     assert len({i.q for i in fit if i.turn == 0} & evaluation) <= 0.08 * len(evaluation)
@@ -107,13 +110,17 @@ def test_the_sets_are_large_broad_and_apart() -> None:
               "follow_up_right": 0.85}),
     (EVAL_10, {"hit@3": 0.90, "answer_has_gold": 0.74, "in_scope_answered": 0.77, "off_topic_handled": 0.90,
                "follow_up_right": 0.77}),
+    (EVAL_11, {"hit@3": 0.92, "answer_has_gold": 0.77, "in_scope_answered": 0.78, "off_topic_handled": 0.87,
+               "follow_up_right": 0.77}),
     (FIT, {"hit@3": 0.96, "answer_has_gold": 0.92, "in_scope_answered": 0.93, "off_topic_handled": 0.92,
            "follow_up_right": 0.88}),
     (FIT_3, {"hit@3": 0.95, "answer_has_gold": 0.89, "in_scope_answered": 0.89, "off_topic_handled": 0.95,
              "follow_up_right": 0.88}),
     (FIT_4, {"hit@3": 0.96, "answer_has_gold": 0.89, "in_scope_answered": 0.90, "off_topic_handled": 0.89,
              "follow_up_right": 0.86}),
-    (FIT_5, {"hit@3": 0.93, "answer_has_gold": 0.88, "in_scope_answered": 0.89, "off_topic_handled": 0.86,
+    # fitting-5's dialogues ask whether the asker's own village gets a road or a merger: answered with the report's
+    # measure since the latest session (0.897 → 0.851 off-topic handled; README)
+    (FIT_5, {"hit@3": 0.93, "answer_has_gold": 0.88, "in_scope_answered": 0.89, "off_topic_handled": 0.83,
              "follow_up_right": 0.86}),
     (FIT_6, {"hit@3": 0.94, "answer_has_gold": 0.83, "in_scope_answered": 0.85, "off_topic_handled": 0.93,
              "follow_up_right": 0.83}),
@@ -129,7 +136,7 @@ def test_the_sets_are_large_broad_and_apart() -> None:
                             "off_topic_handled": 0.95}),
     (("calibration.jsonl",), {"hit@3": 0.93, "in_scope_answered": 0.90, "off_topic_handled": 0.89}),
 ], ids=["evaluation", "evaluation-2", "evaluation-3", "evaluation-4", "evaluation-5", "evaluation-6", "evaluation-7",
-        "evaluation-8", "evaluation-9", "evaluation-10", "fitting", "fitting-3", "fitting-4", "fitting-5", "fitting-6", "fitting-7", "fitting-8",
+        "evaluation-8", "evaluation-9", "evaluation-10", "evaluation-11", "fitting", "fitting-3", "fitting-4", "fitting-5", "fitting-6", "fitting-7", "fitting-8",
         "fitting-9", "fitting-10", "questions", "calibration"])
 def test_quality_floors(engine: Engine, names: tuple[str, ...], floors: dict[str, float]) -> None:
     m = report(engine, names).metrics()

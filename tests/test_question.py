@@ -138,9 +138,14 @@ def test_details_a_work_report_does_not_give(engine: Engine) -> None:
     assert "criteria" in details("班里多少人以上才算大班额") and "criteria" not in details("粮食今年要收多少才算达标")
     assert "current" in details("天津至潍坊高铁进度怎么样")
     assert "mine" in details("雨污分流今年改哪些小区") and "mine" in details("我们天衢小区在不在里面")
+    # whether a measure is taken in the asker's village is what the report says for every village
+    assert "mine" not in details("俺们村改厕今年还搞吗") and "mine" not in details("俺村的路今年修不修")
+    assert "mine" in details("俺们村还能轮上吗")
     assert "define" in details("快递业两进一出到底哪两进、哪一出")
     assert "thing" not in details("固定资产投资增长目标定了几个百分点")
     assert "thing" not in details("规模以上工业增加值今年预期增速是多少")
+    # 几块儿, 几方面: how many parts (a count by its measure word, the erhua 儿 no thing of its own)
+    assert "thing" not in details("这报告一共说今年要重点抓几块儿") and engine.read("今年重点抓几方面").asks == "quantity"
     assert "procedure" in details("医保异地就医备案在手机上怎么办") and not details("企业招工难怎么办")
     assert engine.read("“四个始终”里除了强化政治统领，另外三个是啥").asks == "list"
     assert engine.ask("农村人居环境整治提升行动搞几年").kind == "answer"
@@ -189,6 +194,13 @@ def test_what_a_quoted_programme_consists_of_is_a_detail_the_report_lacks(engine
         assert "define" in engine.read(q).details, q
         assert engine.ask(q).kind == "partial", q
     assert "define" not in engine.read("四区同城是啥说法").details  # what the report says about it: an answer
+    # a term whose sentence goes on to say what it involves is described, though not defined: an answer quoting
+    # the sentence; a numbered shorthand only by its items enumerated (三大空间, not 四减四增 beside 三线一单)
+    a = engine.ask("碧水保卫战是指什么")
+    assert a.kind == "answer" and "统筹水资源、水生态、水环境" in a.text
+    b = engine.ask("产城融合示范区统筹的“三大空间”指什么？")
+    assert b.kind == "answer" and "统筹生产、生活、生态三大空间" in b.text
+    assert engine.ask("春笋行动是什么意思？").kind == "partial"  # one clause after it: what it is, unsaid
     assert "define" not in engine.read("今年政府对大班额有什么说法").details
     assert engine.read("合作是为了干嘛").asks == "purpose"
     # 农村公路600公里 names no road: which road sections is a detail the report lacks
