@@ -406,9 +406,12 @@ _DEFINE_ASKED = next(p for t, p in ASK_PATTERNS if t == "define")
 
 
 def _term_asked(core: str) -> str:
-    """What a what-does-it-mean question asks about: the words before the asking phrase ("碧水保卫战是指什么")."""
+    """What a what-does-it-mean question asks about: the words before the asking phrase ("碧水保卫战是指什么"), or
+    after it when it opens the question ("什么叫碧水保卫战")."""
     m = _DEFINE_ASKED.search(core)
-    return core[:m.start()] if m is not None else core
+    if m is None:
+        return core
+    return core[:m.start()] or core[m.end():]
 
 
 def _describes(unit: Unit, passage_text: str, subject: str) -> bool:
@@ -423,12 +426,28 @@ def _describes(unit: Unit, passage_text: str, subject: str) -> bool:
     if not clauses:
         return False
     term, at = max(((_common_run(c, subject), i) for i, c in enumerate(clauses)), key=lambda r: len(r[0]))
-    if len(term) < 2:
+    if len(term) < 2 or _other_name(term, clauses[at], subject):
         return False
     if _NUMERAL.search(term):
         return clauses[at].count("、") >= 2
     after = clauses[at + 1:]
     return len(after) >= 2 or any("、" in c for c in after)
+
+
+def _other_name(term: str, clause: str, subject: str) -> bool:
+    """Whether ``term`` is only the shared ending of two different names: the question's 臭氧保卫战 and the report's
+    蓝天保卫战 (a word of content before it in both, not the same one; 的 or 打好 before 净土保卫战 is no name)."""
+    here, there = subject.find(term), clause.find(term)
+    before = subject[here - 1] if here > 0 else ""
+    theirs = clause[there - 1] if there > 0 else ""
+    return bool(before and theirs and before != theirs and before not in _FUNCTION_CHARS
+                and _CJK.match(before) and _CJK.match(theirs) and not clause[:there].endswith(_VERBS_BEFORE_NAME))
+
+
+#: characters before a name that are not part of it ("报告里说的净土保卫战", "“三大空间”")
+_FUNCTION_CHARS = frozenset("的是说了在和与及个“”\"'《》")
+#: verbs the report puts before a programme's name ("打好净土保卫战", "实施…")
+_VERBS_BEFORE_NAME = ("打好", "实施", "开展", "推进", "建设", "启动", "落实", "创建", "加快", "推动", "深化", "统筹")
 
 
 def _common_run(a: str, b: str) -> str:
@@ -540,8 +559,10 @@ _ITEM_CLASSIFIERS = "个项家所条类种座处样件大块"
 _ASKED_ITEMS = re.compile(rf"哪(些|几[{_ITEM_CLASSIFIERS}]?|[一二三四五六七八九十两\d]+[{_ITEM_CLASSIFIERS}])"
                           r"([\u4e00-\u9fff]{2,4})[呢啊呀吗]?$")
 #: the item named before the which-word ("民生工程都有哪几项": 工程), when none follows it
-_ITEM_BEFORE = re.compile(rf"([\u4e00-\u9fff]{{2}})(?:都|一共|总共|主要|具体|分别)?(?:有|包括|包含|是|涉及)"
-                          rf"(?:哪些|哪几[{_ITEM_CLASSIFIERS}]?|哪[一二三四五六七八九十两\d]+[{_ITEM_CLASSIFIERS}])[呢啊呀吗]?$")
+_ITEM_BEFORE = re.compile(rf"([\u4e00-\u9fff]{{2}})(?:今年|明年|都|一共|总共|主要|具体|分别|还)*(?:有|包括|包含|是|涉及)"
+                          rf"(?:哪些|哪几[{_ITEM_CLASSIFIERS}]?|哪[一二三四五六七八九十两\d]+[{_ITEM_CLASSIFIERS}])$")
+#: words that end a phrase before the which-word without naming an item ("具体有哪些", "今年都有哪些")
+_NO_ITEM = frozenset("今年 明年 去年 主要 具体 一共 总共 分别 都有 还有 报告 政府 市里 我们 咱们 俺们".split())
 #: nouns that only say "items" (哪些方面, 哪几件事): any list answers them
 _GENERIC_ITEMS = frozenset("方面 措施 内容 工作 东西 事情 件事 事儿 定位 方向 举措 办法 安排 领域 类型 种类 项目 工程 部分 "
                            "任务 重点 目标 行动 政策 问题".split())
@@ -582,7 +603,7 @@ def _leads_naming(core: str, passage: Passage, index: Index) -> tuple[list[Answe
     asked = _asked_item(core)
     before = _ITEM_BEFORE.search(core.rstrip("？?！!。. 啊呀呢吗嘛啦哇")) if asked is None else None
     noun = asked[1] if asked is not None else before.group(1) if before is not None else ""
-    if len(noun) < 2 or noun in _VAGUE_ITEMS:
+    if len(noun) < 2 or noun in _VAGUE_ITEMS or noun in _NO_ITEM or noun not in index.vocab:
         return None
     section = passage.citation.section_id
     leads: list[tuple[Passage, str]] = []

@@ -62,7 +62,7 @@ ASK_PATTERNS: tuple[tuple[AnswerType, re.Pattern[str]], ...] = tuple((t, re.comp
              r"都是(啥|什么|哪)|分别是(啥|什么|哪)|"
              r"列举|具体.{0,3}(有|提到|是)|which\b|what are the (two|three|four|five|six|seven|eight|nine|ten|\d+)\b|"
              r"list\b|举(几|一|两)?个?例子|举例|for example|examples?\b"),  # not "what are the income growth targets": a figure
-    ("quantity", r"多少|几个|几所|几条|几万|几家|几项|几成|(?<![哪这那])几(块|大块|大类|类|方面|件|批|座|处|种)|多大|多高|多长|多快|比例|百分|增长|幅度|目标|[^效]率|"
+    ("quantity", r"多少|几个|几所|几条|几万|几家|几项|几成|(?<![哪这那好十前头])几(块|大块|大类|类|方面|件|批|座|处|种)|多大|多高|多长|多快|比例|百分|增长|幅度|目标|[^效]率|"
                  r"how many|how much|percent|rate\b|target"),
     # what a term means ("三线一单是什么意思"): a work report names its programmes without defining them
     ("define", r"什么意思|啥意思|是指什么|是指啥|指的是什么|指的是啥|指的啥|指啥|指什么|什么叫|含义|定义是|"
@@ -79,8 +79,8 @@ ASK_PATTERNS: tuple[tuple[AnswerType, re.Pattern[str]], ...] = tuple((t, re.comp
              # whether the asker's own place is among those a measure picks, or what is built next to it; not whether
              # the measure is taken there ("俺们村改厕今年还搞吗", "俺村的路修不修": the report's measure answers)
              r"(俺|我|咱)(们|家)?(这|那)?个?([\u4e00-\u9fff]{2}(?=小区|社区|村))?(村|庄|小区|社区|街道|镇|乡|县|区|家门口|片区|"
-             r"那条路|那条街)(旁边|附近|边上|跟前|周边|.{0,12}(在不在|算不算|属不属于|包不包括|有没有份|有份|轮得?[到上]|排[得上]|"
-             r"名单|范围|之内|里面|里头))|(有没有|是不是|会不会|能不能)(在|到|给|轮到)?(俺|我|咱)(们|家)?(这|那)?个?(村|庄|小区|社区|街道|镇|乡|"
+             r"那条路|那条街)(旁边|附近|边上|跟前|周边|[^，,。；;？?]{0,12}(在不在|算不算|属不属于|包不包括|有没有份|有份|轮得?[到上]|"
+             r"排[得上]|名单))|(有没有|是不是|会不会|能不能)(在|到|给|轮到)?(俺|我|咱)(们|家)?(这|那)?个?(村|庄|小区|社区|街道|镇|乡|"
              r"家门口|片区)|my (village|town|street|county|district|neighbou?rhood)"),
     # how a citizen applies, registers or signs up: a work report states programmes, not procedures
     ("procedure", r"(怎么|如何|咋|怎样|去哪|到哪|在哪)(样)?(才能|可以|能)?(报名|申请|办理|预约|缴费|交费|申报|登记|领取|"
@@ -614,7 +614,7 @@ class Reader:
         the text of the reports asked, when not the whole corpus."""
         # the last clause, and any asking 多少 ("项目要招多少工人，工资多少？": 工人; not a story's "那几亩麦子")
         clauses = [c for c in re.split(r"[,，;；？?]", core) if c.strip()]
-        return any(self._unknown_thing_in(_TIME_WORDS.sub("", clause.rstrip("？?！!。. 呢啊呀吗嘛啦了").removesuffix("儿")), bridged, corpus)
+        return any(self._unknown_thing_in(_TIME_WORDS.sub("", re.sub("(?<=[块点事个])儿$", "", clause.rstrip("？?！!。. 呢啊呀吗嘛啦了"))), bridged, corpus)
                    for i, clause in enumerate(clauses) if i == len(clauses) - 1 or "多少" in clause)
 
     def _unknown_thing_in(self, clause: str, bridged: Sequence[tuple[str, str]], within: str | None = None) -> bool:
