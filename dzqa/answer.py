@@ -568,10 +568,14 @@ _GENERIC_ITEMS = frozenset("方面 措施 内容 工作 东西 事情 件事 事
                            "任务 重点 目标 行动 政策 问题".split())
 
 
+#: what may trail a which-question without being its item ("哪几条啊": 啊)
+_ASKING_TAIL = "？?！!。. 啊呀呢吗嘛啦哇"
+
+
 def _asked_item(core: str) -> tuple[str, str] | None:
     """The item a which-question ends on, as typed and as the item's noun ("疏解哪些单位" → 单位); None when the
     question ends on no such noun."""
-    m = _ASKED_ITEMS.search(core.rstrip("？?！!。. 啊呀呢吗嘛啦哇"))  # "哪几条啊": 啊 is no item
+    m = _ASKED_ITEMS.search(core.rstrip(_ASKING_TAIL))
     if m is None or m.group(1).endswith("块"):  # "从哪几块下手": which parts, of whatever kind
         return None
     noun = m.group(2)
@@ -601,7 +605,7 @@ def _leads_naming(core: str, passage: Passage, index: Index) -> tuple[list[Answe
     """The sentences opening the paragraphs of ``passage``'s section that name the item a which-question asks
     for ("哪些工程" → "实施就业优先工程。", "实施教育提升工程。"…), each cited; None unless at least two do."""
     asked = _asked_item(core)
-    before = _ITEM_BEFORE.search(core.rstrip("？?！!。. 啊呀呢吗嘛啦哇")) if asked is None else None
+    before = _ITEM_BEFORE.search(core.rstrip(_ASKING_TAIL)) if asked is None else None
     noun = asked[1] if asked is not None else before.group(1) if before is not None else ""
     if len(noun) < 2 or noun in _VAGUE_ITEMS or noun in _NO_ITEM or noun not in index.vocab:
         return None

@@ -163,6 +163,8 @@ _CLASSIFIERS = "个张条项所家座间种类名位批辆台套亩块样"
 _THING_AFTER = re.compile(rf"(?:多少|几)([{_CLASSIFIERS}]|人(?!次|数))?([\u4e00-\u9fff]{{2,4}})$")
 _THING_BEFORE = re.compile(rf"([\u4e00-\u9fff]{{2,}}?)(?:一共|总共|大概|大约)?(?:能|会|要|可以|可|将|还)?(?:是|有|为|涨|增加|提高|上调|降低|定的|定了|定在)"
                            rf"(?:是)?(?:多少|几)[{_CLASSIFIERS}元人万钱]?$")
+#: the erhua 儿 after a measure word ("几块儿", "一点儿"): no thing of its own
+_ERHUA = re.compile("(?<=[块点事个])儿$")
 _TIME_WORDS = re.compile(r"今年|明年|去年|每年|每月|一个月|一年|现在|目前|大概|大约")
 #: a question asking what a term is ("“三线一单”是什么", "春笋行动是干啥的")
 WHAT_IS = re.compile(r"(具体)?(是啥|是什么|是个啥|是干啥的|是干嘛的|是干什么的|是啥玩意儿?|是个什么)(东西|玩意儿?)?$")
@@ -614,7 +616,8 @@ class Reader:
         the text of the reports asked, when not the whole corpus."""
         # the last clause, and any asking 多少 ("项目要招多少工人，工资多少？": 工人; not a story's "那几亩麦子")
         clauses = [c for c in re.split(r"[,，;；？?]", core) if c.strip()]
-        return any(self._unknown_thing_in(_TIME_WORDS.sub("", re.sub("(?<=[块点事个])儿$", "", clause.rstrip("？?！!。. 呢啊呀吗嘛啦了"))), bridged, corpus)
+        return any(self._unknown_thing_in(_TIME_WORDS.sub("", _ERHUA.sub("", clause.rstrip("？?！!。. 呢啊呀吗嘛啦了"))),
+                                          bridged, corpus)
                    for i, clause in enumerate(clauses) if i == len(clauses) - 1 or "多少" in clause)
 
     def _unknown_thing_in(self, clause: str, bridged: Sequence[tuple[str, str]], within: str | None = None) -> bool:
