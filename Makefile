@@ -98,6 +98,7 @@ eval: index
 	$(DZQA) eval tests/data/eval-citizens-9.jsonl tests/data/eval-dialogues-9.jsonl
 	$(DZQA) eval tests/data/eval-citizens-10.jsonl tests/data/eval-dialogues-10.jsonl
 	$(DZQA) eval tests/data/eval-citizens-11.jsonl tests/data/eval-dialogues-11.jsonl
+	$(DZQA) eval tests/data/eval-citizens-12.jsonl tests/data/eval-dialogues-12.jsonl
 
 bench: index
 	$(DZQA) bench

@@ -80,6 +80,8 @@ FIGURE_TOPIC_SHARE = 0.4
 #: a question asking an amount outright (多少, 几个, 多大; not 这么多高铁, 那几条, 哪几个, nor a bare 目标是啥)
 _AMOUNT_ASKED = re.compile(r"多少|(?<![那这哪近前])几(?!乎|何)|(?<![么很好太许诸众较更])多(大|高|长|远|重|快)(?!好省)|百分之几|"
                            r"how (many|much)", re.I)
+#: a key word of an amount asked weighs at least this share of the rarest word's idf (in a few passages only)
+KEY_RARITY = 0.7
 #: another report's figure answers an amount asked only in a clause holding this share of the topic's words
 STATED_SHARE = 0.5
 #: what a partial reply says the report does not give when no unit on the topic has a figure
@@ -307,6 +309,20 @@ def compose(question: str, reading: Reading, query: Query, retrieval: Retrieval,
         else:
             what = FIGURE_DETAIL
             preface = PARTIAL_DETAIL.format(what=what)
+    if reading.asks == "quantity" and not preface and _AMOUNT_ASKED.search(reading.core):
+        # the figure of another topic ("外贸进出口今年增长目标是百分之几" → 地区生产总值增长6.5%): the units naming the
+        # asked clause's rarest report word give none, so the report gives none
+        rare = _rare_asked(reading, query, index, hits)
+        key = rare[0] if rare else ""
+        own = best[2].text.lower()
+        lead = _paragraph_lead(index, index.positions[hits[best[1]].passage.id]).lower()
+        # the best unit holds none of the rare words, nor does the topic sentence of its paragraph ("更大力度扩大精准有效
+        # 投资。" before the projects counted: "投资项目有多少个")
+        naming = [c for c in scored if key and key in c[2].text.lower() and c[0] >= best[0] - FIGURE_MARGIN] \
+            if not any(w in own for w in rare) and key not in lead else []
+        if naming and not any(_FIGURE.search(c[2].text) for c in naming):
+            best, what = naming[0], FIGURE_DETAIL
+            preface = PARTIAL_DETAIL.format(what=what)
     chosen, listed = (_rest_of_sentence(best, scored, max(max_units, MAX_LIST_UNITS)), False) if described \
         else _choose(best, scored, hits, reading, max_units)
     cited_text = "".join(hits[c[1]].passage.text for c in chosen)
@@ -331,7 +347,7 @@ def compose(question: str, reading: Reading, query: Query, retrieval: Retrieval,
         listed = listed or len(parts) != before or _lists_the_asked(chosen[0][2].text, query, index,
                                                                           hits[chosen[0][1]].passage.citation.doc_id) \
             or 2 <= count <= _items(parts)
-        if _items(parts) < count or not _names_the_asked(reading.core, cited):
+        if _items(parts) < count or not _names_the_asked(reading.core, cited, reading.bridged):
             listed = False  # "哪四个区" answered with a sentence that names "四区" without them
         if not listed and not preface:
             # a which-question whose best passage only names the programme ("实施快递业“两进一出”工程"):
@@ -354,6 +370,20 @@ def compose(question: str, reading: Reading, query: Query, retrieval: Retrieval,
 
 
 Scored = tuple[float, int, Unit]
+
+
+def _rare_asked(reading: Reading, query: Query, index: Index, hits: Sequence[Hit]) -> list[str]:
+    """The words of the clause asking an amount that the report uses in few passages (外贸, not 工作) and the hits
+    hold, rarest first. Only the question's own words: a word bridged from its frame (问问 → 咨询) names no topic."""
+    clauses = [c for c in re.split(r"[,，;；？?！!。]", reading.core.lower()) if _AMOUNT_ASKED.search(c)]
+    if not clauses or not hits:
+        return []
+    doc = hits[0].passage.citation.doc_id
+    text = "".join(h.passage.text for h in hits).lower()
+    # the words that ask for an amount (目标, 增长, 比例) name no topic
+    weights = index.weights([t for t in query.tokens if len(t) >= 2 and t in clauses[-1] and index.knows(t, doc)
+                             and t in text and not _QUANTITY_ASKED.search(t)], doc)
+    return sorted((w for w in weights if weights[w] >= KEY_RARITY * index.top_idf), key=lambda w: (-weights[w], w))
 
 
 def _choose(best: Scored, scored: list[Scored], hits: tuple[Hit, ...], reading: Reading,
@@ -403,6 +433,7 @@ def _choose(best: Scored, scored: list[Scored], hits: tuple[Hit, ...], reading: 
 #: a numbered shorthand (两进一出, 四减四增, 三线一单, 双招双引): only its items enumerated say what it is
 _NUMERAL = re.compile(r"[一二三四五六七八九十两双多\d]")
 _DEFINE_ASKED = next(p for t, p in ASK_PATTERNS if t == "define")
+_QUANTITY_ASKED = next(p for t, p in ASK_PATTERNS if t == "quantity")
 
 
 def _term_asked(core: str) -> str:
@@ -584,17 +615,21 @@ def _asked_item(core: str) -> tuple[str, str] | None:
     return m.group(2), noun
 
 
-def _names_the_asked(core: str, cited: Sequence[Hit]) -> bool:
+def _names_the_asked(core: str, cited: Sequence[Hit], bridged: Sequence[tuple[str, str]] = ()) -> bool:
     """Whether the cited passages name the kind of item a which-question asks for ("疏解哪些单位": 单位, or a
-    word of it); a report that never says the word does not list such items."""
+    word of it, or the report word a typed one was bridged onto: 哪几条高贴 → 高铁); a report that never says the
+    word does not list such items."""
     asked = _asked_item(core)
     if asked is None or any(asked[0].startswith(g) for g in _GENERIC_ITEMS):  # 哪几个方面使劲
         return True
-    noun = asked[1]
     text = "".join(h.passage.context + h.passage.text for h in cited)
-    if len(noun) < 2:  # items named by one character list it more than once ("开工率、投资率、资金到位率")
-        return bool(noun) and text.count(noun) >= 2
-    return any(noun[i:i + 2] in text for i in range(len(noun) - 1))
+    for noun in [asked[1]] + [asked[1].replace(typed, word) for typed, word in bridged if typed in asked[1]]:
+        if len(noun) < 2:  # items named by one character list it more than once ("开工率、投资率、资金到位率")
+            if noun and text.count(noun) >= 2:
+                return True
+        elif any(noun[i:i + 2] in text for i in range(len(noun) - 1)):
+            return True
+    return False
 
 
 #: item nouns every opening sentence could hold: no list of a section's items is named by them

@@ -539,6 +539,10 @@ class Engine:
                     # the asking clause alone ("政府到底管不管？") may not say what the story is about
                     whole = self._answer(question, reading, reading.text, rows=attempt, **years)
                     result = whole if whole.kind != "refusal" else result
+                if result.kind == "refusal" and not earlier:
+                    # a story's everyday words can outweigh the one clause that asks ("……一刮风满天都是土,窗户都不敢开,
+                    # 政府管不管扬尘"): that clause read alone, when it names a topic and drops no place, year or detail
+                    result = self._asking_alone(question, reading, rows=attempt, **years) or result
                 if result.kind == "refusal" and topic and follow is None:
                     # refused on its own, yet asked in a conversation ("高速公路呢", "淘汰一辆补贴多少钱？"):
                     # read with the conversation's topic, kept when the answer holds the question's own words
@@ -606,6 +610,20 @@ class Engine:
                 result = answer_mod.more_of(question, reading, last, self.index, s.max_answer_units) or result
         timings = {**result.timings, "total": time.perf_counter() - t0}
         return replace(result, related=self._related(result), timings=timings)
+
+    def _asking_alone(self, question: str, reading: Reading, *, rows: frozenset[int] | None,
+                      **kw: Any) -> Answer | None:
+        """The answer to a long message's asking clause read on its own (:meth:`Reader.asking_clause`); None when it
+        has none, the clause loses a place, a year or a detail the message asks, or it is refused too."""
+        clause = self.reader.asking_clause(reading)
+        if clause is None:
+            return None
+        alone = self._within(self.reader.read(clause), rows)
+        if alone.other_places != reading.other_places or years(clause) != years(reading.text) \
+                or not set(reading.details) <= set(alone.details):
+            return None
+        result = self._answer(question, alone, alone.search_text, rows=rows, **kw)
+        return result if result.kind != "refusal" else None
 
     def _lacking(self, reading: Reading, rows: frozenset[int] | None) -> list[str]:
         """The question's topic words that the reports of ``rows`` never use while another report of the corpus

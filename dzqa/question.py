@@ -40,7 +40,7 @@ AnswerType = Literal["phone", "money", "date", "address", "person", "mine", "lis
 ASK_PATTERNS: tuple[tuple[AnswerType, re.Pattern[str]], ...] = tuple((t, re.compile(p, re.I)) for t, p in (
     ("phone", r"电话|号码|热线|联系方式|怎么联系|phone|telephone|contact number"),
     ("money", r"多少钱|几块钱|啥价|什么价|(?<!消费)价格|价钱|票价|门票|收费|费用|学费|保教费|花多少|多少元|给多少钱|补贴多少|补助多少|"
-              r"补多少|罚多少|罚款|多少补贴|多少补助|投资(有|是|为|规模)?(多少|多大)|投了多少|多少亿|交多少|缴多少|减免多少|[减免]多少钱|"
+              r"补多少|罚多少|罚款|多少补贴|多少补助|投资(有|是|为|规模)?(多少|多大)|投了多少|总投资额?|投资总额|多少亿|交多少|缴多少|减免多少|[减免]多少钱|"
               r"[水电气暖]费|物业费|停车费|(一|每)平(米|方米?)给?多少|(?<!consumer )price|cost|fee|dollar|\byuan\b|\brmb\b|"
               r"how much money|收不收(钱|费)|(要|得|需要)?(自己|个人)?(掏|出)(钱|腰包)|要不要(钱|花钱|收费)|免不免费|是不是免费|免费吗|"
               r"(工资|薪水|薪资|月薪|年薪|待遇)(是|有|能|给|开)?(多少|几)|\bsalar(y|ies)\b|\bwages?\b"),
@@ -94,7 +94,7 @@ ASK_PATTERNS: tuple[tuple[AnswerType, re.Pattern[str]], ...] = tuple((t, re.comp
     # who qualifies, by what standard, with what title: a work report names programmes, not their rules
     ("criteria", r"(报名|报考|申请|参加|享受|领取|入学|入园|补贴|救助)的?(条件|资格|门槛)|(要|需要|有)(啥|什么|哪些)(条件|资格)|"
                  r"(条件|资格|门槛)是(啥|什么)|标准(咋|怎么|如何)(算|定)|标准是多少|(多少|几).{0,6}才(算|叫|能算)(?!达标|完成|合格)|(补贴|补助|补偿|赔偿|收费)的?标准$|"
-                 r"(有|给)(啥|什么|哪些)(税收|税费)?优惠|(多大|什么)(年龄|岁数)|多大岁数|年龄(限制|要求)|(什么|啥)职务|职务是|"
+                 r"(有|给)(啥|什么|哪些)(税收|税费)?优惠|(多大|什么)(年龄|岁数)|多大岁数|年龄(限制|要求)|(要|需要|得)?(啥|什么|哪些|多高的?)学历|学历(要求|门槛|限制)|(什么|啥)职务|职务是|"
                  r"(撤并|划分|评定|认定|录取|补贴|补助|收费|分配)的?标准(是|有)?(啥|什么)|标准是(啥|什么)|(享受|申请)(啥|什么|哪些)?优惠|"
                  r"(有|给)(啥|什么)奖励|(怎么|咋|如何)(补偿|赔偿|赔)|(补偿|赔偿)(多少|几)|(怎么|咋|如何)(分配|划分|(分|划)(?=[,，?？]|$))|摇号|eligib|qualif"),
     # the figure as it stands now, not the target: a work report states what is to be reached
@@ -163,6 +163,16 @@ _CLASSIFIERS = "个张条项所家座间种类名位批辆台套亩块样"
 _THING_AFTER = re.compile(rf"(?:多少|几)([{_CLASSIFIERS}]|人(?!次|数))?([\u4e00-\u9fff]{{2,4}})$")
 _THING_BEFORE = re.compile(rf"([\u4e00-\u9fff]{{2,}}?)(?:一共|总共|大概|大约)?(?:能|会|要|可以|可|将|还)?(?:是|有|为|涨|增加|提高|上调|降低|定的|定了|定在)"
                            rf"(?:是)?(?:多少|几)[{_CLASSIFIERS}元人万钱]?$")
+#: how often jieba's dictionary must have seen a typed word for it to be what was meant, not a misheard report word
+MEANT_FREQUENCY = 100
+#: what a yes/no asks of a measure, not of a thing: a limit ("物价上涨有没有个底线": the report's cap answers it),
+#: a likeness ("跟市里能一样吗") or news of it ("有信儿没")
+NOT_A_THING_ASKED = frozenset("底线 上限 下限 门槛 限制 限度 红线 标准 要求 规定 一样 相同 一致 差不多 信儿 音信 下文 眉目 "
+                              "进展 盼头 动作 去处".split())
+#: an open question word: a yes/no ending on it ("有啥动作吗") asks what
+_OPEN_ASKED = re.compile(r"啥|什么|哪|怎|咋")
+#: the thing a yes/no question asks about: before 吗/不/没 ("招研究生吗") or after 有没有 ("有没有地铁")
+_YES_NO_THING = re.compile(r"([\u4e00-\u9fff]{2,8}?)(?:吗|[不没]|没有)$|(?:有没有|有无|有木有)([\u4e00-\u9fff]{2,6})$")
 #: the erhua 儿 after a measure word ("几块儿", "一点儿"): no thing of its own
 _ERHUA = re.compile("(?<=[块点事个])儿$")
 _TIME_WORDS = re.compile(r"今年|明年|去年|每年|每月|一个月|一年|现在|目前|大概|大约")
@@ -206,6 +216,8 @@ STORY_MIN_CHARS = 24
 _BACK_REFERENCE = re.compile(r"这(?:种|类|样的?|方面|块|些(?!年)|事|件事|问题|情况)|这个(?:事|问题|情况)|此类|上述|"
                              r"([提说讲])没\1|(?<![听据])(?:提|说|讲)到?了?没|有没有(?:提|说|讲)")
 CORE_MIN_CHARS = 10
+#: the shortest asking clause read on its own when a story around it is refused (政府管不管扬尘)
+ASKING_MIN_CHARS = 5
 GENERIC_PLACES = frozenset({"城区", "郊区", "矿区", "市辖区", "市辖", "新区", "县", "市", "开发区", "高新区"})
 #: a place named after one of these is a relation of the home city ("德州和济南", "融入省会济南"), not its subject
 _RELATION = re.compile(r"和|与|跟|同|对接|融入|到|去|往|至|连接|通往|\b(and|with|to|between|from|into)\s+$")
@@ -601,6 +613,18 @@ class Reader:
         (教师) stands alone."""
         return self._topical(clause) or bool(self.synonyms(clause))
 
+    def asking_clause(self, reading: Reading) -> str | None:
+        """The one clause of a long message that asks, when it is not all that was searched and names a report
+        topic on its own ("……窗户都不敢开,政府管不管扬尘" → 政府管不管扬尘; "过年还让放炮仗不?俺孙子天天磨着俺……" →
+        过年还让放炮仗不); None for a short message, an injection or no such clause."""
+        if len(reading.text) < STORY_MIN_CHARS or reading.injection:
+            return None
+        asking = [c for c in (m.group(0) for m in _CLAUSES.finditer(reading.text)) if _ASKS.search(c)]
+        clause = asking[-1].strip(" ，,。！？!?；;…\n") if asking else ""
+        if len(clause) < ASKING_MIN_CHARS or clause == reading.core or not self._names_topic(clause):
+            return None
+        return clause
+
     def within(self, reading: Reading, text: str) -> Reading:
         """The reading as the reports whose (lowercased) ``text`` answer it see it: a thing those reports never
         name is a detail they lack ("个人缴费比例是多少" of a city's report, though a national report of the corpus
@@ -636,7 +660,24 @@ class Reader:
             return False  # "多少就业岗位", "能新增多少岗位": a count of what the report names (就业, 新增)
         return not (head in corpus or head in VAGUE_THINGS or words[-1] in VAGUE_THINGS or head in STOPWORDS or head in FRAME_WORDS
                     or any(c in GLUE_CHARS or c in "不没" for c in head) or any(head in typed for typed, _ in bridged)
-                    or self.bridge.sounds_known(head, within))  # 目表 is a misheard 目标
+                    # 目表 is a misheard 目标; 基数 is a word of its own, unless it measures what 多少 counts (公理)
+                    or ((after is not None or self._frequency(head) < MEANT_FREQUENCY)
+                        and self.bridge.sounds_known(head, within)))
+
+    def _unknown_yes_no_thing(self, core: str, bridged: Sequence[tuple[str, str]]) -> bool:
+        """Whether a yes/no question asks it of a thing the report never names, in its last clause: the word before
+        the asking 吗/不/没 or after 有没有 ("招研究生吗", "有没有地铁"), a name, not an action (坐上, 修修)."""
+        clause = [c for c in re.split(r"[,，;；？?!！。]", core) if c.strip()][-1:]
+        if not clause:
+            return False
+        text = _TIME_WORDS.sub("", _ERHUA.sub("", clause[0].strip().rstrip(" 呢啊呀嘛啦了")))
+        m = _YES_NO_THING.search(text)
+        if m is None or _OPEN_ASKED.search(text):  # "有啥大动作吗", "要弄点啥好去处不": what, not whether
+            return False
+        words = self._cut(m.group(1) or m.group(2))
+        if not words or len(words[-1]) < 2 or self._action(words[-1]) or words[-1] in NOT_A_THING_ASKED:
+            return False
+        return self._unknown_thing_in(words[-1] + "是多少", bridged)
 
     def _names_unknown_locality(self, core: str) -> bool:
         """Whether ``core`` names a town, village, street or estate by a name the report never uses (柴胡店镇,
@@ -722,6 +763,11 @@ class Reader:
                 city_named = city_named or name in self._city
             elif not _RELATION.search(before) and name not in other:
                 other.append(name)
+        if home_named and other:
+            # the home city named beside another place in one clause ("德州和济南的关系") keeps it in scope; an asking
+            # clause naming only the other place asks its figure ("我在济南上班，平时回德州，济南今年GDP目标是多少")
+            home_named = not any(any(n in other for n, _ in named) and not any(n in self.places.home for n, _ in named)
+                                 for named in map(self.places.named, _CLAUSES.findall(core)))
         sound = self.bridge(core)
         bridged = sound + self.synonyms(core, skip=(typed for typed, _ in sound))
         bridged += self.abbreviations(w for w in self._cut(core) if all(w not in typed for typed, _ in bridged)
@@ -745,8 +791,14 @@ class Reader:
         asks = answer_type(heard)
         details = tuple(t for t, p in ASK_PATTERNS if t in DETAIL_TYPES and p.search(heard)
                         and not (t == "define" and asks == "list"))
-        if asks in ("quantity", "other") and not details and self._unknown_thing(core, bridged):
+        # a common word heard as a report word by its sound (基数 ~ 技术) is what was typed: it names no report thing;
+        # right after 多少 it is a misheard measure (多少公理 → 公里)
+        named = tuple(b for b in bridged if b not in sound or self._frequency(b[0]) < MEANT_FREQUENCY
+                      or re.search(f"(多少|几)[个条项]?{re.escape(b[0])}", core))
+        if asks in ("quantity", "other") and not details and self._unknown_thing(core, named):
             details = ("thing",)
+        if asks == "yesno" and not details and self._unknown_yes_no_thing(core, named):
+            details = ("thing",)  # "湿地公园里让钓鱼不", "研究院招研究生吗": whether of a thing the report never names
         if asks == "yesno" and not details and self._names_unknown_locality(core):
             details = ("mine",)  # "有没有宁津县柴胡店镇的路段": a town, village or estate the report does not name
         if "define" not in details and self._asks_what_term_is(core):
