@@ -312,7 +312,7 @@ def compose(question: str, reading: Reading, query: Query, retrieval: Retrieval,
     if reading.asks == "quantity" and not preface and _AMOUNT_ASKED.search(reading.core):
         # the figure of another topic ("外贸进出口今年增长目标是百分之几" → 地区生产总值增长6.5%): the units naming the
         # asked clause's rarest report word give none, so the report gives none
-        rare = _rare_asked(reading, query, index, hits)
+        rare = _rare_asked(reading, query, index, hits[best[1]].passage.citation.doc_id, hits)
         key = rare[0] if rare else ""
         own = best[2].text.lower()
         lead = _paragraph_lead(index, index.positions[hits[best[1]].passage.id]).lower()
@@ -372,18 +372,19 @@ def compose(question: str, reading: Reading, query: Query, retrieval: Retrieval,
 Scored = tuple[float, int, Unit]
 
 
-def _rare_asked(reading: Reading, query: Query, index: Index, hits: Sequence[Hit]) -> list[str]:
-    """The words of the clause asking an amount that the report uses in few passages (外贸, not 工作) and the hits
+def _rare_asked(reading: Reading, query: Query, index: Index, doc: str, hits: Sequence[Hit]) -> list[str]:
+    """The words of the clause asking an amount that report ``doc`` uses in few passages (外贸, not 工作) and the hits
     hold, rarest first. Only the question's own words: a word bridged from its frame (问问 → 咨询) names no topic."""
-    clauses = [c for c in re.split(r"[,，;；？?！!。]", reading.core.lower()) if _AMOUNT_ASKED.search(c)]
+    clauses = [c for c in re.split(r"[,，;；？?！!。\s]", reading.core.lower()) if _AMOUNT_ASKED.search(c)]
     if not clauses or not hits:
         return []
-    doc = hits[0].passage.citation.doc_id
     text = "".join(h.passage.text for h in hits).lower()
     # the words that ask for an amount (目标, 增长, 比例) name no topic
     weights = index.weights([t for t in query.tokens if len(t) >= 2 and t in clauses[-1] and index.knows(t, doc)
                              and t in text and not _QUANTITY_ASKED.search(t)], doc)
-    return sorted((w for w in weights if weights[w] >= KEY_RARITY * index.top_idf), key=lambda w: (-weights[w], w))
+    own = index.keywords.idf(doc)
+    top = own[1] if own is not None else index.top_idf  # the report's own rarest word
+    return sorted((w for w in weights if weights[w] >= KEY_RARITY * top), key=lambda w: (-weights[w], w))
 
 
 def _choose(best: Scored, scored: list[Scored], hits: tuple[Hit, ...], reading: Reading,

@@ -618,8 +618,10 @@ class Engine:
         clause = self.reader.asking_clause(reading)
         if clause is None:
             return None
-        alone = self._within(self.reader.read(clause), rows)
-        if alone.other_places != reading.other_places or years(clause) != years(reading.text) \
+        # read as the message was read for its scope (a target or a result of a year)
+        alone = replace(self._within(self.reader.read(clause), rows), tense=reading.tense)
+        have = self.outline.report_years
+        if alone.other_places != reading.other_places or years_asked(alone, have) != years_asked(reading, have) \
                 or not set(reading.details) <= set(alone.details):
             return None
         result = self._answer(question, alone, alone.search_text, rows=rows, **kw)

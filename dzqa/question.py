@@ -40,7 +40,7 @@ AnswerType = Literal["phone", "money", "date", "address", "person", "mine", "lis
 ASK_PATTERNS: tuple[tuple[AnswerType, re.Pattern[str]], ...] = tuple((t, re.compile(p, re.I)) for t, p in (
     ("phone", r"电话|号码|热线|联系方式|怎么联系|phone|telephone|contact number"),
     ("money", r"多少钱|几块钱|啥价|什么价|(?<!消费)价格|价钱|票价|门票|收费|费用|学费|保教费|花多少|多少元|给多少钱|补贴多少|补助多少|"
-              r"补多少|罚多少|罚款|多少补贴|多少补助|投资(有|是|为|规模)?(多少|多大)|投了多少|总投资额?|投资总额|多少亿|交多少|缴多少|减免多少|[减免]多少钱|"
+              r"补多少|罚多少|罚款|多少补贴|多少补助|投资(有|是|为|规模)?(多少|多大)|投了多少|总投资额?(是|有|为|达|约)?(多少|多大|几)|投资总额(是|有|为)?(多少|多大)|总投资额?$|投资总额$|多少亿|交多少|缴多少|减免多少|[减免]多少钱|"
               r"[水电气暖]费|物业费|停车费|(一|每)平(米|方米?)给?多少|(?<!consumer )price|cost|fee|dollar|\byuan\b|\brmb\b|"
               r"how much money|收不收(钱|费)|(要|得|需要)?(自己|个人)?(掏|出)(钱|腰包)|要不要(钱|花钱|收费)|免不免费|是不是免费|免费吗|"
               r"(工资|薪水|薪资|月薪|年薪|待遇)(是|有|能|给|开)?(多少|几)|\bsalar(y|ies)\b|\bwages?\b"),
@@ -94,7 +94,7 @@ ASK_PATTERNS: tuple[tuple[AnswerType, re.Pattern[str]], ...] = tuple((t, re.comp
     # who qualifies, by what standard, with what title: a work report names programmes, not their rules
     ("criteria", r"(报名|报考|申请|参加|享受|领取|入学|入园|补贴|救助)的?(条件|资格|门槛)|(要|需要|有)(啥|什么|哪些)(条件|资格)|"
                  r"(条件|资格|门槛)是(啥|什么)|标准(咋|怎么|如何)(算|定)|标准是多少|(多少|几).{0,6}才(算|叫|能算)(?!达标|完成|合格)|(补贴|补助|补偿|赔偿|收费)的?标准$|"
-                 r"(有|给)(啥|什么|哪些)(税收|税费)?优惠|(多大|什么)(年龄|岁数)|多大岁数|年龄(限制|要求)|(要|需要|得)?(啥|什么|哪些|多高的?)学历|学历(要求|门槛|限制)|(什么|啥)职务|职务是|"
+                 r"(有|给)(啥|什么|哪些)(税收|税费)?优惠|(多大|什么)(年龄|岁数)|多大岁数|年龄(限制|要求)|(要|需要|得|有)(啥|什么|多高的?)学历|学历(要求|门槛|限制)|(什么|啥)职务|职务是|"
                  r"(撤并|划分|评定|认定|录取|补贴|补助|收费|分配)的?标准(是|有)?(啥|什么)|标准是(啥|什么)|(享受|申请)(啥|什么|哪些)?优惠|"
                  r"(有|给)(啥|什么)奖励|(怎么|咋|如何)(补偿|赔偿|赔)|(补偿|赔偿)(多少|几)|(怎么|咋|如何)(分配|划分|(分|划)(?=[,，?？]|$))|摇号|eligib|qualif"),
     # the figure as it stands now, not the target: a work report states what is to be reached
@@ -163,16 +163,17 @@ _CLASSIFIERS = "个张条项所家座间种类名位批辆台套亩块样"
 _THING_AFTER = re.compile(rf"(?:多少|几)([{_CLASSIFIERS}]|人(?!次|数))?([\u4e00-\u9fff]{{2,4}})$")
 _THING_BEFORE = re.compile(rf"([\u4e00-\u9fff]{{2,}}?)(?:一共|总共|大概|大约)?(?:能|会|要|可以|可|将|还)?(?:是|有|为|涨|增加|提高|上调|降低|定的|定了|定在)"
                            rf"(?:是)?(?:多少|几)[{_CLASSIFIERS}元人万钱]?$")
-#: how often jieba's dictionary must have seen a typed word for it to be what was meant, not a misheard report word
-MEANT_FREQUENCY = 100
 #: what a yes/no asks of a measure, not of a thing: a limit ("物价上涨有没有个底线": the report's cap answers it),
 #: a likeness ("跟市里能一样吗") or news of it ("有信儿没")
 NOT_A_THING_ASKED = frozenset("底线 上限 下限 门槛 限制 限度 红线 标准 要求 规定 一样 相同 一致 差不多 信儿 音信 下文 眉目 "
                               "进展 盼头 动作 去处".split())
+#: degree words: what follows them is said of the topic ("更方便吗", "太难了吗"), not a thing
+_BEFORE_PREDICATE = frozenset("更 很 太 够 挺 最 比较 越来越 特别 非常".split())
 #: an open question word: a yes/no ending on it ("有啥动作吗") asks what
 _OPEN_ASKED = re.compile(r"啥|什么|哪|怎|咋")
-#: the thing a yes/no question asks about: before 吗/不/没 ("招研究生吗") or after 有没有 ("有没有地铁")
-_YES_NO_THING = re.compile(r"([\u4e00-\u9fff]{2,8}?)(?:吗|[不没]|没有)$|(?:有没有|有无|有木有)([\u4e00-\u9fff]{2,6})$")
+#: the thing a yes/no question asks about: the last word before 吗/不/没 ("招研究生吗") or all after 有没有 ("有没有地铁")
+_YES_NO_END = re.compile(r"(?:吗|[不没]|没有)$")
+_HAS_NO = re.compile(r"(?:有没有|有无|有木有)(?=[\u4e00-\u9fff]{2,6}$)")
 #: the erhua 儿 after a measure word ("几块儿", "一点儿"): no thing of its own
 _ERHUA = re.compile("(?<=[块点事个])儿$")
 _TIME_WORDS = re.compile(r"今年|明年|去年|每年|每月|一个月|一年|现在|目前|大概|大约")
@@ -619,7 +620,10 @@ class Reader:
         过年还让放炮仗不); None for a short message, an injection or no such clause."""
         if len(reading.text) < STORY_MIN_CHARS or reading.injection:
             return None
-        asking = [c for c in (m.group(0) for m in _CLAUSES.finditer(reading.text)) if _ASKS.search(c)]
+        clauses = _CLAUSES.findall(reading.text)
+        # a clause asks with its own question mark or as the message's end ("前几年咱这儿修了不少公园，……听说要建停车场了"
+        # asks in its last clause, whose "？" normalising stripped; 前几年 asks nothing)
+        asking = [c for i, c in enumerate(clauses) if _ASKS.search(c) and (i == len(clauses) - 1 or re.search("[？?]", c))]
         clause = asking[-1].strip(" ，,。！？!?；;…\n") if asking else ""
         if len(clause) < ASKING_MIN_CHARS or clause == reading.core or not self._names_topic(clause):
             return None
@@ -661,7 +665,7 @@ class Reader:
         return not (head in corpus or head in VAGUE_THINGS or words[-1] in VAGUE_THINGS or head in STOPWORDS or head in FRAME_WORDS
                     or any(c in GLUE_CHARS or c in "不没" for c in head) or any(head in typed for typed, _ in bridged)
                     # 目表 is a misheard 目标; 基数 is a word of its own, unless it measures what 多少 counts (公理)
-                    or ((after is not None or self._frequency(head) < MEANT_FREQUENCY)
+                    or ((after is not None or self._frequency(head) < COMMON_WORD_FREQUENCY)
                         and self.bridge.sounds_known(head, within)))
 
     def _unknown_yes_no_thing(self, core: str, bridged: Sequence[tuple[str, str]]) -> bool:
@@ -670,13 +674,17 @@ class Reader:
         clause = [c for c in re.split(r"[,，;；？?!！。]", core) if c.strip()][-1:]
         if not clause:
             return False
-        text = _TIME_WORDS.sub("", _ERHUA.sub("", clause[0].strip().rstrip(" 呢啊呀嘛啦了")))
-        m = _YES_NO_THING.search(text)
-        if m is None or _OPEN_ASKED.search(text):  # "有啥大动作吗", "要弄点啥好去处不": what, not whether
+        # a time word dropped leaves a gap, not a glue ("湿地公圆今年建吗": 公圆 and 建, not 公圆建)
+        text = _TIME_WORDS.sub(" ", _ERHUA.sub("", clause[0].strip().rstrip(" 呢啊呀嘛啦了"))).strip()
+        has = _HAS_NO.search(text)
+        end = _YES_NO_END.search(text)
+        body = text[has.end():] if has is not None else text[:end.start()] if end is not None else ""
+        if not body or _OPEN_ASKED.search(text):  # "有啥大动作吗", "要弄点啥好去处不": what, not whether
             return False
-        words = self._cut(m.group(1) or m.group(2))
-        if not words or len(words[-1]) < 2 or self._action(words[-1]) or words[-1] in NOT_A_THING_ASKED:
-            return False
+        words = [w for w in self._cut(body) if w.strip()]
+        if not words or len(words[-1]) < 2 or self._action(words[-1]) or words[-1] in NOT_A_THING_ASKED \
+                or words[-1].endswith(("点", "些")) or (len(words) >= 2 and words[-2] in _BEFORE_PREDICATE):
+            return False  # "能多点吗", "入园更方便吗": what is said of the topic, not a thing asked about
         return self._unknown_thing_in(words[-1] + "是多少", bridged)
 
     def _names_unknown_locality(self, core: str) -> bool:
@@ -764,10 +772,12 @@ class Reader:
             elif not _RELATION.search(before) and name not in other:
                 other.append(name)
         if home_named and other:
-            # the home city named beside another place in one clause ("德州和济南的关系") keeps it in scope; an asking
-            # clause naming only the other place asks its figure ("我在济南上班，平时回德州，济南今年GDP目标是多少")
-            home_named = not any(any(n in other for n, _ in named) and not any(n in self.places.home for n, _ in named)
-                                 for named in map(self.places.named, _CLAUSES.findall(core)))
+            # the asking clauses decide whose figure is asked: the home city as their subject ("德州和济南怎么对接",
+            # "济南的朋友问我，德州今年GDP目标是多少") keeps it in scope; only the other place ("我在济南上班，平时回德州，
+            # 济南今年GDP目标是多少"; "济南的目标多少？跟德州比谁高", where 德州 is what it is compared with) asks its figure
+            asking = [self.places.named(c) for c in _CLAUSES.findall(core) if _ASKS.search(c)]
+            if not any(n in self.places.home and not _RELATION.search(before) for named in asking for n, before in named):
+                home_named = not any(n in other for named in asking for n, _ in named)
         sound = self.bridge(core)
         bridged = sound + self.synonyms(core, skip=(typed for typed, _ in sound))
         bridged += self.abbreviations(w for w in self._cut(core) if all(w not in typed for typed, _ in bridged)
@@ -793,8 +803,8 @@ class Reader:
                         and not (t == "define" and asks == "list"))
         # a common word heard as a report word by its sound (基数 ~ 技术) is what was typed: it names no report thing;
         # right after 多少 it is a misheard measure (多少公理 → 公里)
-        named = tuple(b for b in bridged if b not in sound or self._frequency(b[0]) < MEANT_FREQUENCY
-                      or re.search(f"(多少|几)[个条项]?{re.escape(b[0])}", core))
+        named = tuple(b for b in bridged if b not in sound or self._frequency(b[0]) < COMMON_WORD_FREQUENCY
+                      or re.search(f"(多少|几)[{_CLASSIFIERS}]?{re.escape(b[0])}", core))
         if asks in ("quantity", "other") and not details and self._unknown_thing(core, named):
             details = ("thing",)
         if asks == "yesno" and not details and self._unknown_yes_no_thing(core, named):

@@ -172,3 +172,6 @@ def test_hard_off_topic_is_never_answered_with_the_home_citys_figures(engine: En
     for q in ("我在济南上班，平时坐高铁回德州，济南今年GDP目标是多少？", "济南今年的GDP增长目标定的多少？跟德州比谁高？"):
         a = engine.ask(q)
         assert a.kind == "partial" and "没有提到济南的情况" in a.text, q
+    # the home city the subject of an asking clause, the other city only in the story: the home city's answer
+    for q in ("济南的朋友问我，德州今年GDP目标是多少", "济南是省会，德州和济南怎么对接", "德州今年招多少教师？济南招了2000个"):
+        assert engine.ask(q).kind == "answer", q
