@@ -313,16 +313,14 @@ def compose(question: str, reading: Reading, query: Query, retrieval: Retrieval,
         # the figure of another topic ("外贸进出口今年增长目标是百分之几" → 地区生产总值增长6.5%): the units naming the
         # asked clause's rarest report word give none, so the report gives none
         rare = _rare_asked(reading, query, index, hits[best[1]].passage.citation.doc_id, hits)
-        key = rare[0] if rare else ""
-        own = best[2].text.lower()
-        lead = _paragraph_lead(index, index.positions[hits[best[1]].passage.id]).lower()
         # the best unit holds none of the rare words, nor does the topic sentence of its paragraph ("更大力度扩大精准有效
         # 投资。" before the projects counted: "投资项目有多少个")
-        naming = [c for c in scored if key and key in c[2].text.lower() and c[0] >= best[0] - FIGURE_MARGIN] \
-            if not any(w in own for w in rare) and key not in lead else []
-        if naming and not any(_FIGURE.search(c[2].text) for c in naming):
-            best, what = naming[0], FIGURE_DETAIL
-            preface = PARTIAL_DETAIL.format(what=what)
+        if rare and not any(w in best[2].text.lower() for w in rare) \
+                and rare[0] not in _paragraph_lead(index, index.positions[hits[best[1]].passage.id]).lower():
+            naming = [c for c in scored if rare[0] in c[2].text.lower() and c[0] >= best[0] - FIGURE_MARGIN]
+            if naming and not any(_FIGURE.search(c[2].text) for c in naming):
+                best, what = naming[0], FIGURE_DETAIL
+                preface = PARTIAL_DETAIL.format(what=what)
     chosen, listed = (_rest_of_sentence(best, scored, max(max_units, MAX_LIST_UNITS)), False) if described \
         else _choose(best, scored, hits, reading, max_units)
     cited_text = "".join(hits[c[1]].passage.text for c in chosen)

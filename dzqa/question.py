@@ -655,17 +655,23 @@ class Reader:
         m = after or _THING_BEFORE.search(clause)
         if m is None:
             return False
-        words = self._cut(m.group(m.lastindex or 1))
+        return self._names_no_report_thing(self._cut(m.group(m.lastindex or 1)), self._cut(clause[:m.start()]),
+                                           bridged, within, counted=after is not None)
+
+    def _names_no_report_thing(self, words: Sequence[str], before: Sequence[str], bridged: Sequence[tuple[str, str]],
+                               within: str | None = None, *, counted: bool = False) -> bool:
+        """Whether the last of ``words`` names a thing the report never does (``before``: the clause's words before
+        them; ``counted``: they follow 多少/几, where a misheard measure is common)."""
         if not words or len(words[-1]) < 2:  # "项目各有多少个": the word before the verb is no thing
             return False
         head = words[-1][-2:]
         corpus = self.corpus if within is None else within
-        if head in COUNT_NOUNS and any(len(w) >= 2 and w in corpus for w in words[:-1] + self._cut(clause[:m.start()])):
+        if head in COUNT_NOUNS and any(len(w) >= 2 and w in corpus for w in [*words[:-1], *before]):
             return False  # "多少就业岗位", "能新增多少岗位": a count of what the report names (就业, 新增)
         return not (head in corpus or head in VAGUE_THINGS or words[-1] in VAGUE_THINGS or head in STOPWORDS or head in FRAME_WORDS
                     or any(c in GLUE_CHARS or c in "不没" for c in head) or any(head in typed for typed, _ in bridged)
                     # 目表 is a misheard 目标; 基数 is a word of its own, unless it measures what 多少 counts (公理)
-                    or ((after is not None or self._frequency(head) < COMMON_WORD_FREQUENCY)
+                    or ((counted or self._frequency(head) < COMMON_WORD_FREQUENCY)
                         and self.bridge.sounds_known(head, within)))
 
     def _unknown_yes_no_thing(self, core: str, bridged: Sequence[tuple[str, str]]) -> bool:
@@ -685,7 +691,7 @@ class Reader:
         if not words or len(words[-1]) < 2 or self._action(words[-1]) or words[-1] in NOT_A_THING_ASKED \
                 or words[-1].endswith(("点", "些")) or (len(words) >= 2 and words[-2] in _BEFORE_PREDICATE):
             return False  # "能多点吗", "入园更方便吗": what is said of the topic, not a thing asked about
-        return self._unknown_thing_in(words[-1] + "是多少", bridged)
+        return self._names_no_report_thing(self._cut(words[-1]), (), bridged)
 
     def _names_unknown_locality(self, core: str) -> bool:
         """Whether ``core`` names a town, village, street or estate by a name the report never uses (柴胡店镇,
